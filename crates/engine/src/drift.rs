@@ -1,0 +1,609 @@
+//! Drift: where the deployment's history and the shipped manifest disagree.
+//!
+//! [`verify`] is the one place these rules live. It compares what the
+//! component stored for each migration with the manifest the app ships now
+//! and says, per finding, whether a run must stop.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::manifest::ManifestEntry;
+use crate::plan::Direction;
+
+/// The life of one migration id in a deployment, as the component stores it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MigrationState {
+    /// Known to the manifest, never run (or never started).
+    Pending,
+    /// A run is processing it now.
+    Running,
+    /// Its up step finished.
+    Completed,
+    /// A batch threw; the cursor of the last committed batch is kept.
+    Failed,
+    /// Stopped by a person; the cursor of the last committed batch is kept.
+    Canceled,
+    /// Its down step finished, so it is pending again.
+    RolledBack,
+}
+
+impl MigrationState {
+    /// Every state, in declaration order, so callers can check their own list
+    /// of state names (e.g. a Convex validator) against the engine's.
+    pub const ALL: [MigrationState; 6] = [
+        MigrationState::Pending,
+        MigrationState::Running,
+        MigrationState::Completed,
+        MigrationState::Failed,
+        MigrationState::Canceled,
+        MigrationState::RolledBack,
+    ];
+
+    /// The name the state is stored and serialized under, without going
+    /// through serde (it is a plain `&'static str`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MigrationState::Pending => "pending",
+            MigrationState::Running => "running",
+            MigrationState::Completed => "completed",
+            MigrationState::Failed => "failed",
+            MigrationState::Canceled => "canceled",
+            MigrationState::RolledBack => "rolled_back",
+        }
+    }
+
+    /// True when a step has written data under this record's checksum, so
+    /// editing or deleting the migration now would hide what ran.
+    pub fn counts_as_applied(self) -> bool {
+        matches!(
+            self,
+            MigrationState::Completed
+                | MigrationState::Running
+                | MigrationState::Failed
+                | MigrationState::Canceled
+        )
+    }
+
+    /// True when a run left this migration part-way, so the next run of the
+    /// same direction continues from the saved cursor instead of the start
+    /// (which direction that was is [`AppliedRecord::last_direction`]).
+    pub fn is_resumable(self) -> bool {
+        matches!(
+            self,
+            MigrationState::Running | MigrationState::Failed | MigrationState::Canceled
+        )
+    }
+}
+
+/// The component's stored record of one migration id.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AppliedRecord {
+    /// The migration id.
+    pub id: String,
+    /// The checksum of the definition that last ran.
+    pub checksum: String,
+    /// Where the migration stands in this deployment.
+    pub state: MigrationState,
+    /// The direction of the step that last ran. It tells a part-way `up`
+    /// from a rollback that stopped midway, which the two directions treat
+    /// differently; absent in records written before it existed, which
+    /// count as `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_direction: Option<Direction>,
+}
+
+impl AppliedRecord {
+    /// True when a rollback of this migration started and did not finish:
+    /// `down` resumes it, `up` applies the migration again from the start.
+    pub fn is_part_way_rollback(&self) -> bool {
+        self.state.is_resumable() && self.last_direction == Some(Direction::Down)
+    }
+}
+
+/// The ways history and manifest can disagree.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DriftKind {
+    /// An applied migration was edited after it ran.
+    ChecksumMismatch,
+    /// An applied migration was deleted from the manifest.
+    MissingFromManifest,
+    /// A pending migration sorts before one already completed.
+    OutOfOrder,
+}
+
+/// One disagreement, with the facts a person needs to resolve it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DriftFinding {
+    /// Which rule found it.
+    pub kind: DriftKind,
+    /// The migration it is about.
+    pub id: String,
+    /// The checksum in the deployment's history, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stored_checksum: Option<String>,
+    /// The checksum of the shipped definition, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current_checksum: Option<String>,
+    /// True when a run must stop unless drift is explicitly allowed.
+    pub blocking: bool,
+    /// One sentence naming the migration and what to do.
+    pub message: String,
+}
+
+/// Compares the deployment's records with the manifest.
+///
+/// - A record that counts as applied (see [`MigrationState::counts_as_applied`])
+///   and is absent from the manifest is `missing_from_manifest`, blocking.
+/// - An applied record whose checksum differs from the manifest's is
+///   `checksum_mismatch`, with both checksums. It blocks, except for a
+///   `failed` record: changing the code of a migration that failed is how the
+///   failure gets fixed, and the next run resumes it with the new code.
+/// - A pending manifest entry (no record, or a `pending` or `rolled_back`
+///   record) whose id sorts before the greatest `completed` id is
+///   `out_of_order`; it blocks only when `strict`, since running an older
+///   migration late is often intended.
+///
+/// Findings are sorted by id, then kind. When several records share an id the
+/// last one wins, as it would in a map keyed by id.
+pub fn verify(
+    records: &[AppliedRecord],
+    manifest: &[ManifestEntry],
+    strict: bool,
+) -> Vec<DriftFinding> {
+    let stored = records_by_id(records);
+    let entries: BTreeMap<&str, &ManifestEntry> = manifest
+        .iter()
+        .map(|entry| (entry.id.as_str(), entry))
+        .collect();
+    let mut findings: Vec<DriftFinding> = stored
+        .values()
+        .filter(|record| record.state.counts_as_applied())
+        .filter_map(|record| {
+            applied_record_finding(record, entries.get(record.id.as_str()).copied())
+        })
+        .collect();
+    if let Some(latest) = latest_completed_id(&stored) {
+        findings.extend(
+            manifest
+                .iter()
+                .filter(|entry| {
+                    entry.id.as_str() < latest && is_pending(stored.get(entry.id.as_str()).copied())
+                })
+                .map(|entry| out_of_order(entry, latest, strict)),
+        );
+    }
+    findings.sort_by(|a, b| (&a.id, a.kind).cmp(&(&b.id, b.kind)));
+    findings
+}
+
+/// Indexes records by id; a later record with the same id replaces an earlier.
+pub(crate) fn records_by_id(records: &[AppliedRecord]) -> BTreeMap<&str, &AppliedRecord> {
+    records
+        .iter()
+        .map(|record| (record.id.as_str(), record))
+        .collect()
+}
+
+/// True when the migration has not run up to completion and is not part-way:
+/// it has no record, or its record is `pending` or `rolled_back`.
+fn is_pending(record: Option<&AppliedRecord>) -> bool {
+    record.is_none_or(|record| !record.state.counts_as_applied())
+}
+
+fn latest_completed_id<'a>(records: &BTreeMap<&'a str, &AppliedRecord>) -> Option<&'a str> {
+    records
+        .iter()
+        .rev()
+        .find(|(_, record)| record.state == MigrationState::Completed)
+        .map(|(id, _)| *id)
+}
+
+fn applied_record_finding(
+    record: &AppliedRecord,
+    entry: Option<&ManifestEntry>,
+) -> Option<DriftFinding> {
+    match entry {
+        None => Some(missing_from_manifest(record)),
+        Some(entry) if entry.checksum != record.checksum => Some(checksum_mismatch(record, entry)),
+        Some(_) => None,
+    }
+}
+
+fn missing_from_manifest(record: &AppliedRecord) -> DriftFinding {
+    DriftFinding {
+        kind: DriftKind::MissingFromManifest,
+        id: record.id.clone(),
+        stored_checksum: Some(record.checksum.clone()),
+        current_checksum: None,
+        blocking: true,
+        message: format!(
+            "Migration {} has run in this deployment but is no longer in the manifest; restore its file, or pass --allow-drift if removing it is intended.",
+            record.id
+        ),
+    }
+}
+
+fn checksum_mismatch(record: &AppliedRecord, entry: &ManifestEntry) -> DriftFinding {
+    let fixing_a_failure = record.state == MigrationState::Failed;
+    let message = if fixing_a_failure {
+        format!(
+            "Migration {} failed and its code has changed since (stored {}, now {}); the next run resumes it with the new code.",
+            record.id, record.checksum, entry.checksum
+        )
+    } else {
+        format!(
+            "Migration {} was edited after it ran (stored {}, now {}); restore the original and put the change in a new migration, or pass --allow-drift.",
+            record.id, record.checksum, entry.checksum
+        )
+    };
+    DriftFinding {
+        kind: DriftKind::ChecksumMismatch,
+        id: record.id.clone(),
+        stored_checksum: Some(record.checksum.clone()),
+        current_checksum: Some(entry.checksum.clone()),
+        blocking: !fixing_a_failure,
+        message,
+    }
+}
+
+fn out_of_order(entry: &ManifestEntry, latest: &str, strict: bool) -> DriftFinding {
+    let remedy = if strict {
+        "recreate it with `convex-migrate create` so it sorts last, or run without --strict to apply it anyway"
+    } else {
+        "it will run anyway; recreate it with `convex-migrate create` if it depends on later migrations"
+    };
+    DriftFinding {
+        kind: DriftKind::OutOfOrder,
+        id: entry.id.clone(),
+        stored_checksum: None,
+        current_checksum: Some(entry.checksum.clone()),
+        blocking: strict,
+        message: format!(
+            "Migration {} is pending but sorts before {latest}, which has already completed; {remedy}.",
+            entry.id
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::fixtures::{
+        all_completed, def, manifest, manifest_of, record, record_after,
+    };
+
+    const A: &str = "20260101_000000_a";
+    const B: &str = "20260102_000000_b";
+    const C: &str = "20260103_000000_c";
+
+    fn kinds(findings: &[DriftFinding]) -> Vec<(DriftKind, &str, bool)> {
+        findings
+            .iter()
+            .map(|f| (f.kind, f.id.as_str(), f.blocking))
+            .collect()
+    }
+
+    #[test]
+    fn verify_is_clean_for_consistent_history() {
+        let manifest = manifest(&[A, B, C]);
+        let mut records = all_completed(&manifest[..2]);
+        records.push(record(&manifest[2], MigrationState::Running));
+        assert_eq!(verify(&records, &manifest, true), vec![]);
+    }
+
+    #[test]
+    fn verify_is_clean_for_an_empty_history() {
+        assert_eq!(verify(&[], &manifest(&[A, B]), true), vec![]);
+    }
+
+    #[test]
+    fn verify_fails_on_edited_applied_migration() {
+        let before = manifest(&[A, B]);
+        let records = all_completed(&before);
+        let mut edited = def(B);
+        edited.up.source = "async (ctx, doc) => ({ priority: \"high\" })".into();
+        let after = manifest_of(&[def(A), edited]);
+
+        let findings = verify(&records, &after, false);
+
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, B, true)]
+        );
+        let finding = &findings[0];
+        assert_eq!(
+            finding.stored_checksum.as_deref(),
+            Some(before[1].checksum.as_str())
+        );
+        assert_eq!(
+            finding.current_checksum.as_deref(),
+            Some(after[1].checksum.as_str())
+        );
+        assert!(finding.message.contains(B));
+        assert!(finding.message.contains(&before[1].checksum));
+        assert!(finding.message.contains(&after[1].checksum));
+    }
+
+    #[test]
+    fn verify_fails_on_deleted_applied_migration() {
+        let before = manifest(&[A, B]);
+        let records = all_completed(&before);
+
+        let findings = verify(&records, &manifest(&[A]), false);
+
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::MissingFromManifest, B, true)]
+        );
+        assert_eq!(
+            findings[0].stored_checksum.as_deref(),
+            Some(before[1].checksum.as_str())
+        );
+        assert_eq!(findings[0].current_checksum, None);
+        assert!(findings[0].message.contains(B));
+    }
+
+    #[test]
+    fn verify_treats_part_way_records_as_applied() {
+        let before = manifest(&[A, B, C]);
+        let records = vec![
+            record(&before[0], MigrationState::Running),
+            record(&before[1], MigrationState::Failed),
+            record(&before[2], MigrationState::Canceled),
+        ];
+        let mut edited_a = def(A);
+        edited_a.description = "changed".into();
+        let after = manifest_of(&[edited_a, def(B)]);
+
+        assert_eq!(
+            kinds(&verify(&records, &after, false)),
+            vec![
+                (DriftKind::ChecksumMismatch, A, true),
+                (DriftKind::MissingFromManifest, C, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn verify_allows_fixing_a_failed_migration() {
+        let before = manifest(&[A, B]);
+        let records = vec![
+            record(&before[0], MigrationState::Completed),
+            record(&before[1], MigrationState::Failed),
+        ];
+        let mut fixed = def(B);
+        fixed.up.source = "async (ctx, doc) => ({ priority: doc.priority ?? \"low\" })".into();
+        let after = manifest_of(&[def(A), fixed]);
+
+        let findings = verify(&records, &after, true);
+
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, B, false)]
+        );
+        let finding = &findings[0];
+        assert_eq!(
+            finding.stored_checksum.as_deref(),
+            Some(before[1].checksum.as_str())
+        );
+        assert_eq!(
+            finding.current_checksum.as_deref(),
+            Some(after[1].checksum.as_str())
+        );
+        assert!(finding.message.contains(B));
+        assert!(finding.message.contains("failed"));
+        assert!(finding.message.contains("resumes it with the new code"));
+    }
+
+    #[test]
+    fn verify_allows_fixing_a_failed_rollback() {
+        let before = manifest(&[A]);
+        let records = vec![record_after(
+            &before[0],
+            MigrationState::Failed,
+            Direction::Down,
+        )];
+        let mut fixed = def(A);
+        fixed.down = Some(crate::manifest::fixtures::step("async () => undefined"));
+        let findings = verify(&records, &manifest_of(&[fixed]), true);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, false)]
+        );
+    }
+
+    #[test]
+    fn verify_blocks_edits_to_running_canceled_and_completed_migrations() {
+        let before = manifest(&[A]);
+        let mut edited = def(A);
+        edited.description = "changed".into();
+        let after = manifest_of(&[edited]);
+        for state in [
+            MigrationState::Running,
+            MigrationState::Canceled,
+            MigrationState::Completed,
+        ] {
+            let findings = verify(&[record(&before[0], state)], &after, false);
+            assert_eq!(
+                kinds(&findings),
+                vec![(DriftKind::ChecksumMismatch, A, true)],
+                "{state:?}"
+            );
+            assert!(findings[0].message.contains("edited after it ran"));
+        }
+    }
+
+    #[test]
+    fn verify_reports_out_of_order_as_warning_without_strict() {
+        let manifest = manifest(&[A, B, C]);
+        let records = vec![
+            record(&manifest[0], MigrationState::Completed),
+            record(&manifest[2], MigrationState::Completed),
+        ];
+
+        let findings = verify(&records, &manifest, false);
+
+        assert_eq!(kinds(&findings), vec![(DriftKind::OutOfOrder, B, false)]);
+        assert_eq!(
+            findings[0].current_checksum.as_deref(),
+            Some(manifest[1].checksum.as_str())
+        );
+        assert!(findings[0].message.contains(B) && findings[0].message.contains(C));
+    }
+
+    #[test]
+    fn verify_blocks_out_of_order_under_strict() {
+        let manifest = manifest(&[A, B]);
+        let records = vec![record(&manifest[1], MigrationState::Completed)];
+        assert_eq!(
+            kinds(&verify(&records, &manifest, true)),
+            vec![(DriftKind::OutOfOrder, A, true)]
+        );
+    }
+
+    #[test]
+    fn verify_measures_out_of_order_against_completed_records_only() {
+        let manifest = manifest(&[A, B]);
+        for state in [
+            MigrationState::Running,
+            MigrationState::Failed,
+            MigrationState::Canceled,
+        ] {
+            let records = vec![record(&manifest[1], state)];
+            assert_eq!(verify(&records, &manifest, true), vec![], "{state:?}");
+        }
+    }
+
+    #[test]
+    fn verify_counts_a_rolled_back_migration_as_pending_for_out_of_order() {
+        let manifest = manifest(&[A, B]);
+        let records = vec![
+            record(&manifest[0], MigrationState::RolledBack),
+            record(&manifest[1], MigrationState::Completed),
+        ];
+        assert_eq!(
+            kinds(&verify(&records, &manifest, true)),
+            vec![(DriftKind::OutOfOrder, A, true)]
+        );
+    }
+
+    #[test]
+    fn verify_ignores_rolled_back_records() {
+        let before = manifest(&[A, B]);
+        let records = vec![
+            record(&before[0], MigrationState::RolledBack),
+            record(&before[1], MigrationState::RolledBack),
+        ];
+        let mut edited_a = def(A);
+        edited_a.up.table = "users".into();
+        assert_eq!(verify(&records, &manifest_of(&[edited_a]), true), vec![]);
+    }
+
+    #[test]
+    fn verify_ignores_pending_records() {
+        let records = vec![AppliedRecord {
+            id: B.into(),
+            checksum: "sha256:old".into(),
+            state: MigrationState::Pending,
+            last_direction: None,
+        }];
+        assert_eq!(verify(&records, &manifest(&[A]), true), vec![]);
+    }
+
+    #[test]
+    fn verify_sorts_findings_by_id_then_kind() {
+        let before = manifest(&[A, B, C]);
+        let records = vec![
+            record(&before[2], MigrationState::Completed),
+            record(&before[1], MigrationState::Completed),
+        ];
+        let mut edited_c = def(C);
+        edited_c.description = "changed".into();
+        let after = manifest_of(&[def(A), edited_c]);
+        assert_eq!(
+            kinds(&verify(&records, &after, false)),
+            vec![
+                (DriftKind::OutOfOrder, A, false),
+                (DriftKind::MissingFromManifest, B, true),
+                (DriftKind::ChecksumMismatch, C, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn verify_lets_the_last_record_of_an_id_win() {
+        let manifest = manifest(&[A]);
+        let stale = AppliedRecord {
+            id: A.into(),
+            checksum: "sha256:stale".into(),
+            state: MigrationState::RolledBack,
+            last_direction: None,
+        };
+        let records = vec![stale, record(&manifest[0], MigrationState::Completed)];
+        assert_eq!(verify(&records, &manifest, true), vec![]);
+    }
+
+    #[test]
+    fn migration_state_serializes_in_snake_case() {
+        assert_eq!(
+            serde_json::to_string(&MigrationState::RolledBack).unwrap(),
+            "\"rolled_back\""
+        );
+        assert_eq!(
+            serde_json::to_string(&DriftKind::MissingFromManifest).unwrap(),
+            "\"missing_from_manifest\""
+        );
+    }
+
+    #[test]
+    fn migration_state_as_str_matches_its_serialized_name() {
+        for state in MigrationState::ALL {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::String(state.as_str().to_string())
+            );
+        }
+        let distinct: std::collections::BTreeSet<&str> = MigrationState::ALL
+            .iter()
+            .map(MigrationState::as_str)
+            .collect();
+        assert_eq!(distinct.len(), MigrationState::ALL.len());
+    }
+
+    #[test]
+    fn applied_record_reads_last_direction_and_defaults_it_to_absent() {
+        let json = r#"{"id":"x","checksum":"c","state":"failed","lastDirection":"down"}"#;
+        let record: AppliedRecord = serde_json::from_str(json).unwrap();
+        assert_eq!(record.last_direction, Some(Direction::Down));
+        assert!(record.is_part_way_rollback());
+
+        let old: AppliedRecord =
+            serde_json::from_str(r#"{"id":"x","checksum":"c","state":"failed"}"#).unwrap();
+        assert_eq!(old.last_direction, None);
+        assert!(!old.is_part_way_rollback());
+        let json = serde_json::to_value(&old).unwrap();
+        assert!(json.get("lastDirection").is_none());
+    }
+
+    #[test]
+    fn drift_finding_omits_absent_checksums() {
+        let finding = &verify(&all_completed(&manifest(&[A])), &[], false)[0];
+        let json = serde_json::to_value(finding).unwrap();
+        assert_eq!(json["kind"], "missing_from_manifest");
+        assert!(json.get("currentChecksum").is_none());
+        assert!(json.get("storedChecksum").is_some());
+    }
+}

@@ -1,0 +1,620 @@
+//! The decisions behind the component's versioned `start` and `status`: one
+//! engine call per request, combining manifest, drift and plan.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::checksum::MigrationDef;
+use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, MigrationState};
+use crate::manifest::{build_manifest, ManifestEntry};
+use crate::plan::{plan, Direction, PlanItem, PlanRequest};
+use crate::EngineError;
+
+/// Everything `start` needs to decide, read by the component in one query.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StartRequest {
+    /// The app's migration set as shipped now.
+    pub manifest: Vec<MigrationDef>,
+    /// The deployment's stored record of each migration id.
+    pub records: Vec<AppliedRecord>,
+    /// Up or down.
+    pub direction: Direction,
+    /// At most this many migrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub steps: Option<i64>,
+    /// Up: stop after this id. Down: roll back everything after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub to: Option<String>,
+    /// Run one batch of the first migration and roll it back.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub dry_run: bool,
+    /// Run even though blocking drift was found; the run records that it did.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub allow_drift: bool,
+    /// Treat out-of-order pending migrations as blocking drift.
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub strict: bool,
+    /// Start part-way migrations over instead of resuming them: every plan
+    /// item gets `resume: false`, for when the saved cursor is no longer
+    /// wanted (e.g. the fix changed which documents need rewriting).
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub restart: bool,
+    /// The deployment's active run, if one exists; there is never a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub active_run_id: Option<String>,
+}
+
+/// What `start` does with the request.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StartStatus {
+    /// Start a run of the plan.
+    Running,
+    /// Nothing to run.
+    Noop,
+    /// Run one batch of the plan's first migration and roll it back.
+    DryRun,
+    /// Blocking drift and no `allowDrift`: nothing runs.
+    DriftBlocked,
+    /// Another run is active; the component returns that run instead.
+    AlreadyRunning,
+}
+
+/// The engine's answer to `start`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StartDecision {
+    /// What to do.
+    pub status: StartStatus,
+    /// The migrations the run processes (or would, when blocked by drift).
+    pub plan: Vec<PlanItem>,
+    /// Every drift finding, blocking or not.
+    pub drift: Vec<DriftFinding>,
+    /// The validated manifest with checksums, for the component to store.
+    pub manifest: Vec<ManifestEntry>,
+    /// True when blocking drift existed and `allowDrift` let the run go on;
+    /// the run's release record keeps this.
+    pub drift_allowed: bool,
+}
+
+/// Decides what `start` does. The checks run in this order, and the first
+/// that applies decides:
+///
+/// 1. The manifest must be valid, else its error is returned.
+/// 2. Drift is computed (with `strict`) so every answer can show it.
+/// 3. An active run → `already_running` with an empty plan: a second writer
+///    is never started, whatever else the request says.
+/// 4. Blocking drift without `allow_drift` → `drift_blocked`. The plan is
+///    still computed so the caller can show what would run; if planning
+///    fails, the plan is empty and the drift is still what is reported.
+/// 5. The plan is computed; its errors (e.g. `NoDownStep`) are returned.
+///    With `restart`, no item resumes (this applies to the plan shown in 4 too).
+/// 6. An empty plan → `noop`, even for a dry run.
+/// 7. `dry_run` → `dry_run`.
+/// 8. Otherwise → `running`.
+pub fn decide_start(req: &StartRequest) -> Result<StartDecision, EngineError> {
+    let manifest = build_manifest(&req.manifest)?;
+    let drift = verify(&req.records, &manifest, req.strict);
+    if req.active_run_id.is_some() {
+        return Ok(StartDecision {
+            status: StartStatus::AlreadyRunning,
+            plan: Vec::new(),
+            drift,
+            manifest,
+            drift_allowed: false,
+        });
+    }
+    let plan_request = PlanRequest {
+        direction: req.direction,
+        steps: req.steps,
+        to: req.to.clone(),
+    };
+    let blocking_drift = drift.iter().any(|finding| finding.blocking);
+    if blocking_drift && !req.allow_drift {
+        return Ok(StartDecision {
+            status: StartStatus::DriftBlocked,
+            plan: plan_for(&manifest, req, &plan_request).unwrap_or_default(),
+            drift,
+            manifest,
+            drift_allowed: false,
+        });
+    }
+    let plan = plan_for(&manifest, req, &plan_request)?;
+    let status = match (plan.is_empty(), req.dry_run) {
+        (true, _) => StartStatus::Noop,
+        (false, true) => StartStatus::DryRun,
+        (false, false) => StartStatus::Running,
+    };
+    Ok(StartDecision {
+        status,
+        plan,
+        drift,
+        manifest,
+        drift_allowed: blocking_drift && status != StartStatus::Noop,
+    })
+}
+
+/// The plan of `req`, with resuming turned off when it asks to restart.
+fn plan_for(
+    manifest: &[ManifestEntry],
+    req: &StartRequest,
+    plan_request: &PlanRequest,
+) -> Result<Vec<PlanItem>, EngineError> {
+    let mut items = plan(manifest, &req.records, plan_request)?;
+    if req.restart {
+        for item in &mut items {
+            item.resume = false;
+        }
+    }
+    Ok(items)
+}
+
+/// The versioned half of the component's `status` query.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StatusReport {
+    /// Manifest migrations in id order, then stored ones no longer shipped.
+    pub migrations: Vec<MigrationStatusRow>,
+    /// Manifest ids not yet completed, in id order (what `up` would run).
+    pub pending: Vec<String>,
+    /// Drift as a non-strict `up` would see it.
+    pub drift: Vec<DriftFinding>,
+}
+
+/// One migration as `convex-migrate status` shows it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct MigrationStatusRow {
+    /// The migration id.
+    pub id: String,
+    /// The manifest's description; empty for a migration no longer shipped.
+    pub description: String,
+    /// Its stored state; `pending` when the deployment has no record.
+    pub state: MigrationState,
+    /// The shipped checksum, or the stored one for a migration no longer shipped.
+    pub checksum: String,
+    /// The checksum stored with the deployment's record, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stored_checksum: Option<String>,
+    /// False for a stored migration the manifest no longer contains.
+    pub in_manifest: bool,
+}
+
+/// Describes every migration the manifest or the history knows, which are
+/// pending, and the drift between the two (computed as without `strict`).
+pub fn status_report(
+    manifest: &[MigrationDef],
+    records: &[AppliedRecord],
+) -> Result<StatusReport, EngineError> {
+    let entries = build_manifest(manifest)?;
+    let stored = records_by_id(records);
+    let shipped: BTreeSet<&str> = entries.iter().map(|entry| entry.id.as_str()).collect();
+    let mut migrations: Vec<MigrationStatusRow> = entries
+        .iter()
+        .map(|entry| shipped_row(entry, stored.get(entry.id.as_str()).copied()))
+        .collect();
+    migrations.extend(
+        stored
+            .values()
+            .filter(|record| !shipped.contains(record.id.as_str()))
+            .map(|record| unshipped_row(record)),
+    );
+    let pending = migrations
+        .iter()
+        .filter(|row| row.in_manifest && row.state != MigrationState::Completed)
+        .map(|row| row.id.clone())
+        .collect();
+    Ok(StatusReport {
+        migrations,
+        pending,
+        drift: verify(records, &entries, false),
+    })
+}
+
+fn shipped_row(entry: &ManifestEntry, record: Option<&AppliedRecord>) -> MigrationStatusRow {
+    MigrationStatusRow {
+        id: entry.id.clone(),
+        description: entry.description.clone(),
+        state: record.map_or(MigrationState::Pending, |record| record.state),
+        checksum: entry.checksum.clone(),
+        stored_checksum: record.map(|record| record.checksum.clone()),
+        in_manifest: true,
+    }
+}
+
+fn unshipped_row(record: &AppliedRecord) -> MigrationStatusRow {
+    MigrationStatusRow {
+        id: record.id.clone(),
+        description: String::new(),
+        state: record.state,
+        checksum: record.checksum.clone(),
+        stored_checksum: Some(record.checksum.clone()),
+        in_manifest: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::DriftKind;
+    use crate::manifest::fixtures::{
+        all_completed, def, def_without_down, manifest_of, record, record_after,
+    };
+
+    const A: &str = "20260101_000000_a";
+    const B: &str = "20260102_000000_b";
+    const C: &str = "20260103_000000_c";
+
+    fn request(defs: Vec<MigrationDef>, records: Vec<AppliedRecord>) -> StartRequest {
+        StartRequest {
+            manifest: defs,
+            records,
+            direction: Direction::Up,
+            steps: None,
+            to: None,
+            dry_run: false,
+            allow_drift: false,
+            strict: false,
+            restart: false,
+            active_run_id: None,
+        }
+    }
+
+    /// A and B completed; B has since been edited, which is blocking drift.
+    fn edited_after_applying() -> StartRequest {
+        let records = all_completed(&manifest_of(&[def(A), def(B)]));
+        let mut edited_b = def(B);
+        edited_b.description = "edited".into();
+        request(vec![def(A), edited_b, def(C)], records)
+    }
+
+    fn plan_ids(decision: &StartDecision) -> Vec<&str> {
+        decision.plan.iter().map(|item| item.id.as_str()).collect()
+    }
+
+    #[test]
+    fn decide_start_runs_pending_migrations() {
+        let decision = decide_start(&request(vec![def(A), def(B)], vec![])).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert_eq!(plan_ids(&decision), vec![A, B]);
+        assert_eq!(decision.manifest.len(), 2);
+        assert!(decision.drift.is_empty());
+        assert!(!decision.drift_allowed);
+    }
+
+    #[test]
+    fn decide_start_is_noop_when_nothing_is_pending() {
+        let defs = vec![def(A)];
+        let records = all_completed(&manifest_of(&defs));
+        let decision = decide_start(&request(defs, records)).unwrap();
+        assert_eq!(decision.status, StartStatus::Noop);
+        assert!(decision.plan.is_empty());
+    }
+
+    #[test]
+    fn decide_start_reports_a_dry_run() {
+        let req = StartRequest {
+            dry_run: true,
+            ..request(vec![def(A)], vec![])
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::DryRun);
+        assert_eq!(plan_ids(&decision), vec![A]);
+    }
+
+    #[test]
+    fn decide_start_prefers_noop_over_dry_run_when_the_plan_is_empty() {
+        let defs = vec![def(A)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            dry_run: true,
+            ..request(defs, records)
+        };
+        assert_eq!(decide_start(&req).unwrap().status, StartStatus::Noop);
+    }
+
+    #[test]
+    fn decide_start_blocks_on_drift_and_still_shows_the_plan() {
+        let decision = decide_start(&edited_after_applying()).unwrap();
+        assert_eq!(decision.status, StartStatus::DriftBlocked);
+        assert_eq!(plan_ids(&decision), vec![C]);
+        assert_eq!(decision.drift[0].kind, DriftKind::ChecksumMismatch);
+        assert!(!decision.drift_allowed);
+    }
+
+    #[test]
+    fn decide_start_prefers_drift_blocked_over_a_plan_error() {
+        let req = StartRequest {
+            direction: Direction::Down,
+            ..edited_after_applying()
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::DriftBlocked);
+        assert!(decision.plan.is_empty());
+    }
+
+    #[test]
+    fn decide_start_runs_despite_drift_when_allowed_and_records_it() {
+        let req = StartRequest {
+            allow_drift: true,
+            ..edited_after_applying()
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert_eq!(plan_ids(&decision), vec![C]);
+        assert!(decision.drift_allowed);
+    }
+
+    #[test]
+    fn decide_start_records_allowed_drift_for_a_dry_run() {
+        let req = StartRequest {
+            allow_drift: true,
+            dry_run: true,
+            ..edited_after_applying()
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::DryRun);
+        assert!(decision.drift_allowed);
+    }
+
+    #[test]
+    fn decide_start_does_not_mark_drift_allowed_when_nothing_runs() {
+        let mut req = StartRequest {
+            allow_drift: true,
+            ..edited_after_applying()
+        };
+        req.manifest.pop();
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::Noop);
+        assert!(!decision.drift_allowed);
+    }
+
+    #[test]
+    fn decide_start_runs_out_of_order_migrations_without_strict() {
+        let defs = vec![def(A), def(B)];
+        let records = vec![record(&manifest_of(&defs)[1], MigrationState::Completed)];
+        let decision = decide_start(&request(defs, records)).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert_eq!(decision.drift[0].kind, DriftKind::OutOfOrder);
+        assert!(!decision.drift_allowed);
+    }
+
+    #[test]
+    fn decide_start_blocks_out_of_order_migrations_under_strict() {
+        let defs = vec![def(A), def(B)];
+        let records = vec![record(&manifest_of(&defs)[1], MigrationState::Completed)];
+        let req = StartRequest {
+            strict: true,
+            ..request(defs, records)
+        };
+        assert_eq!(
+            decide_start(&req).unwrap().status,
+            StartStatus::DriftBlocked
+        );
+    }
+
+    #[test]
+    fn decide_start_returns_already_running_before_drift_or_plan() {
+        let req = StartRequest {
+            active_run_id: Some("run_1".into()),
+            direction: Direction::Down,
+            ..edited_after_applying()
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::AlreadyRunning);
+        assert!(decision.plan.is_empty());
+        assert_eq!(decision.drift.len(), 1);
+    }
+
+    #[test]
+    fn decide_start_rejects_an_invalid_manifest_before_anything_else() {
+        let req = StartRequest {
+            active_run_id: Some("run_1".into()),
+            ..request(vec![def(B), def(A)], vec![])
+        };
+        assert!(matches!(
+            decide_start(&req),
+            Err(EngineError::NotSorted { .. })
+        ));
+    }
+
+    #[test]
+    fn decide_start_passes_plan_errors_through() {
+        let defs = vec![def(A), def_without_down(B)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            direction: Direction::Down,
+            steps: Some(1),
+            ..request(defs, records)
+        };
+        assert_eq!(
+            decide_start(&req),
+            Err(EngineError::NoDownStep { id: B.into() })
+        );
+    }
+
+    #[test]
+    fn decide_start_plans_a_rollback() {
+        let defs = vec![def(A), def(B)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            direction: Direction::Down,
+            to: Some(A.into()),
+            ..request(defs, records)
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert_eq!(plan_ids(&decision), vec![B]);
+        assert_eq!(decision.plan[0].direction, Direction::Down);
+    }
+
+    #[test]
+    fn start_request_reads_camel_case_json_with_defaults() {
+        let json = r#"{"manifest":[],"records":[],"direction":"down","steps":2,"activeRunId":"r"}"#;
+        let req: StartRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(req.direction, Direction::Down);
+        assert_eq!(req.steps, Some(2));
+        assert_eq!(req.active_run_id.as_deref(), Some("r"));
+        assert!(!req.dry_run && !req.allow_drift && !req.strict && !req.restart);
+        let req: StartRequest =
+            serde_json::from_str(r#"{"manifest":[],"records":[],"direction":"up","restart":true}"#)
+                .unwrap();
+        assert!(req.restart);
+    }
+
+    fn part_way_records() -> (Vec<MigrationDef>, Vec<AppliedRecord>) {
+        let defs = vec![def(A), def(B), def(C)];
+        let shipped = manifest_of(&defs);
+        let records = vec![
+            record_after(&shipped[0], MigrationState::Completed, Direction::Up),
+            record_after(&shipped[1], MigrationState::Failed, Direction::Up),
+            record_after(&shipped[2], MigrationState::Canceled, Direction::Down),
+        ];
+        (defs, records)
+    }
+
+    #[test]
+    fn decide_start_resumes_part_way_migrations_by_default() {
+        let (defs, records) = part_way_records();
+        let decision = decide_start(&request(defs.clone(), records.clone())).unwrap();
+        let resumed: Vec<(&str, bool)> = decision
+            .plan
+            .iter()
+            .map(|item| (item.id.as_str(), item.resume))
+            .collect();
+        assert_eq!(resumed, vec![(B, true), (C, false)]);
+        let down = StartRequest {
+            direction: Direction::Down,
+            steps: Some(1),
+            ..request(defs, records)
+        };
+        let decision = decide_start(&down).unwrap();
+        assert_eq!(plan_ids(&decision), vec![C]);
+        assert!(decision.plan[0].resume);
+    }
+
+    #[test]
+    fn decide_start_restarts_part_way_migrations_when_asked() {
+        let (defs, records) = part_way_records();
+        for direction in [Direction::Up, Direction::Down] {
+            let req = StartRequest {
+                direction,
+                steps: Some(2),
+                restart: true,
+                ..request(defs.clone(), records.clone())
+            };
+            let decision = decide_start(&req).unwrap();
+            assert_eq!(decision.status, StartStatus::Running);
+            assert!(!decision.plan.is_empty());
+            assert!(
+                decision.plan.iter().all(|item| !item.resume),
+                "{direction:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decide_start_shows_a_restarted_plan_when_blocked_by_drift() {
+        let mut req = StartRequest {
+            restart: true,
+            ..edited_after_applying()
+        };
+        req.records
+            .push(record(&manifest_of(&[def(C)])[0], MigrationState::Canceled));
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::DriftBlocked);
+        assert_eq!(plan_ids(&decision), vec![C]);
+        assert!(!decision.plan[0].resume);
+    }
+
+    #[test]
+    fn start_status_serializes_in_snake_case() {
+        assert_eq!(
+            serde_json::to_string(&StartStatus::AlreadyRunning).unwrap(),
+            "\"already_running\""
+        );
+        assert_eq!(
+            serde_json::to_string(&StartStatus::DriftBlocked).unwrap(),
+            "\"drift_blocked\""
+        );
+    }
+
+    #[test]
+    fn status_report_lists_manifest_then_unshipped_migrations() {
+        let shipped = manifest_of(&[def(A), def(B), def(C)]);
+        let records = vec![
+            record(&shipped[0], MigrationState::Completed),
+            record(&shipped[2], MigrationState::Failed),
+        ];
+        let report = status_report(&[def(A), def(B)], &records).unwrap();
+
+        let rows: Vec<(&str, MigrationState, bool)> = report
+            .migrations
+            .iter()
+            .map(|row| (row.id.as_str(), row.state, row.in_manifest))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (A, MigrationState::Completed, true),
+                (B, MigrationState::Pending, true),
+                (C, MigrationState::Failed, false),
+            ]
+        );
+        assert_eq!(report.migrations[1].stored_checksum, None);
+        assert_eq!(report.migrations[2].checksum, shipped[2].checksum);
+        assert_eq!(report.migrations[2].description, "");
+        assert_eq!(report.pending, vec![B.to_string()]);
+        assert_eq!(report.drift.len(), 1);
+        assert_eq!(report.drift[0].kind, DriftKind::MissingFromManifest);
+    }
+
+    #[test]
+    fn status_report_counts_part_way_migrations_as_pending() {
+        let defs = vec![def(A), def(B)];
+        let shipped = manifest_of(&defs);
+        let records = vec![
+            record(&shipped[0], MigrationState::Running),
+            record(&shipped[1], MigrationState::RolledBack),
+        ];
+        let report = status_report(&defs, &records).unwrap();
+        assert_eq!(report.pending, vec![A.to_string(), B.to_string()]);
+        assert_eq!(
+            report.migrations[0].stored_checksum.as_deref(),
+            Some(shipped[0].checksum.as_str())
+        );
+    }
+
+    #[test]
+    fn status_report_reports_out_of_order_as_a_warning() {
+        let defs = vec![def(A), def(B)];
+        let records = vec![record(&manifest_of(&defs)[1], MigrationState::Completed)];
+        let report = status_report(&defs, &records).unwrap();
+        assert_eq!(report.drift.len(), 1);
+        assert!(!report.drift[0].blocking);
+    }
+
+    #[test]
+    fn status_report_rejects_an_invalid_manifest() {
+        assert!(matches!(
+            status_report(&[def("nope")], &[]),
+            Err(EngineError::InvalidId { .. })
+        ));
+    }
+}
