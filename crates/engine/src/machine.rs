@@ -1,0 +1,1394 @@
+//! The worker state machine: what happens around each batch.
+//!
+//! A migration over one table runs as one or more workers, one per disjoint
+//! key range. Each worker is a chain of batches, one transaction each, that
+//! schedules its own next hop. Around every batch the component loads the
+//! worker's row, calls [`step`] once with what just happened, stores the
+//! returned state and carries out the returned [`Action`]. All decisions —
+//! resume or skip, retry or fail, grow or shrink — are made here.
+//!
+//! The `generation` counter is what keeps a worker single-writer: every
+//! start, cancel and halt bumps it, every scheduled hop carries the
+//! generation it was scheduled under, and a hop whose generation is no
+//! longer current does nothing. A stale batch can therefore never process
+//! documents a second time.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::policy::{
+    after_commit, after_limit_failure, js_number_string, nested_limits, validate_batch_size,
+    BatchReport, Limits, Sizing, Usage, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE,
+    MAX_OCC_RETRIES,
+};
+use crate::ranges::KeyRange;
+use crate::EngineError;
+
+/// Where a worker stands. The Convex validator of the worker row lists
+/// exactly these names (see [`all_worker_statuses`]).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum WorkerStatus {
+    /// A batch is running or scheduled.
+    InProgress,
+    /// Every document in the range was visited.
+    Success,
+    /// Stopped by an error; resumable from the cursor.
+    Failed,
+    /// Stopped by a person; resumable from the cursor.
+    Canceled,
+    /// Stopped without error (one batch only, or a sibling failed);
+    /// resumable from the cursor.
+    Paused,
+}
+
+impl WorkerStatus {
+    /// Every status, in declaration order.
+    pub const ALL: [WorkerStatus; 5] = [
+        WorkerStatus::InProgress,
+        WorkerStatus::Success,
+        WorkerStatus::Failed,
+        WorkerStatus::Canceled,
+        WorkerStatus::Paused,
+    ];
+
+    /// The serialized name, as stored in the worker row.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::InProgress => "inProgress",
+            WorkerStatus::Success => "success",
+            WorkerStatus::Failed => "failed",
+            WorkerStatus::Canceled => "canceled",
+            WorkerStatus::Paused => "paused",
+        }
+    }
+}
+
+/// The serialized names of every worker status, for checking that the
+/// Convex validator lists the same set.
+pub fn all_worker_statuses() -> Vec<&'static str> {
+    WorkerStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+/// Why a batch did not commit; decides between retrying and failing.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum FailureKind {
+    /// The batch exceeded a transaction limit: a smaller batch may fit.
+    Limit,
+    /// The batch conflicted with concurrent writes: the same batch may
+    /// succeed when retried.
+    Occ,
+    /// The user's `migrateOne` threw: retrying would throw again.
+    User,
+}
+
+impl FailureKind {
+    /// The serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Limit => "limit",
+            FailureKind::Occ => "occ",
+            FailureKind::User => "user",
+        }
+    }
+}
+
+/// The error that stopped a worker, with what a person needs to act on it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Failure {
+    /// What kind of failure stopped the worker.
+    pub kind: FailureKind,
+    /// A sentence for people: what failed, on which document, and the
+    /// original error text.
+    pub message: String,
+    /// The document the batch failed on, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub document_id: Option<String>,
+    /// The last committed cursor: the failing batch started right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+    /// Size of the batch that failed, in documents.
+    pub batch_size: u32,
+    /// When the failure was recorded (ms since the epoch).
+    pub at_ms: f64,
+}
+
+/// The stored state of one worker (one row in the component).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct WorkerState {
+    /// Where the worker stands.
+    pub status: WorkerStatus,
+    /// The last committed pagination cursor; absent before the first batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+    /// Documents the next batch may take.
+    pub batch_size: u32,
+    /// Ceiling for adaptive growth, in documents.
+    pub max_batch_size: u32,
+    /// Whether the batch size grows and shrinks with measured cost.
+    pub adaptive: bool,
+    /// Documents visited so far.
+    #[ts(type = "number")]
+    pub processed: u64,
+    /// Documents changed so far.
+    #[ts(type = "number")]
+    pub updated: u64,
+    /// Batches committed so far.
+    #[ts(type = "number")]
+    pub batches: u64,
+    /// Consecutive cheap, full batches (see the policy).
+    pub cheap_streak: u32,
+    /// Write-conflict retries of the current batch.
+    pub occ_retries: u32,
+    /// Why the worker failed; cleared when it resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<Failure>,
+    /// When the current pass started (ms since the epoch); kept on resume.
+    pub started_ms: f64,
+    /// When the worker last stopped; cleared when it resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub ended_ms: Option<f64>,
+    /// When the last batch committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_batch_ms: Option<f64>,
+    /// Bumped by every start, cancel and halt; a scheduled hop from an
+    /// older generation is stale and does nothing.
+    #[ts(type = "number")]
+    pub generation: u64,
+    /// Stop (pause) after the next committed batch.
+    pub one_batch_only: bool,
+    /// The `_creationTime` span this worker covers; the whole table when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub range: Option<KeyRange>,
+}
+
+/// Something that happened to a worker.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export, rename = "WorkerEvent")]
+pub enum Event {
+    /// Someone asked the migration to run.
+    Start {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// Requested batch size; a number as JavaScript holds it so that
+        /// `0` or `2.5` get a clear error instead of a decoding failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        batch_size: Option<f64>,
+        /// Requested ceiling for adaptive growth.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        max_batch_size: Option<f64>,
+        /// Whether the size adapts to measured cost (default true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        adaptive: Option<bool>,
+        /// Start from this cursor instead of the stored one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        cursor: Option<String>,
+        /// Forget all progress and start over.
+        #[serde(default)]
+        reset: bool,
+        /// Pause after one batch.
+        #[serde(default)]
+        one_batch_only: bool,
+        /// The key range this worker covers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        range: Option<KeyRange>,
+    },
+    /// A scheduled hop arrived.
+    Tick {
+        /// The generation the hop was scheduled under.
+        #[ts(type = "number")]
+        generation: u64,
+    },
+    /// The batch's nested transaction committed.
+    BatchCommitted {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// Documents the batch visited.
+        #[ts(type = "number")]
+        processed: u64,
+        /// Documents the batch changed.
+        #[ts(type = "number")]
+        updated: u64,
+        /// The cursor after the batch.
+        cursor: String,
+        /// Whether the range is exhausted.
+        is_done: bool,
+        /// Wall time of the batch, in milliseconds.
+        elapsed_ms: f64,
+        /// What the batch used, when metrics are available.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        usage: Option<Usage>,
+    },
+    /// The batch's nested transaction threw and rolled back.
+    BatchFailed {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// Why it threw.
+        kind: FailureKind,
+        /// The error's own text.
+        message: String,
+        /// The document being migrated when it threw, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        document_id: Option<String>,
+    },
+    /// Someone asked the migration to stop.
+    CancelRequested {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+    },
+    /// A sibling worker of the same migration failed; stop without error.
+    Halt {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+    },
+}
+
+impl Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::Start { .. } => "start",
+            Event::Tick { .. } => "tick",
+            Event::BatchCommitted { .. } => "batchCommitted",
+            Event::BatchFailed { .. } => "batchFailed",
+            Event::CancelRequested { .. } => "cancelRequested",
+            Event::Halt { .. } => "halt",
+        }
+    }
+}
+
+/// What the component must do after storing the new state.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export, rename = "WorkerAction")]
+pub enum Action {
+    /// Run (or schedule) a batch from `cursor` of `batch_size` documents,
+    /// tagged with `generation`.
+    RunBatch {
+        /// Where the batch starts; the beginning of the range when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        cursor: Option<String>,
+        /// Documents the batch may take.
+        batch_size: u32,
+        /// Generation to pass back in the next `Tick`.
+        #[ts(type = "number")]
+        generation: u64,
+    },
+    /// The worker finished its range.
+    Finish,
+    /// The worker failed; record and report the failure.
+    Fail {
+        /// What stopped it.
+        failure: Failure,
+    },
+    /// The worker stopped (canceled or paused); schedule nothing.
+    Stop,
+    /// Nothing changed and nothing is to be done.
+    Nothing {
+        /// Why, for logs.
+        reason: String,
+    },
+}
+
+/// A step's result: the state to store and the action to carry out.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, rename = "WorkerTransition")]
+pub struct Transition {
+    /// The worker's new state (the input state, unchanged, with `Nothing`).
+    pub state: WorkerState,
+    /// What to do next.
+    pub action: Action,
+}
+
+/// Advances a worker by one event.
+///
+/// `state` is the stored row, `None` before the worker's first start;
+/// `limits` are the whole transaction's limits ([`Limits::convex`] in a
+/// deployment), from which the batch's own are derived. Events other than
+/// `Start` need a stored state.
+pub fn step(
+    state: Option<&WorkerState>,
+    event: &Event,
+    limits: &Limits,
+) -> Result<Transition, EngineError> {
+    let Some(current) = state else {
+        return match event {
+            Event::Start { .. } => start(None, event),
+            _ => Err(EngineError::InvalidTransition {
+                state: "none".into(),
+                event: event.name().into(),
+            }),
+        };
+    };
+    match event {
+        Event::Start { .. } => start(Some(current), event),
+        Event::Tick { generation } => Ok(tick(current, *generation)),
+        Event::BatchCommitted {
+            now_ms,
+            processed,
+            updated,
+            cursor,
+            is_done,
+            elapsed_ms,
+            usage,
+        } => {
+            require_in_progress(current, event)?;
+            let mut next = current.clone();
+            next.processed = next.processed.saturating_add(*processed);
+            next.updated = next.updated.saturating_add(*updated);
+            next.batches = next.batches.saturating_add(1);
+            next.cursor = Some(cursor.clone());
+            next.occ_retries = 0;
+            next.last_batch_ms = Some(*now_ms);
+            if *is_done {
+                next.status = WorkerStatus::Success;
+                next.ended_ms = Some(*now_ms);
+                return Ok(Transition {
+                    state: next,
+                    action: Action::Finish,
+                });
+            }
+            let sizing = after_commit(
+                Sizing {
+                    batch_size: current.batch_size,
+                    cheap_streak: current.cheap_streak,
+                },
+                &BatchReport {
+                    processed: *processed,
+                    usage: usage.as_ref(),
+                    elapsed_ms: *elapsed_ms,
+                },
+                &nested_limits(limits),
+                current.max_batch_size,
+                current.adaptive,
+            );
+            next.batch_size = sizing.batch_size;
+            next.cheap_streak = sizing.cheap_streak;
+            if next.one_batch_only {
+                next.status = WorkerStatus::Paused;
+                next.ended_ms = Some(*now_ms);
+                return Ok(Transition {
+                    state: next,
+                    action: Action::Stop,
+                });
+            }
+            Ok(run_batch(next))
+        }
+        Event::BatchFailed {
+            now_ms,
+            kind,
+            message,
+            document_id,
+        } => {
+            require_in_progress(current, event)?;
+            Ok(batch_failed(
+                current,
+                *now_ms,
+                *kind,
+                message,
+                document_id.as_deref(),
+            ))
+        }
+        Event::CancelRequested { now_ms } => match current.status {
+            WorkerStatus::InProgress | WorkerStatus::Paused => {
+                let mut next = current.clone();
+                next.status = WorkerStatus::Canceled;
+                next.generation = next.generation.saturating_add(1);
+                next.ended_ms = Some(next.ended_ms.unwrap_or(*now_ms));
+                Ok(Transition {
+                    state: next,
+                    action: Action::Stop,
+                })
+            }
+            status => Ok(nothing(
+                current,
+                format!("worker is already {}", status.as_str()),
+            )),
+        },
+        Event::Halt { now_ms } => match current.status {
+            WorkerStatus::InProgress => {
+                let mut next = current.clone();
+                next.status = WorkerStatus::Paused;
+                next.generation = next.generation.saturating_add(1);
+                next.ended_ms = Some(*now_ms);
+                Ok(Transition {
+                    state: next,
+                    action: Action::Stop,
+                })
+            }
+            status => Ok(nothing(
+                current,
+                format!("worker is {}, not running", status.as_str()),
+            )),
+        },
+    }
+}
+
+fn nothing(state: &WorkerState, reason: String) -> Transition {
+    Transition {
+        state: state.clone(),
+        action: Action::Nothing { reason },
+    }
+}
+
+fn run_batch(state: WorkerState) -> Transition {
+    let action = Action::RunBatch {
+        cursor: state.cursor.clone(),
+        batch_size: state.batch_size,
+        generation: state.generation,
+    };
+    Transition { state, action }
+}
+
+fn require_in_progress(state: &WorkerState, event: &Event) -> Result<(), EngineError> {
+    if state.status == WorkerStatus::InProgress {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidTransition {
+            state: state.status.as_str().into(),
+            event: event.name().into(),
+        })
+    }
+}
+
+fn tick(state: &WorkerState, generation: u64) -> Transition {
+    if state.status != WorkerStatus::InProgress {
+        return nothing(
+            state,
+            format!("stale hop: worker is {}", state.status.as_str()),
+        );
+    }
+    if generation != state.generation {
+        return nothing(
+            state,
+            format!(
+                "stale hop: generation {generation}, current is {}",
+                state.generation
+            ),
+        );
+    }
+    run_batch(state.clone())
+}
+
+fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, EngineError> {
+    let Event::Start {
+        now_ms,
+        batch_size,
+        max_batch_size,
+        adaptive,
+        cursor,
+        reset,
+        one_batch_only,
+        range,
+    } = event
+    else {
+        return Err(EngineError::InvalidInput {
+            message: "start called with a non-start event".into(),
+        });
+    };
+    // Bad input is refused whatever the state, so a typo never looks like
+    // "already running".
+    let batch_size = batch_size.map(validate_batch_size).transpose()?;
+    let max_batch_size = max_batch_size.map(validate_batch_size).transpose()?;
+    if let (Some(size), Some(max)) = (batch_size, max_batch_size) {
+        if max < size {
+            return Err(EngineError::InvalidBatchSize {
+                value: js_number_string(f64::from(size)),
+                max,
+            });
+        }
+    }
+
+    let fresh = |generation: u64, cursor: Option<String>| {
+        let size = batch_size
+            .unwrap_or(DEFAULT_BATCH_SIZE.min(max_batch_size.unwrap_or(DEFAULT_BATCH_SIZE)));
+        WorkerState {
+            status: WorkerStatus::InProgress,
+            cursor,
+            batch_size: size,
+            max_batch_size: max_batch_size.unwrap_or(DEFAULT_MAX_BATCH_SIZE.max(size)),
+            adaptive: adaptive.unwrap_or(true),
+            processed: 0,
+            updated: 0,
+            batches: 0,
+            cheap_streak: 0,
+            occ_retries: 0,
+            error: None,
+            started_ms: *now_ms,
+            ended_ms: None,
+            last_batch_ms: None,
+            generation,
+            one_batch_only: *one_batch_only,
+            range: range.clone(),
+        }
+    };
+
+    let Some(previous) = state else {
+        return Ok(run_batch(fresh(1, cursor.clone())));
+    };
+    let generation = previous.generation.saturating_add(1);
+    match previous.status {
+        WorkerStatus::InProgress => {
+            return Ok(nothing(previous, "already running".into()));
+        }
+        WorkerStatus::Success if !*reset && cursor.is_none() => {
+            return Ok(nothing(
+                previous,
+                "already completed; pass reset: true to run it again".into(),
+            ));
+        }
+        _ => {}
+    }
+    if *reset {
+        // Start over: nothing of the previous pass carries over but the
+        // generation, which must keep rising.
+        return Ok(run_batch(fresh(generation, cursor.clone())));
+    }
+
+    let mut next = previous.clone();
+    next.status = WorkerStatus::InProgress;
+    next.generation = generation;
+    // The last size used, unless a new one is given; a lowered ceiling
+    // lowers it too.
+    let last = match max_batch_size {
+        Some(max) => previous.batch_size.min(max),
+        None => previous.batch_size,
+    };
+    next.batch_size = batch_size.unwrap_or(last).max(1);
+    next.max_batch_size = max_batch_size.unwrap_or(previous.max_batch_size.max(next.batch_size));
+    next.adaptive = adaptive.unwrap_or(previous.adaptive);
+    next.cheap_streak = 0;
+    next.occ_retries = 0;
+    next.error = None;
+    next.ended_ms = None;
+    next.one_batch_only = *one_batch_only;
+    if range.is_some() {
+        next.range = range.clone();
+    }
+    if let Some(explicit) = cursor {
+        // A new starting point: the old counters describe another pass.
+        next.cursor = Some(explicit.clone());
+        next.processed = 0;
+        next.updated = 0;
+        next.batches = 0;
+        next.started_ms = *now_ms;
+        next.last_batch_ms = None;
+    }
+    Ok(run_batch(next))
+}
+
+fn batch_failed(
+    state: &WorkerState,
+    now_ms: f64,
+    kind: FailureKind,
+    message: &str,
+    document_id: Option<&str>,
+) -> Transition {
+    let mut next = state.clone();
+    match kind {
+        FailureKind::Limit => {
+            if let Some(smaller) = after_limit_failure(state.batch_size) {
+                next.batch_size = smaller;
+                next.cheap_streak = 0;
+                return run_batch(next);
+            }
+        }
+        FailureKind::Occ => {
+            if state.occ_retries < MAX_OCC_RETRIES {
+                next.occ_retries = state.occ_retries.saturating_add(1);
+                return run_batch(next);
+            }
+        }
+        FailureKind::User => {}
+    }
+    let after = match &state.cursor {
+        Some(c) => format!("after cursor {c}"),
+        None => "at the start of the range".to_string(),
+    };
+    let sentence = match (kind, document_id) {
+        (FailureKind::Limit, Some(id)) => {
+            format!("document {id} exceeds a transaction limit even in a batch of one: {message}")
+        }
+        (FailureKind::Limit, None) => {
+            format!("the document {after} exceeds a transaction limit even in a batch of one: {message}")
+        }
+        (FailureKind::Occ, _) => format!(
+            "the batch {after} kept conflicting with concurrent writes ({} attempts): {message}",
+            MAX_OCC_RETRIES.saturating_add(1)
+        ),
+        (FailureKind::User, Some(id)) => format!("migrateOne failed on document {id}: {message}"),
+        (FailureKind::User, None) => format!("migrateOne failed on a document {after}: {message}"),
+    };
+    let failure = Failure {
+        kind,
+        message: sentence,
+        document_id: document_id.map(str::to_string),
+        cursor: state.cursor.clone(),
+        batch_size: state.batch_size,
+        at_ms: now_ms,
+    };
+    next.status = WorkerStatus::Failed;
+    next.ended_ms = Some(now_ms);
+    next.error = Some(failure.clone());
+    Transition {
+        state: next,
+        action: Action::Fail { failure },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::MAX_BATCH_SIZE;
+
+    const T0: f64 = 1_000_000.0;
+
+    fn limits() -> Limits {
+        Limits::convex()
+    }
+
+    fn start_event() -> Event {
+        Event::Start {
+            now_ms: T0,
+            batch_size: None,
+            max_batch_size: None,
+            adaptive: None,
+            cursor: None,
+            reset: false,
+            one_batch_only: false,
+            range: None,
+        }
+    }
+
+    fn start_with(f: impl FnOnce(&mut Event)) -> Event {
+        let mut e = start_event();
+        f(&mut e);
+        e
+    }
+
+    fn committed(processed: u64, cursor: &str, is_done: bool) -> Event {
+        Event::BatchCommitted {
+            now_ms: T0 + 10.0,
+            processed,
+            updated: processed / 2,
+            cursor: cursor.into(),
+            is_done,
+            elapsed_ms: 5.0,
+            usage: None,
+        }
+    }
+
+    fn failed(kind: FailureKind, document_id: Option<&str>) -> Event {
+        Event::BatchFailed {
+            now_ms: T0 + 20.0,
+            kind,
+            message: "boom".into(),
+            document_id: document_id.map(str::to_string),
+        }
+    }
+
+    fn running() -> WorkerState {
+        step(None, &start_event(), &limits()).unwrap().state
+    }
+
+    fn apply(state: &WorkerState, event: &Event) -> Transition {
+        step(Some(state), event, &limits()).unwrap()
+    }
+
+    fn with_status(status: WorkerStatus) -> WorkerState {
+        let mut s = apply(&running(), &committed(100, "c1", false)).state;
+        s.status = status;
+        if status != WorkerStatus::InProgress {
+            s.ended_ms = Some(T0 + 30.0);
+        }
+        s
+    }
+
+    #[test]
+    fn start_from_nothing_runs_first_batch_with_defaults() {
+        let t = step(None, &start_event(), &limits()).unwrap();
+        assert_eq!(t.state.status, WorkerStatus::InProgress);
+        assert_eq!(t.state.batch_size, DEFAULT_BATCH_SIZE);
+        assert_eq!(t.state.max_batch_size, DEFAULT_MAX_BATCH_SIZE);
+        assert!(t.state.adaptive);
+        assert_eq!(t.state.generation, 1);
+        assert_eq!(t.state.started_ms, T0);
+        assert_eq!(
+            t.action,
+            Action::RunBatch {
+                cursor: None,
+                batch_size: 100,
+                generation: 1
+            }
+        );
+    }
+
+    #[test]
+    fn start_with_large_batch_raises_default_max() {
+        let e = start_with(|e| {
+            if let Event::Start { batch_size, .. } = e {
+                *batch_size = Some(12_000.0);
+            }
+        });
+        let t = step(None, &e, &limits()).unwrap();
+        assert_eq!(t.state.batch_size, 12_000);
+        assert_eq!(t.state.max_batch_size, 12_000);
+    }
+
+    #[test]
+    fn start_with_small_max_lowers_default_batch_size() {
+        let e = start_with(|e| {
+            if let Event::Start { max_batch_size, .. } = e {
+                *max_batch_size = Some(10.0);
+            }
+        });
+        let t = step(None, &e, &limits()).unwrap();
+        assert_eq!(t.state.batch_size, 10);
+        assert_eq!(t.state.max_batch_size, 10);
+    }
+
+    #[test]
+    fn start_refuses_invalid_batch_size() {
+        for bad in [0.0, -5.0, 2.5, 1e9, f64::NAN] {
+            let e = start_with(|e| {
+                if let Event::Start { batch_size, .. } = e {
+                    *batch_size = Some(bad);
+                }
+            });
+            assert!(matches!(
+                step(None, &e, &limits()),
+                Err(EngineError::InvalidBatchSize {
+                    max: MAX_BATCH_SIZE,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn start_refuses_max_below_batch_size() {
+        let e = start_with(|e| {
+            if let Event::Start {
+                batch_size,
+                max_batch_size,
+                ..
+            } = e
+            {
+                *batch_size = Some(500.0);
+                *max_batch_size = Some(200.0);
+            }
+        });
+        assert_eq!(
+            step(None, &e, &limits()),
+            Err(EngineError::InvalidBatchSize {
+                value: "500".into(),
+                max: 200
+            })
+        );
+    }
+
+    #[test]
+    fn start_refuses_invalid_batch_size_even_when_running() {
+        let e = start_with(|e| {
+            if let Event::Start { batch_size, .. } = e {
+                *batch_size = Some(0.0);
+            }
+        });
+        assert!(step(Some(&running()), &e, &limits()).is_err());
+    }
+
+    #[test]
+    fn start_with_explicit_cursor_begins_there() {
+        let e = start_with(|e| {
+            if let Event::Start { cursor, .. } = e {
+                *cursor = Some("c9".into());
+            }
+        });
+        let t = step(None, &e, &limits()).unwrap();
+        assert_eq!(t.state.cursor.as_deref(), Some("c9"));
+    }
+
+    #[test]
+    fn start_skips_completed_migration() {
+        let done = apply(&running(), &committed(10, "end", true)).state;
+        let t = apply(&done, &start_event());
+        assert_eq!(t.state, done);
+        assert!(matches!(t.action, Action::Nothing { .. }));
+    }
+
+    #[test]
+    fn start_with_reset_reruns_completed_migration_from_scratch() {
+        let done = apply(&running(), &committed(10, "end", true)).state;
+        let e = start_with(|e| {
+            if let Event::Start { reset, now_ms, .. } = e {
+                *reset = true;
+                *now_ms = T0 + 500.0;
+            }
+        });
+        let t = apply(&done, &e);
+        assert_eq!(t.state.status, WorkerStatus::InProgress);
+        assert_eq!(t.state.processed, 0);
+        assert_eq!(t.state.batches, 0);
+        assert_eq!(t.state.cursor, None);
+        assert_eq!(t.state.started_ms, T0 + 500.0);
+        assert_eq!(t.state.ended_ms, None);
+        assert_eq!(t.state.generation, done.generation + 1);
+        assert_eq!(
+            t.action,
+            Action::RunBatch {
+                cursor: None,
+                batch_size: 100,
+                generation: done.generation + 1
+            }
+        );
+    }
+
+    #[test]
+    fn start_with_cursor_reruns_completed_migration_from_that_cursor() {
+        let done = apply(&running(), &committed(10, "end", true)).state;
+        let e = start_with(|e| {
+            if let Event::Start { cursor, .. } = e {
+                *cursor = Some("mid".into());
+            }
+        });
+        let t = apply(&done, &e);
+        assert_eq!(t.state.status, WorkerStatus::InProgress);
+        assert_eq!(t.state.processed, 0);
+        assert_eq!(t.state.cursor.as_deref(), Some("mid"));
+    }
+
+    #[test]
+    fn start_while_running_does_nothing() {
+        let s = running();
+        for e in [
+            start_event(),
+            start_with(|e| {
+                if let Event::Start { reset, .. } = e {
+                    *reset = true;
+                }
+            }),
+        ] {
+            let t = apply(&s, &e);
+            assert_eq!(t.state, s);
+            assert!(matches!(t.action, Action::Nothing { .. }));
+        }
+    }
+
+    #[test]
+    fn start_resumes_failed_worker_from_stored_cursor() {
+        let s = apply(
+            &with_status(WorkerStatus::InProgress),
+            &failed(FailureKind::User, Some("d1")),
+        )
+        .state;
+        assert_eq!(s.status, WorkerStatus::Failed);
+        let t = apply(&s, &start_event());
+        assert_eq!(t.state.status, WorkerStatus::InProgress);
+        assert_eq!(t.state.error, None);
+        assert_eq!(t.state.ended_ms, None);
+        assert_eq!(t.state.processed, 100);
+        assert_eq!(t.state.started_ms, s.started_ms);
+        assert_eq!(t.state.generation, s.generation + 1);
+        assert_eq!(
+            t.action,
+            Action::RunBatch {
+                cursor: Some("c1".into()),
+                batch_size: s.batch_size,
+                generation: s.generation + 1
+            }
+        );
+    }
+
+    #[test]
+    fn start_resumes_canceled_and_paused_workers() {
+        for status in [WorkerStatus::Canceled, WorkerStatus::Paused] {
+            let s = with_status(status);
+            let t = apply(&s, &start_event());
+            assert_eq!(t.state.status, WorkerStatus::InProgress);
+            assert_eq!(t.state.cursor.as_deref(), Some("c1"));
+            assert_eq!(t.state.processed, 100);
+        }
+    }
+
+    #[test]
+    fn resume_uses_given_batch_size_else_last_used() {
+        let mut s = with_status(WorkerStatus::Failed);
+        s.batch_size = 25;
+        assert_eq!(apply(&s, &start_event()).state.batch_size, 25);
+        let e = start_with(|e| {
+            if let Event::Start { batch_size, .. } = e {
+                *batch_size = Some(10_000.0);
+            }
+        });
+        let t = apply(&s, &e);
+        assert_eq!(t.state.batch_size, 10_000);
+        assert_eq!(t.state.max_batch_size, 10_000);
+    }
+
+    #[test]
+    fn resume_with_lower_max_lowers_last_size() {
+        let mut s = with_status(WorkerStatus::Paused);
+        s.batch_size = 400;
+        let e = start_with(|e| {
+            if let Event::Start { max_batch_size, .. } = e {
+                *max_batch_size = Some(150.0);
+            }
+        });
+        let t = apply(&s, &e);
+        assert_eq!(t.state.batch_size, 150);
+        assert_eq!(t.state.max_batch_size, 150);
+    }
+
+    #[test]
+    fn resume_with_explicit_cursor_resets_counters() {
+        let s = with_status(WorkerStatus::Failed);
+        let e = start_with(|e| {
+            if let Event::Start { cursor, .. } = e {
+                *cursor = Some("c5".into());
+            }
+        });
+        let t = apply(&s, &e);
+        assert_eq!(t.state.cursor.as_deref(), Some("c5"));
+        assert_eq!(t.state.processed, 0);
+        assert_eq!(t.state.batches, 0);
+    }
+
+    #[test]
+    fn resume_with_reset_starts_from_the_beginning() {
+        let s = with_status(WorkerStatus::Canceled);
+        let e = start_with(|e| {
+            if let Event::Start { reset, .. } = e {
+                *reset = true;
+            }
+        });
+        let t = apply(&s, &e);
+        assert_eq!(t.state.cursor, None);
+        assert_eq!(t.state.processed, 0);
+    }
+
+    #[test]
+    fn tick_with_current_generation_runs_batch() {
+        let s = running();
+        let t = apply(&s, &Event::Tick { generation: 1 });
+        assert_eq!(t.state, s);
+        assert_eq!(
+            t.action,
+            Action::RunBatch {
+                cursor: None,
+                batch_size: 100,
+                generation: 1
+            }
+        );
+    }
+
+    #[test]
+    fn tick_with_stale_generation_does_nothing() {
+        let s = running();
+        let t = apply(&s, &Event::Tick { generation: 0 });
+        assert_eq!(t.state, s);
+        assert!(matches!(&t.action, Action::Nothing { reason } if reason.contains("stale")));
+    }
+
+    #[test]
+    fn tick_after_cancel_does_nothing() {
+        let s = apply(&running(), &Event::CancelRequested { now_ms: T0 }).state;
+        for generation in [1, s.generation] {
+            let t = apply(&s, &Event::Tick { generation });
+            assert!(matches!(&t.action, Action::Nothing { reason } if reason.contains("stale")));
+        }
+    }
+
+    #[test]
+    fn tick_from_old_run_after_restart_does_nothing() {
+        let s = apply(&running(), &Event::CancelRequested { now_ms: T0 }).state;
+        let restarted = apply(&s, &start_event()).state;
+        let t = apply(&restarted, &Event::Tick { generation: 1 });
+        assert!(matches!(t.action, Action::Nothing { .. }));
+    }
+
+    #[test]
+    fn events_without_state_other_than_start_are_refused() {
+        for e in [
+            Event::Tick { generation: 1 },
+            committed(1, "c", false),
+            failed(FailureKind::User, None),
+            Event::CancelRequested { now_ms: T0 },
+            Event::Halt { now_ms: T0 },
+        ] {
+            assert!(matches!(
+                step(None, &e, &limits()),
+                Err(EngineError::InvalidTransition { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn commit_adds_counters_and_runs_next_batch_from_new_cursor() {
+        let t = apply(&running(), &committed(100, "c1", false));
+        assert_eq!(t.state.processed, 100);
+        assert_eq!(t.state.updated, 50);
+        assert_eq!(t.state.batches, 1);
+        assert_eq!(t.state.cursor.as_deref(), Some("c1"));
+        assert_eq!(t.state.last_batch_ms, Some(T0 + 10.0));
+        assert_eq!(
+            t.action,
+            Action::RunBatch {
+                cursor: Some("c1".into()),
+                batch_size: 100,
+                generation: 1
+            }
+        );
+    }
+
+    #[test]
+    fn commit_of_last_page_finishes() {
+        let t = apply(&running(), &committed(7, "end", true));
+        assert_eq!(t.state.status, WorkerStatus::Success);
+        assert_eq!(t.state.ended_ms, Some(T0 + 10.0));
+        assert_eq!(t.action, Action::Finish);
+    }
+
+    #[test]
+    fn commit_with_one_batch_only_pauses() {
+        let e = start_with(|e| {
+            if let Event::Start { one_batch_only, .. } = e {
+                *one_batch_only = true;
+            }
+        });
+        let s = step(None, &e, &limits()).unwrap().state;
+        let t = apply(&s, &committed(100, "c1", false));
+        assert_eq!(t.state.status, WorkerStatus::Paused);
+        assert_eq!(t.action, Action::Stop);
+        let resumed = apply(&t.state, &start_event());
+        assert_eq!(
+            resumed.action,
+            Action::RunBatch {
+                cursor: Some("c1".into()),
+                batch_size: 100,
+                generation: 2
+            }
+        );
+    }
+
+    #[test]
+    fn commit_resets_occ_retries() {
+        let s = apply(&running(), &failed(FailureKind::Occ, None)).state;
+        assert_eq!(s.occ_retries, 1);
+        assert_eq!(apply(&s, &committed(1, "c", false)).state.occ_retries, 0);
+    }
+
+    #[test]
+    fn commit_grows_after_cheap_batches_when_adaptive() {
+        let mut s = running();
+        for i in 0..2 {
+            s = apply(&s, &committed(100, &format!("c{i}"), false)).state;
+        }
+        assert_eq!(s.batch_size, 200);
+    }
+
+    #[test]
+    fn commit_keeps_size_when_not_adaptive() {
+        let e = start_with(|e| {
+            if let Event::Start { adaptive, .. } = e {
+                *adaptive = Some(false);
+            }
+        });
+        let mut s = step(None, &e, &limits()).unwrap().state;
+        for i in 0..5 {
+            s = apply(&s, &committed(100, &format!("c{i}"), false)).state;
+        }
+        assert_eq!(s.batch_size, 100);
+    }
+
+    #[test]
+    fn commit_outside_in_progress_is_refused() {
+        for status in [
+            WorkerStatus::Success,
+            WorkerStatus::Failed,
+            WorkerStatus::Canceled,
+            WorkerStatus::Paused,
+        ] {
+            let s = with_status(status);
+            assert_eq!(
+                step(Some(&s), &committed(1, "c", false), &limits()),
+                Err(EngineError::InvalidTransition {
+                    state: status.as_str().into(),
+                    event: "batchCommitted".into()
+                })
+            );
+            assert!(step(Some(&s), &failed(FailureKind::Occ, None), &limits()).is_err());
+        }
+    }
+
+    #[test]
+    fn limit_failure_halves_batch_and_retries_same_cursor() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(&s, &failed(FailureKind::Limit, Some("d1")));
+        assert_eq!(t.state.status, WorkerStatus::InProgress);
+        assert_eq!(t.state.batch_size, 50);
+        assert_eq!(t.state.cursor.as_deref(), Some("c1"));
+        assert_eq!(
+            t.action,
+            Action::RunBatch {
+                cursor: Some("c1".into()),
+                batch_size: 50,
+                generation: s.generation
+            }
+        );
+    }
+
+    #[test]
+    fn limit_failure_at_size_one_fails_naming_document() {
+        let mut s = with_status(WorkerStatus::InProgress);
+        s.batch_size = 1;
+        let t = apply(&s, &failed(FailureKind::Limit, Some("doc123")));
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(failure.kind, FailureKind::Limit);
+        assert_eq!(failure.document_id.as_deref(), Some("doc123"));
+        assert!(failure.message.contains("doc123"));
+        assert!(failure.message.contains("boom"));
+        assert_eq!(failure.batch_size, 1);
+        assert_eq!(failure.cursor.as_deref(), Some("c1"));
+        assert_eq!(t.state.error.as_ref(), Some(failure));
+        assert_eq!(t.state.ended_ms, Some(T0 + 20.0));
+    }
+
+    #[test]
+    fn limit_failure_at_size_one_without_id_names_the_cursor() {
+        let mut s = with_status(WorkerStatus::InProgress);
+        s.batch_size = 1;
+        let t = apply(&s, &failed(FailureKind::Limit, None));
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail");
+        };
+        assert!(failure.message.contains("after cursor c1"));
+    }
+
+    #[test]
+    fn limit_failures_repeat_down_to_one_then_fail() {
+        let mut s = running();
+        let mut retries = 0;
+        loop {
+            let t = apply(&s, &failed(FailureKind::Limit, Some("big")));
+            s = t.state;
+            if matches!(t.action, Action::Fail { .. }) {
+                break;
+            }
+            retries += 1;
+        }
+        // 100 -> 50 -> 25 -> 12 -> 6 -> 3 -> 1, then fail.
+        assert_eq!(retries, 6);
+        assert_eq!(s.status, WorkerStatus::Failed);
+    }
+
+    #[test]
+    fn occ_failure_retries_same_size_then_fails() {
+        let mut s = with_status(WorkerStatus::InProgress);
+        for attempt in 1..=MAX_OCC_RETRIES {
+            let t = apply(&s, &failed(FailureKind::Occ, None));
+            assert_eq!(t.state.occ_retries, attempt);
+            assert_eq!(
+                t.action,
+                Action::RunBatch {
+                    cursor: Some("c1".into()),
+                    batch_size: 100,
+                    generation: s.generation
+                }
+            );
+            s = t.state;
+        }
+        let t = apply(&s, &failed(FailureKind::Occ, None));
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        assert!(matches!(&t.action, Action::Fail { failure } if failure.kind == FailureKind::Occ));
+    }
+
+    #[test]
+    fn user_failure_fails_at_once_naming_document() {
+        let t = apply(
+            &with_status(WorkerStatus::InProgress),
+            &failed(FailureKind::User, Some("d7")),
+        );
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail");
+        };
+        assert_eq!(failure.kind, FailureKind::User);
+        assert_eq!(failure.document_id.as_deref(), Some("d7"));
+        assert_eq!(failure.message, "migrateOne failed on document d7: boom");
+    }
+
+    #[test]
+    fn cancel_stops_running_worker_and_bumps_generation() {
+        let s = running();
+        let t = apply(&s, &Event::CancelRequested { now_ms: T0 + 5.0 });
+        assert_eq!(t.state.status, WorkerStatus::Canceled);
+        assert_eq!(t.state.generation, s.generation + 1);
+        assert_eq!(t.state.ended_ms, Some(T0 + 5.0));
+        assert_eq!(t.action, Action::Stop);
+    }
+
+    #[test]
+    fn cancel_stops_paused_worker() {
+        let s = with_status(WorkerStatus::Paused);
+        let t = apply(&s, &Event::CancelRequested { now_ms: T0 + 99.0 });
+        assert_eq!(t.state.status, WorkerStatus::Canceled);
+        assert_eq!(t.state.ended_ms, s.ended_ms);
+        assert_eq!(t.action, Action::Stop);
+    }
+
+    #[test]
+    fn cancel_after_finish_changes_nothing() {
+        for status in [
+            WorkerStatus::Success,
+            WorkerStatus::Failed,
+            WorkerStatus::Canceled,
+        ] {
+            let s = with_status(status);
+            let t = apply(&s, &Event::CancelRequested { now_ms: T0 + 99.0 });
+            assert_eq!(t.state, s);
+            assert!(matches!(t.action, Action::Nothing { .. }));
+        }
+    }
+
+    #[test]
+    fn cancel_twice_changes_nothing_the_second_time() {
+        let once = apply(&running(), &Event::CancelRequested { now_ms: T0 }).state;
+        let twice = apply(&once, &Event::CancelRequested { now_ms: T0 + 1.0 });
+        assert_eq!(twice.state, once);
+    }
+
+    #[test]
+    fn halt_pauses_running_worker() {
+        let s = running();
+        let t = apply(&s, &Event::Halt { now_ms: T0 + 3.0 });
+        assert_eq!(t.state.status, WorkerStatus::Paused);
+        assert_eq!(t.state.generation, s.generation + 1);
+        assert_eq!(t.state.error, None);
+        assert_eq!(t.action, Action::Stop);
+    }
+
+    #[test]
+    fn halt_of_stopped_worker_does_nothing() {
+        for status in [
+            WorkerStatus::Success,
+            WorkerStatus::Failed,
+            WorkerStatus::Canceled,
+            WorkerStatus::Paused,
+        ] {
+            let s = with_status(status);
+            let t = apply(&s, &Event::Halt { now_ms: T0 });
+            assert_eq!(t.state, s);
+            assert!(matches!(t.action, Action::Nothing { .. }));
+        }
+    }
+
+    #[test]
+    fn all_worker_statuses_match_serialization() {
+        let names = all_worker_statuses();
+        assert_eq!(
+            names,
+            ["inProgress", "success", "failed", "canceled", "paused"]
+        );
+        for (status, name) in WorkerStatus::ALL.iter().zip(&names) {
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(name)
+            );
+        }
+    }
+
+    #[test]
+    fn failure_kind_names_match_serialization() {
+        for kind in [FailureKind::Limit, FailureKind::Occ, FailureKind::User] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn events_and_actions_use_camel_case_type_tags() {
+        let e: Event = serde_json::from_value(serde_json::json!({
+            "type": "batchFailed", "nowMs": 1.0, "kind": "limit", "message": "m", "documentId": "d"
+        }))
+        .unwrap();
+        assert_eq!(
+            e,
+            Event::BatchFailed {
+                now_ms: 1.0,
+                kind: FailureKind::Limit,
+                message: "m".into(),
+                document_id: Some("d".into())
+            }
+        );
+        let start: Event =
+            serde_json::from_value(serde_json::json!({ "type": "start", "nowMs": 1.0 })).unwrap();
+        assert!(matches!(
+            start,
+            Event::Start {
+                reset: false,
+                one_batch_only: false,
+                ..
+            }
+        ));
+        let a = Action::RunBatch {
+            cursor: None,
+            batch_size: 3,
+            generation: 2,
+        };
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            serde_json::json!({ "type": "runBatch", "batchSize": 3, "generation": 2 })
+        );
+    }
+
+    #[test]
+    fn worker_state_round_trips_through_json() {
+        let s = apply(
+            &with_status(WorkerStatus::InProgress),
+            &failed(FailureKind::User, Some("d")),
+        )
+        .state;
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json.get("endedMs").is_some());
+        assert!(json.get("range").is_none());
+        let back: WorkerState = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+    }
+}

@@ -1,0 +1,358 @@
+//! Progress figures for one migration job, summed over its workers.
+//!
+//! A job is one migration over one table, run by one worker or, when
+//! parallelized, one per key range. Status pages, the CLI's progress line and
+//! `getStatus` all read the same summary, so the figures agree everywhere.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::machine::{Failure, WorkerState, WorkerStatus};
+
+/// How far a job has got.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Progress {
+    /// Documents visited by all workers.
+    #[ts(type = "number")]
+    pub processed: u64,
+    /// Documents changed by all workers.
+    #[ts(type = "number")]
+    pub updated: u64,
+    /// Batches committed by all workers.
+    #[ts(type = "number")]
+    pub batches: u64,
+    /// Documents visited per second of elapsed time; 0 before any time has
+    /// passed.
+    pub rate_per_sec: f64,
+    /// From the earliest worker's start to the last worker's end, or to now
+    /// while any worker has not ended (milliseconds).
+    pub elapsed_ms: f64,
+    /// Documents per batch across running workers; the last size used when
+    /// none runs.
+    pub batch_size: u32,
+    /// Workers in the job.
+    pub workers: u32,
+    /// Workers that finished their range.
+    pub workers_done: u32,
+}
+
+/// One job's status, progress, first error and (single-worker) cursor.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobSummary {
+    /// The job's status, aggregated from its workers (see [`summarize`]).
+    pub status: WorkerStatus,
+    /// Summed figures.
+    pub progress: Progress,
+    /// The earliest failure among the workers: usually the cause, later
+    /// ones tend to be its consequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<Failure>,
+    /// The worker's cursor when the job has exactly one worker; with several
+    /// there is no single cursor to resume from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+}
+
+/// Sums a job's workers into one status and one set of figures.
+///
+/// Status: any failed worker makes the job failed; else any running worker
+/// makes it in progress; else it succeeded when every worker (at least one)
+/// did; else it is canceled when any worker was; else paused.
+pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
+    let any = |status: WorkerStatus| workers.iter().any(|w| w.status == status);
+    let status = if any(WorkerStatus::Failed) {
+        WorkerStatus::Failed
+    } else if any(WorkerStatus::InProgress) {
+        WorkerStatus::InProgress
+    } else if !workers.is_empty() && workers.iter().all(|w| w.status == WorkerStatus::Success) {
+        WorkerStatus::Success
+    } else if any(WorkerStatus::Canceled) {
+        WorkerStatus::Canceled
+    } else {
+        WorkerStatus::Paused
+    };
+
+    let processed = workers
+        .iter()
+        .fold(0u64, |acc, w| acc.saturating_add(w.processed));
+    let updated = workers
+        .iter()
+        .fold(0u64, |acc, w| acc.saturating_add(w.updated));
+    let batches = workers
+        .iter()
+        .fold(0u64, |acc, w| acc.saturating_add(w.batches));
+
+    let elapsed_ms = elapsed(workers, now_ms);
+    let rate_per_sec = if elapsed_ms > 0.0 {
+        processed as f64 / (elapsed_ms / 1_000.0)
+    } else {
+        0.0
+    };
+
+    let running: Vec<&WorkerState> = workers
+        .iter()
+        .filter(|w| w.status == WorkerStatus::InProgress)
+        .collect();
+    let batch_size = if running.is_empty() {
+        // The worker that committed last used this size; a worker that never
+        // committed counts as oldest.
+        workers
+            .iter()
+            .max_by(|a, b| {
+                let at = |w: &WorkerState| w.last_batch_ms.unwrap_or(f64::NEG_INFINITY);
+                at(a).total_cmp(&at(b))
+            })
+            .map_or(0, |w| w.batch_size)
+    } else {
+        running
+            .iter()
+            .fold(0u32, |acc, w| acc.saturating_add(w.batch_size))
+    };
+
+    let error = workers
+        .iter()
+        .filter_map(|w| w.error.as_ref())
+        .min_by(|a, b| a.at_ms.total_cmp(&b.at_ms))
+        .cloned();
+
+    let cursor = match workers {
+        [only] => only.cursor.clone(),
+        _ => None,
+    };
+
+    JobSummary {
+        status,
+        progress: Progress {
+            processed,
+            updated,
+            batches,
+            rate_per_sec: if rate_per_sec.is_finite() {
+                rate_per_sec
+            } else {
+                0.0
+            },
+            elapsed_ms,
+            batch_size,
+            workers: u32::try_from(workers.len()).unwrap_or(u32::MAX),
+            workers_done: u32::try_from(
+                workers
+                    .iter()
+                    .filter(|w| w.status == WorkerStatus::Success)
+                    .count(),
+            )
+            .unwrap_or(u32::MAX),
+        },
+        error,
+        cursor,
+    }
+}
+
+/// Milliseconds from the earliest start to the latest end, or to `now_ms`
+/// while some worker has not ended. Never negative, never NaN.
+fn elapsed(workers: &[WorkerState], now_ms: f64) -> f64 {
+    let Some(start) = workers
+        .iter()
+        .map(|w| w.started_ms)
+        .filter(|t| t.is_finite())
+        .reduce(f64::min)
+    else {
+        return 0.0;
+    };
+    let all_ended = workers.iter().all(|w| w.ended_ms.is_some());
+    let end = if all_ended {
+        workers
+            .iter()
+            .filter_map(|w| w.ended_ms)
+            .fold(f64::NEG_INFINITY, f64::max)
+    } else {
+        now_ms
+    };
+    let span = end - start;
+    if span.is_finite() && span > 0.0 {
+        span
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::FailureKind;
+
+    fn worker(status: WorkerStatus) -> WorkerState {
+        WorkerState {
+            status,
+            cursor: Some("c".into()),
+            batch_size: 100,
+            max_batch_size: 8_000,
+            adaptive: true,
+            processed: 1_000,
+            updated: 400,
+            batches: 10,
+            cheap_streak: 0,
+            occ_retries: 0,
+            error: None,
+            started_ms: 10_000.0,
+            ended_ms: if status == WorkerStatus::InProgress {
+                None
+            } else {
+                Some(12_000.0)
+            },
+            last_batch_ms: Some(11_000.0),
+            generation: 1,
+            one_batch_only: false,
+            range: None,
+        }
+    }
+
+    fn failure(at_ms: f64, document_id: &str) -> Failure {
+        Failure {
+            kind: FailureKind::User,
+            message: "boom".into(),
+            document_id: Some(document_id.into()),
+            cursor: None,
+            batch_size: 100,
+            at_ms,
+        }
+    }
+
+    fn status_of(statuses: &[WorkerStatus]) -> WorkerStatus {
+        let ws: Vec<WorkerState> = statuses.iter().map(|s| worker(*s)).collect();
+        summarize(&ws, 20_000.0).status
+    }
+
+    use WorkerStatus::{Canceled, Failed, InProgress, Paused, Success};
+
+    #[test]
+    fn any_failed_worker_fails_the_job() {
+        assert_eq!(status_of(&[Success, Failed, InProgress]), Failed);
+        assert_eq!(status_of(&[Failed]), Failed);
+    }
+
+    #[test]
+    fn any_running_worker_keeps_the_job_in_progress() {
+        assert_eq!(status_of(&[Success, InProgress, Canceled]), InProgress);
+    }
+
+    #[test]
+    fn all_workers_done_is_success() {
+        assert_eq!(status_of(&[Success, Success]), Success);
+    }
+
+    #[test]
+    fn no_workers_is_paused_not_success() {
+        assert_eq!(status_of(&[]), Paused);
+    }
+
+    #[test]
+    fn any_canceled_worker_among_stopped_ones_cancels_the_job() {
+        assert_eq!(status_of(&[Success, Canceled, Paused]), Canceled);
+    }
+
+    #[test]
+    fn stopped_without_error_or_cancel_is_paused() {
+        assert_eq!(status_of(&[Success, Paused]), Paused);
+    }
+
+    #[test]
+    fn figures_sum_over_workers() {
+        let p = summarize(&[worker(Success), worker(Paused)], 20_000.0).progress;
+        assert_eq!(p.processed, 2_000);
+        assert_eq!(p.updated, 800);
+        assert_eq!(p.batches, 20);
+        assert_eq!(p.workers, 2);
+        assert_eq!(p.workers_done, 1);
+    }
+
+    #[test]
+    fn rate_runs_to_latest_end_when_all_ended() {
+        let mut late = worker(Success);
+        late.ended_ms = Some(14_000.0);
+        let p = summarize(&[worker(Success), late], 99_000.0).progress;
+        assert_eq!(p.elapsed_ms, 4_000.0);
+        assert_eq!(p.rate_per_sec, 500.0);
+    }
+
+    #[test]
+    fn rate_runs_to_now_while_any_worker_runs() {
+        let p = summarize(&[worker(Success), worker(InProgress)], 14_000.0).progress;
+        assert_eq!(p.elapsed_ms, 4_000.0);
+        assert_eq!(p.rate_per_sec, 500.0);
+    }
+
+    #[test]
+    fn rate_is_zero_when_no_time_has_passed() {
+        let p = summarize(&[worker(InProgress)], 10_000.0).progress;
+        assert_eq!(p.elapsed_ms, 0.0);
+        assert_eq!(p.rate_per_sec, 0.0);
+    }
+
+    #[test]
+    fn rate_is_zero_when_clock_is_behind_start() {
+        let p = summarize(&[worker(InProgress)], 5_000.0).progress;
+        assert_eq!(p.elapsed_ms, 0.0);
+        assert_eq!(p.rate_per_sec, 0.0);
+    }
+
+    #[test]
+    fn rate_is_zero_without_workers() {
+        let p = summarize(&[], 5_000.0).progress;
+        assert_eq!(p.elapsed_ms, 0.0);
+        assert_eq!(p.rate_per_sec, 0.0);
+        assert_eq!(p.batch_size, 0);
+    }
+
+    #[test]
+    fn rate_ignores_non_finite_now() {
+        let p = summarize(&[worker(InProgress)], f64::NAN).progress;
+        assert_eq!(p.rate_per_sec, 0.0);
+    }
+
+    #[test]
+    fn batch_size_sums_running_workers() {
+        let mut a = worker(InProgress);
+        a.batch_size = 300;
+        let b = worker(InProgress);
+        let mut c = worker(Success);
+        c.batch_size = 5_000;
+        assert_eq!(summarize(&[a, b, c], 20_000.0).progress.batch_size, 400);
+    }
+
+    #[test]
+    fn batch_size_is_last_used_when_none_runs() {
+        let mut a = worker(Success);
+        a.batch_size = 300;
+        a.last_batch_ms = Some(11_500.0);
+        let b = worker(Paused);
+        assert_eq!(summarize(&[b, a], 20_000.0).progress.batch_size, 300);
+    }
+
+    #[test]
+    fn error_is_the_earliest_failure() {
+        let mut a = worker(Failed);
+        a.error = Some(failure(15_000.0, "late"));
+        let mut b = worker(Failed);
+        b.error = Some(failure(13_000.0, "early"));
+        let s = summarize(&[a, b], 20_000.0);
+        assert_eq!(s.error.unwrap().document_id.as_deref(), Some("early"));
+    }
+
+    #[test]
+    fn cursor_only_for_a_single_worker() {
+        assert_eq!(
+            summarize(&[worker(Paused)], 0.0).cursor.as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            summarize(&[worker(Paused), worker(Paused)], 0.0).cursor,
+            None
+        );
+    }
+}
