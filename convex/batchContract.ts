@@ -1,0 +1,84 @@
+/**
+ * The contract between the component and the app's batch function: the
+ * arguments one batch gets, what it returns, and how a thrown error becomes
+ * the facts the engine needs (message and failing document).
+ */
+import { ConvexError, v, type Infer } from "convex/values";
+import * as engine from "../js-shim/src/engine.js";
+import type { FailureKind } from "../js-shim/src/engine-types/FailureKind.js";
+import type { Usage } from "../js-shim/src/engine-types/Usage.js";
+import { vDirection, vKeyRange } from "./validators.js";
+
+/**
+ * Arguments of a migration function. The first seven are @convex-dev/migrations'
+ * (so existing CLI habits keep working); the rest are used by the component.
+ */
+export const vBatchArgs = {
+  fn: v.optional(v.string()),
+  cursor: v.optional(v.union(v.string(), v.null())),
+  batchSize: v.optional(v.number()),
+  dryRun: v.optional(v.boolean()),
+  next: v.optional(v.array(v.string())),
+  reset: v.optional(v.boolean()),
+  oneBatchOnly: v.optional(v.boolean()),
+  /** Only documents whose `_creationTime` falls in this range. */
+  range: v.optional(vKeyRange),
+  /** Describe the migration (defaults, workers, table bounds) instead of running a batch. */
+  describe: v.optional(v.boolean()),
+  /** Set when a versioned run calls the shared batch function. */
+  versioned: v.optional(
+    v.object({ migrationId: v.string(), direction: vDirection, runId: v.string() }),
+  ),
+};
+const vBatchArgsObject = v.object(vBatchArgs);
+export type BatchArgs = Infer<typeof vBatchArgsObject>;
+
+/** What a migration function answers to `describe: true`. */
+export type MigrationDescription = {
+  table: string;
+  batchSize: number;
+  maxBatchSize?: number;
+  adaptive?: boolean;
+  workers: number;
+  /** Smallest and largest `_creationTime` in the table; null when empty or not asked. */
+  bounds: { lo: number; hi: number } | null;
+};
+
+/** A document's state before and after a dry-run batch. */
+export type DryRunSample = { id: string; before: unknown; after: unknown };
+
+/** What one batch reports back. */
+export type BatchResult = {
+  continueCursor: string;
+  isDone: boolean;
+  processed: number;
+  updated?: number;
+  usage?: Usage;
+  samples?: DryRunSample[];
+};
+
+/** The error a batch throws when `migrateOne` fails on a document. */
+export const MIGRATE_ONE_FAILED = "MIGRATE_ONE_FAILED";
+/** The error a dry-run batch throws to roll back its writes. */
+export const DRY_RUN = "DRY RUN";
+
+export type DocumentFailure = { kind: typeof MIGRATE_ONE_FAILED; documentId: string; message: string };
+export type DryRunOutcome = { kind: typeof DRY_RUN; result: BatchResult };
+
+/** Pull the message and the failing document out of whatever the batch threw. */
+export function failureFacts(error: unknown): { message: string; documentId?: string } {
+  if (error instanceof ConvexError) {
+    const data = error.data as Partial<DocumentFailure> | string;
+    if (typeof data === "object" && data !== null && data.kind === MIGRATE_ONE_FAILED) {
+      return { message: String(data.message), ...(data.documentId ? { documentId: data.documentId } : {}) };
+    }
+    return { message: typeof data === "string" ? data : JSON.stringify(data) };
+  }
+  return { message: error instanceof Error ? error.message : String(error) };
+}
+
+/** The facts of a failed batch with the engine's judgement of its kind. */
+export function classifyFailure(error: unknown): { kind: FailureKind; message: string; documentId?: string } {
+  const facts = failureFacts(error);
+  return { ...facts, kind: engine.classifyFailure({ message: facts.message }) };
+}

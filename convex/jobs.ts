@@ -1,0 +1,372 @@
+/**
+ * Executes what the engine decides for a migration and its workers. Every
+ * state change goes through `engine.workerStep`; this file only reads and
+ * writes rows, calls the app's batch function and schedules the next hop.
+ */
+import type { FunctionHandle } from "convex/server";
+import { ConvexError } from "convex/values";
+import * as engine from "../js-shim/src/engine.js";
+import type { WorkerAction as Action } from "../js-shim/src/engine-types/WorkerAction.js";
+import type { WorkerEvent as Event } from "../js-shim/src/engine-types/WorkerEvent.js";
+import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
+import type { Limits } from "../js-shim/src/engine-types/Limits.js";
+import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
+import { internal } from "./_generated/api.js";
+import { settleItem } from "./runs.js";
+import type { Doc, Id } from "./_generated/dataModel.js";
+import type { MutationCtx, QueryCtx } from "./_generated/server.js";
+import {
+  classifyFailure,
+  type BatchArgs,
+  type BatchResult,
+  type MigrationDescription,
+} from "./batchContract.js";
+
+export type StartOptions = {
+  batchSize?: number;
+  maxBatchSize?: number;
+  adaptive?: boolean;
+  cursor?: string | null;
+  reset?: boolean;
+  oneBatchOnly?: boolean;
+  parallelism?: number;
+  limits?: Limits;
+};
+
+export async function migrationByName(ctx: QueryCtx, name: string) {
+  return await ctx.db
+    .query("migrations")
+    .withIndex("name", (q) => q.eq("name", name))
+    .unique();
+}
+
+export async function workersOf(ctx: QueryCtx, migration: Id<"migrations">) {
+  return await ctx.db
+    .query("workers")
+    .withIndex("migration", (q) => q.eq("migration", migration))
+    .collect();
+}
+
+function versionedTarget(migration: Doc<"migrations">): BatchArgs["versioned"] {
+  if (!migration.versioned) return undefined;
+  return {
+    migrationId: migration.versioned.migrationId,
+    direction: migration.versioned.direction,
+    runId: migration.versioned.run,
+  };
+}
+
+/** The batch function's arguments for one worker of one migration. */
+function batchArgs(migration: Doc<"migrations">, state: WorkerState, action: RunBatch): BatchArgs {
+  return {
+    cursor: action.cursor ?? null,
+    batchSize: action.batchSize,
+    dryRun: false,
+    oneBatchOnly: true,
+    ...(state.range ? { range: state.range } : {}),
+    ...(migration.versioned ? { versioned: versionedTarget(migration) } : {}),
+  };
+}
+
+type RunBatch = Extract<Action, { type: "runBatch" }>;
+
+/**
+ * Start (or resume, or reset) every worker of a migration. Creates the
+ * workers on first start, one per key range when parallelized.
+ */
+export async function startWorkers(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  opts: StartOptions,
+): Promise<void> {
+  let workers = await workersOf(ctx, migration._id);
+  if (opts.reset && workers.length > 0) {
+    for (const w of workers) {
+      if (w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
+      await ctx.db.delete(w._id);
+    }
+    workers = [];
+  }
+  if (workers.length === 0) {
+    const ranges = await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism);
+    for (const [index, range] of ranges.entries()) {
+      await applyEvent(ctx, migration, { index, state: undefined, range }, startEvent(opts, range), opts.limits);
+    }
+    return;
+  }
+  for (const w of workers) {
+    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts), opts.limits);
+  }
+}
+
+function startEvent(opts: StartOptions, range?: KeyRange): Event {
+  return {
+    type: "start",
+    nowMs: Date.now(),
+    ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}),
+    ...(opts.adaptive !== undefined ? { adaptive: opts.adaptive } : {}),
+    ...(typeof opts.cursor === "string" ? { cursor: opts.cursor } : {}),
+    reset: opts.reset ?? false,
+    oneBatchOnly: opts.oneBatchOnly ?? false,
+    ...(range ? { range } : {}),
+  } as Event;
+}
+
+/** Ask the app's migration function for its defaults and its table's bounds. */
+export async function describe(
+  ctx: MutationCtx,
+  fnHandle: string,
+  versioned?: BatchArgs["versioned"],
+): Promise<MigrationDescription> {
+  return (await ctx.runMutation(fnHandle as FunctionHandle<"mutation">, {
+    describe: true,
+    ...(versioned ? { versioned } : {}),
+  })) as MigrationDescription;
+}
+
+/** Start options from what the migration function says of itself. */
+export function defaultsFrom(d: MigrationDescription): StartOptions {
+  return {
+    batchSize: d.batchSize,
+    ...(d.maxBatchSize !== undefined ? { maxBatchSize: d.maxBatchSize } : {}),
+    ...(d.adaptive !== undefined ? { adaptive: d.adaptive } : {}),
+    parallelism: d.workers,
+  };
+}
+
+async function rangesFor(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  parallelism: number,
+): Promise<(KeyRange | undefined)[]> {
+  if (parallelism <= 1) return [undefined];
+  const { bounds } = await describe(ctx, migration.fnHandle, versionedTarget(migration));
+  if (bounds === null) return [undefined];
+  return engine.splitRange({ lo: bounds.lo, hi: bounds.hi, parts: parallelism });
+}
+
+type WorkerRef = { index: number; state: Doc<"workers"> | undefined; range: KeyRange | undefined };
+
+/** Feed one event to one worker, store the new state, then act on it. */
+async function applyEvent(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  worker: WorkerRef,
+  event: Event,
+  limits?: Limits,
+): Promise<Action> {
+  const t = engine.workerStep({
+    ...(worker.state ? { state: worker.state.state } : {}),
+    event,
+    ...(limits ? { limits } : {}),
+  });
+  if (t.action.type === "nothing") return t.action;
+  let row = worker.state;
+  if (row) {
+    await ctx.db.patch(row._id, { state: t.state, scheduledId: undefined });
+    row = { ...row, state: t.state, scheduledId: undefined };
+  } else {
+    const id = await ctx.db.insert("workers", { migration: migration._id, index: worker.index, state: t.state });
+    row = (await ctx.db.get(id))!;
+  }
+  await act(ctx, migration, row, t.action, limits);
+  return t.action;
+}
+
+/** Carry out one action the engine returned for one worker. */
+async function act(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  worker: Doc<"workers">,
+  action: Action,
+  limits?: Limits,
+): Promise<void> {
+  switch (action.type) {
+    case "runBatch":
+      if (worker.state.oneBatchOnly) {
+        // Driven inline (runToCompletion, oneBatchOnly): no chain to schedule.
+        await runBatch(ctx, migration, worker, action, limits);
+      } else {
+        const scheduledId = await ctx.scheduler.runAfter(0, internal.worker.tick, {
+          worker: worker._id,
+          generation: action.generation,
+          ...(limits ? { limits } : {}),
+        });
+        await ctx.db.patch(worker._id, { scheduledId });
+      }
+      return;
+    case "finish":
+      await finishIfAllDone(ctx, migration);
+      return;
+    case "fail":
+      await haltSiblings(ctx, migration, worker);
+      await onMigrationSettled(ctx, migration, "failed", action.failure.message);
+      return;
+    case "stop":
+    case "nothing":
+      return;
+  }
+}
+
+/**
+ * Run one batch of the app's function as a nested mutation under limits
+ * that leave room for this transaction's own writes, then feed the outcome
+ * back to the engine. A batch that throws rolls back alone.
+ */
+export async function runBatch(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  worker: Doc<"workers">,
+  action: RunBatch,
+  limits?: Limits,
+): Promise<void> {
+  const nested = engine.batchLimits(limits ? { limits } : {});
+  const startedMs = Date.now();
+  let event: Event;
+  try {
+    const result = (await ctx.runMutation(
+      migration.fnHandle as FunctionHandle<"mutation">,
+      batchArgs(migration, worker.state, action),
+      { transactionLimits: toTransactionLimits(nested) },
+    )) as BatchResult;
+    event = {
+      type: "batchCommitted",
+      nowMs: Date.now(),
+      processed: result.processed,
+      updated: result.updated ?? result.processed,
+      cursor: result.continueCursor,
+      isDone: result.isDone,
+      elapsedMs: Date.now() - startedMs,
+      ...(result.usage ? { usage: result.usage } : {}),
+    };
+  } catch (error) {
+    const failure = classifyFailure(error);
+    event = {
+      type: "batchFailed",
+      nowMs: Date.now(),
+      kind: failure.kind,
+      message: failure.message,
+      ...(failure.documentId ? { documentId: failure.documentId } : {}),
+    };
+  }
+  await applyEvent(ctx, migration, { index: worker.index, state: worker, range: undefined }, event, limits);
+}
+
+function toTransactionLimits(limits: Limits) {
+  return {
+    documentsRead: limits.documentsRead,
+    bytesRead: limits.bytesRead,
+    documentsWritten: limits.documentsWritten,
+    bytesWritten: limits.bytesWritten,
+    databaseQueries: limits.databaseQueries,
+  };
+}
+
+/** A scheduled hop arrived for a worker. */
+export async function tick(
+  ctx: MutationCtx,
+  workerId: Id<"workers">,
+  generation: number,
+  limits?: Limits,
+): Promise<void> {
+  const worker = await ctx.db.get(workerId);
+  if (!worker) return;
+  const migration = await ctx.db.get(worker.migration);
+  if (!migration) return;
+  const t = engine.workerStep({
+    state: worker.state,
+    event: { type: "tick", generation },
+    ...(limits ? { limits } : {}),
+  });
+  if (t.action.type !== "runBatch") return;
+  await ctx.db.patch(worker._id, { scheduledId: undefined });
+  await runBatch(ctx, migration, { ...worker, scheduledId: undefined }, t.action, limits);
+}
+
+/** Cancel every worker of a migration; takes effect between batches. */
+export async function cancelWorkers(ctx: MutationCtx, migration: Doc<"migrations">): Promise<boolean> {
+  let canceled = false;
+  for (const w of await workersOf(ctx, migration._id)) {
+    const action = await applyEvent(
+      ctx,
+      migration,
+      { index: w.index, state: w, range: undefined },
+      { type: "cancelRequested", nowMs: Date.now() },
+    );
+    if (action.type !== "nothing") {
+      canceled = true;
+      if (w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
+    }
+  }
+  if (canceled) await onMigrationSettled(ctx, migration, "canceled");
+  return canceled;
+}
+
+async function haltSiblings(ctx: MutationCtx, migration: Doc<"migrations">, failed: Doc<"workers">) {
+  for (const w of await workersOf(ctx, migration._id)) {
+    if (w._id === failed._id) continue;
+    const action = await applyEvent(
+      ctx,
+      migration,
+      { index: w.index, state: w, range: undefined },
+      { type: "halt", nowMs: Date.now() },
+    );
+    if (action.type !== "nothing" && w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
+  }
+}
+
+async function cancelScheduled(ctx: MutationCtx, id: Id<"_scheduled_functions">) {
+  const job = await ctx.db.system.get(id);
+  if (job && (job.state.kind === "pending" || job.state.kind === "inProgress")) {
+    await ctx.scheduler.cancel(id);
+  }
+}
+
+async function finishIfAllDone(ctx: MutationCtx, migration: Doc<"migrations">) {
+  const workers = await workersOf(ctx, migration._id);
+  const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  if (summary.status !== "success") return;
+  await ctx.db.patch(migration._id, { isDone: true, latestEnd: Date.now() });
+  await onMigrationSettled(ctx, { ...migration, isDone: true }, "success");
+}
+
+/**
+ * What happens after a migration settles: the drop-in API starts the next
+ * migration of its series; a versioned migration reports to its run.
+ */
+async function onMigrationSettled(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  outcome: "success" | "failed" | "canceled",
+  message?: string,
+) {
+  if (migration.versioned) {
+    await settleItem(ctx, migration, outcome, message);
+    return;
+  }
+  if (outcome === "success") await continueSeries(ctx, migration);
+}
+
+/** Start the next migration of a drop-in series, if there is one. */
+export async function continueSeries(ctx: MutationCtx, migration: Doc<"migrations">) {
+  const [first, ...rest] = migration.next ?? [];
+  if (!first) return;
+  await ctx.scheduler.runAfter(0, internal.worker.startNext, {
+    name: first.name,
+    fnHandle: first.fnHandle,
+    next: rest,
+  });
+}
+
+/** Throws a clear error when a handle cannot be a function handle. */
+export function assertHandle(fnHandle: string) {
+  if (!fnHandle.startsWith("function://")) {
+    throw new ConvexError({
+      kind: "INVALID_FUNCTION",
+      message:
+        "Invalid function handle. Start migrations through the runner your app exports " +
+        "(migrations.runner()) or the convex-migrate CLI, not by calling the component directly.",
+    });
+  }
+}

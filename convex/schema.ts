@@ -1,0 +1,72 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import { vDirection, vDriftFinding, vMigrationState, vRelease, vRunState, vWorkerState } from "./validators.js";
+
+/**
+ * The component's own tables. App data never lives here: the component only
+ * keeps migration state and reaches app tables through the app's batch
+ * function, called by handle.
+ */
+export default defineSchema({
+  /**
+   * One row per migration function run through the drop-in API (`kind:
+   * "function"`), and one per versioned migration and direction (`kind:
+   * "versioned"`, named `<id>:<direction>`). Its progress lives in `workers`.
+   */
+  migrations: defineTable({
+    name: v.string(),
+    kind: v.union(v.literal("function"), v.literal("versioned")),
+    fnHandle: v.string(),
+    isDone: v.boolean(),
+    latestStart: v.number(),
+    latestEnd: v.optional(v.number()),
+    /** Migrations to run after this one, in order (drop-in `next`). */
+    next: v.optional(v.array(v.object({ name: v.string(), fnHandle: v.string() }))),
+    /** How many workers (key ranges) this migration runs with. */
+    parallelism: v.number(),
+    /** For versioned migrations: which run, migration id and direction. */
+    versioned: v.optional(
+      v.object({ run: v.id("runs"), migrationId: v.string(), direction: vDirection }),
+    ),
+  })
+    .index("name", ["name"])
+    .index("isDone", ["isDone"]),
+
+  /** One row per worker: a chain of batches over one key range. */
+  workers: defineTable({
+    migration: v.id("migrations"),
+    index: v.number(),
+    state: vWorkerState,
+    scheduledId: v.optional(v.id("_scheduled_functions")),
+  }).index("migration", ["migration", "index"]),
+
+  /** One row per versioned migration id ever started on this deployment. */
+  versions: defineTable({
+    migrationId: v.string(),
+    description: v.string(),
+    state: vMigrationState,
+    /** `sha256:<hex>` of the code that last touched data. */
+    checksum: v.string(),
+    lastDirection: vDirection,
+    lastRun: v.id("runs"),
+    appliedAt: v.optional(v.number()),
+    rolledBackAt: v.optional(v.number()),
+    updatedAt: v.number(),
+  }).index("migrationId", ["migrationId"]),
+
+  /** One row per versioned run: its plan, its progress and its release record. */
+  runs: defineTable({
+    /** True while the run is running; at most one run has it (one writer). */
+    active: v.boolean(),
+    direction: vDirection,
+    state: vRunState,
+    batchFnHandle: v.string(),
+    /** Steps (`<id>:<direction>`) that write without triggers, through rawBatchHandle. */
+    rawSteps: v.optional(v.array(v.string())),
+    rawBatchHandle: v.optional(v.string()),
+    batchSize: v.optional(v.number()),
+    driftAllowed: v.boolean(),
+    drift: v.array(vDriftFinding),
+    release: vRelease,
+  }).index("active", ["active"]),
+});

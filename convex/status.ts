@@ -1,0 +1,59 @@
+/**
+ * The drop-in status row of one migration, from its workers' states as the
+ * engine summarizes them. Reads O(workers) rows; never touches app tables.
+ */
+import * as engine from "../js-shim/src/engine.js";
+import type { Doc } from "./_generated/dataModel.js";
+import type { QueryCtx } from "./_generated/server.js";
+import { workersOf } from "./jobs.js";
+import type { MigrationStatus } from "./validators.js";
+
+/** The drop-in vocabulary for the engine's aggregate worker status. */
+const DROP_IN_STATE = {
+  inProgress: "inProgress",
+  success: "success",
+  failed: "failed",
+  canceled: "canceled",
+  paused: "unknown",
+} as const;
+
+export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Promise<MigrationStatus> {
+  const workers = await workersOf(ctx, migration._id);
+  workers.sort((a, b) => a.index - b.index);
+  const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const state = workers.length === 0 ? "unknown" : DROP_IN_STATE[summary.status];
+  const error = summary.error;
+  return {
+    name: migration.name,
+    cursor: migration.isDone ? null : (summary.cursor ?? null),
+    processed: summary.progress.processed,
+    isDone: migration.isDone,
+    ...(error ? { error: error.message } : {}),
+    ...(error?.documentId ? { failedDocumentId: error.documentId } : {}),
+    state,
+    latestStart: migration.latestStart,
+    ...(migration.latestEnd !== undefined ? { latestEnd: migration.latestEnd } : {}),
+    batchSize: summary.progress.batchSize,
+    ...(migration.next ? { next: migration.next.map((n) => n.name) } : {}),
+    updated: summary.progress.updated,
+    batches: summary.progress.batches,
+    ratePerSec: summary.progress.ratePerSec,
+    elapsedMs: summary.progress.elapsedMs,
+    ...(workers.length > 1
+      ? {
+          workers: workers.map((w) => ({
+            index: w.index,
+            status: w.state.status,
+            processed: w.state.processed,
+            batchSize: w.state.batchSize,
+            ...(w.state.range ? { range: w.state.range } : {}),
+          })),
+        }
+      : {}),
+  };
+}
+
+/** The row for a name that was never run (the peer answers the same way). */
+export function neverRun(name: string): MigrationStatus {
+  return { name, cursor: null, processed: 0, isDone: false, state: "unknown", latestStart: 0 };
+}

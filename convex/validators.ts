@@ -1,0 +1,214 @@
+/**
+ * Convex validators for the engine's state, one per Rust type that is stored
+ * or returned. The engine's TypeScript types are generated from Rust; the
+ * assertions at the bottom fail type-checking if the two ever disagree.
+ */
+import { v, type Infer } from "convex/values";
+import type { Failure } from "../js-shim/src/engine-types/Failure.js";
+import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
+import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
+import type { RunState } from "../js-shim/src/engine-types/RunState.js";
+
+/** The states of one worker, exactly the engine's `WorkerStatus`. */
+export const WORKER_STATUSES = ["inProgress", "success", "failed", "canceled", "paused"] as const;
+export const vWorkerStatus = v.union(
+  v.literal("inProgress"),
+  v.literal("success"),
+  v.literal("failed"),
+  v.literal("canceled"),
+  v.literal("paused"),
+);
+
+export const vFailure = v.object({
+  kind: v.union(v.literal("limit"), v.literal("occ"), v.literal("user")),
+  message: v.string(),
+  documentId: v.optional(v.string()),
+  cursor: v.optional(v.string()),
+  batchSize: v.number(),
+  atMs: v.number(),
+});
+
+export const vKeyRange = v.object({
+  lo: v.optional(v.number()),
+  hi: v.optional(v.number()),
+});
+
+export const vWorkerState = v.object({
+  status: vWorkerStatus,
+  cursor: v.optional(v.string()),
+  batchSize: v.number(),
+  maxBatchSize: v.number(),
+  adaptive: v.boolean(),
+  processed: v.number(),
+  updated: v.number(),
+  batches: v.number(),
+  cheapStreak: v.number(),
+  occRetries: v.number(),
+  error: v.optional(vFailure),
+  startedMs: v.number(),
+  endedMs: v.optional(v.number()),
+  lastBatchMs: v.optional(v.number()),
+  generation: v.number(),
+  oneBatchOnly: v.boolean(),
+  range: v.optional(vKeyRange),
+});
+
+/** The states of a versioned run, exactly the engine's `RunStatus`. */
+export const RUN_STATUSES = ["running", "succeeded", "failed", "canceled"] as const;
+export const vRunStatus = v.union(
+  v.literal("running"),
+  v.literal("succeeded"),
+  v.literal("failed"),
+  v.literal("canceled"),
+);
+export const ITEM_STATUSES = ["pending", "running", "completed", "failed", "canceled"] as const;
+export const vItemStatus = v.union(
+  v.literal("pending"),
+  v.literal("running"),
+  v.literal("completed"),
+  v.literal("failed"),
+  v.literal("canceled"),
+);
+export const vDirection = v.union(v.literal("up"), v.literal("down"));
+
+export const vRunItem = v.object({
+  id: v.string(),
+  direction: v.string(),
+  status: vItemStatus,
+  processed: v.number(),
+  updated: v.number(),
+  startedMs: v.optional(v.number()),
+  endedMs: v.optional(v.number()),
+  error: v.optional(v.string()),
+});
+
+export const vRunState = v.object({
+  status: vRunStatus,
+  items: v.array(vRunItem),
+  current: v.optional(v.number()),
+  startedMs: v.number(),
+  endedMs: v.optional(v.number()),
+  error: v.optional(v.string()),
+});
+
+/** A versioned migration's state, exactly the engine's `MigrationState`. */
+export const MIGRATION_STATES = ["pending", "running", "completed", "failed", "canceled", "rolled_back"] as const;
+export const vMigrationState = v.union(
+  v.literal("pending"),
+  v.literal("running"),
+  v.literal("completed"),
+  v.literal("failed"),
+  v.literal("canceled"),
+  v.literal("rolled_back"),
+);
+
+/** The drop-in status row: @convex-dev/migrations' fields plus extras. */
+export const vMigrationStatus = v.object({
+  name: v.string(),
+  cursor: v.optional(v.union(v.string(), v.null())),
+  processed: v.number(),
+  isDone: v.boolean(),
+  error: v.optional(v.string()),
+  state: v.union(
+    v.literal("inProgress"),
+    v.literal("success"),
+    v.literal("failed"),
+    v.literal("canceled"),
+    v.literal("unknown"),
+  ),
+  latestStart: v.number(),
+  latestEnd: v.optional(v.number()),
+  batchSize: v.optional(v.number()),
+  next: v.optional(v.array(v.string())),
+  // Fields beyond the peer's: never removed, only added.
+  updated: v.optional(v.number()),
+  batches: v.optional(v.number()),
+  ratePerSec: v.optional(v.number()),
+  elapsedMs: v.optional(v.number()),
+  failedDocumentId: v.optional(v.string()),
+  workers: v.optional(
+    v.array(
+      v.object({
+        index: v.number(),
+        status: vWorkerStatus,
+        processed: v.number(),
+        batchSize: v.number(),
+        range: v.optional(vKeyRange),
+      }),
+    ),
+  ),
+  dryRun: v.optional(
+    v.object({
+      processed: v.number(),
+      updated: v.number(),
+      samples: v.array(v.object({ id: v.string(), before: v.any(), after: v.any() })),
+    }),
+  ),
+});
+export type MigrationStatus = Infer<typeof vMigrationStatus>;
+
+// Compile-time proof that the validators and the generated engine types agree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const agree = <T extends true>(): T | undefined => undefined;
+agree<Same<Infer<typeof vWorkerState>, WorkerState>>();
+agree<Same<Infer<typeof vFailure>, Failure>>();
+agree<Same<Infer<typeof vKeyRange>, KeyRange>>();
+agree<Same<Infer<typeof vRunState>, RunState>>();
+
+/** Transaction limits (Convex's, or tighter ones for tests). */
+export const vLimits = v.object({
+  documentsRead: v.number(),
+  bytesRead: v.number(),
+  documentsWritten: v.number(),
+  bytesWritten: v.number(),
+  databaseQueries: v.number(),
+  timeMs: v.number(),
+});
+
+/** Who started a run, from where, for which release. */
+export const vRelease = v.object({
+  environment: v.optional(v.string()),
+  commit: v.optional(v.string()),
+  tag: v.optional(v.string()),
+  initiatedBy: v.optional(v.string()),
+  url: v.optional(v.string()),
+});
+
+/** The arguments of a versioned `start`, as the CLI sends them. */
+export const vStartOptions = {
+  direction: v.optional(vDirection),
+  steps: v.optional(v.number()),
+  to: v.optional(v.string()),
+  dryRun: v.optional(v.boolean()),
+  allowDrift: v.optional(v.boolean()),
+  strict: v.optional(v.boolean()),
+  batchSize: v.optional(v.number()),
+  restart: v.optional(v.boolean()),
+  release: v.optional(vRelease),
+};
+
+const vStepDef = v.object({ table: v.string(), batchSize: v.optional(v.number()), source: v.string() });
+/** A migration as the engine reads it (id, description, steps with their source). */
+export const vMigrationDef = v.object({
+  id: v.string(),
+  description: v.string(),
+  up: vStepDef,
+  down: v.optional(vStepDef),
+});
+
+export const vDriftFinding = v.object({
+  kind: v.union(v.literal("checksum_mismatch"), v.literal("missing_from_manifest"), v.literal("out_of_order")),
+  id: v.string(),
+  storedChecksum: v.optional(v.string()),
+  currentChecksum: v.optional(v.string()),
+  blocking: v.boolean(),
+  message: v.string(),
+});
+
+export const vPlanItem = v.object({
+  id: v.string(),
+  direction: vDirection,
+  table: v.string(),
+  batchSize: v.optional(v.number()),
+  resume: v.boolean(),
+});

@@ -1,0 +1,282 @@
+/**
+ * Versioned runs: start (one active run per deployment), status (a query:
+ * it never competes with the run it reports on) and cancel.
+ */
+import { ConvexError, v } from "convex/values";
+import * as engine from "../js-shim/src/engine.js";
+import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js";
+import type { Doc } from "./_generated/dataModel.js";
+import { mutation, query, type QueryCtx } from "./_generated/server.js";
+import { assertHandle, cancelWorkers, migrationByName, workersOf } from "./jobs.js";
+import { activeRun, jobName, stepRun, type RunContext } from "./runs.js";
+import {
+  vDirection,
+  vDriftFinding,
+  vItemStatus,
+  vMigrationDef,
+  vMigrationState,
+  vPlanItem,
+  vRelease,
+  vRunStatus,
+  vStartOptions,
+} from "./validators.js";
+
+const vStartResult = v.object({
+  status: v.union(v.literal("running"), v.literal("noop"), v.literal("dry_run"), v.literal("drift_blocked")),
+  runId: v.optional(v.string()),
+  /** True when another run was already active: this is that run, nothing new started. */
+  alreadyRunning: v.optional(v.boolean()),
+  driftAllowed: v.optional(v.boolean()),
+  plan: v.array(vPlanItem),
+  drift: v.array(vDriftFinding),
+});
+
+async function records(ctx: QueryCtx): Promise<AppliedRecord[]> {
+  const rows = await ctx.db.query("versions").collect();
+  return rows.map((r) => ({ id: r.migrationId, checksum: r.checksum, state: r.state, lastDirection: r.lastDirection }));
+}
+
+/**
+ * Decide and start a run. The engine checks drift and plans; a refused start
+ * (drift, no down step, bad arguments) writes nothing.
+ */
+export const start = mutation({
+  args: {
+    ...vStartOptions,
+    manifest: v.array(vMigrationDef),
+    batchHandle: v.string(),
+    rawBatchHandle: v.optional(v.string()),
+    rawSteps: v.optional(v.array(v.string())),
+  },
+  returns: vStartResult,
+  handler: async (ctx, args) => {
+    assertHandle(args.batchHandle);
+    const active = await activeRun(ctx);
+    const decision = engine.decideStart({
+      manifest: args.manifest,
+      records: await records(ctx),
+      direction: args.direction ?? "up",
+      ...(args.steps !== undefined ? { steps: args.steps } : {}),
+      ...(args.to !== undefined ? { to: args.to } : {}),
+      dryRun: args.dryRun ?? false,
+      allowDrift: args.allowDrift ?? false,
+      strict: args.strict ?? false,
+      restart: args.restart ?? false,
+      ...(active ? { activeRunId: active._id } : {}),
+    });
+    if (decision.status === "already_running" && active) {
+      return {
+        status: "running" as const,
+        runId: active._id,
+        alreadyRunning: true,
+        plan: active.state.items.map((i) => ({
+          id: i.id,
+          direction: i.direction as "up" | "down",
+          table: "",
+          resume: false,
+        })),
+        drift: decision.drift,
+      };
+    }
+    if (decision.status !== "running") {
+      return {
+        status: decision.status === "already_running" ? "noop" : decision.status,
+        plan: decision.plan,
+        drift: decision.drift,
+        ...(decision.driftAllowed ? { driftAllowed: true } : {}),
+      };
+    }
+    const direction = args.direction ?? "up";
+    const runId = await ctx.db.insert("runs", {
+      active: true,
+      direction,
+      state: engine.newRun({
+        items: decision.plan.map((p) => ({ id: p.id, direction: p.direction })),
+        nowMs: Date.now(),
+      }),
+      batchFnHandle: args.batchHandle,
+      ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
+      ...(args.rawSteps ? { rawSteps: args.rawSteps } : {}),
+      ...(args.rawBatchHandle ? { rawBatchHandle: args.rawBatchHandle } : {}),
+      driftAllowed: decision.driftAllowed,
+      drift: decision.drift,
+      release: args.release ?? {},
+    });
+    const plan: RunContext = {
+      checksums: Object.fromEntries(decision.manifest.map((m) => [m.id, m.checksum])),
+      descriptions: Object.fromEntries(decision.manifest.map((m) => [m.id, m.description])),
+      resume: Object.fromEntries(decision.plan.map((p) => [p.id, p.resume])),
+      rawSteps: args.rawSteps ?? [],
+      ...(args.rawBatchHandle ? { rawBatchHandle: args.rawBatchHandle } : {}),
+    };
+    await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() }, plan);
+    return {
+      status: "running" as const,
+      runId,
+      plan: decision.plan,
+      drift: decision.drift,
+      ...(decision.driftAllowed ? { driftAllowed: true } : {}),
+    };
+  },
+});
+
+const vProgress = v.object({
+  processed: v.number(),
+  updated: v.number(),
+  batches: v.number(),
+  ratePerSec: v.number(),
+  batchSize: v.number(),
+  elapsedMs: v.number(),
+  workers: v.number(),
+});
+
+const vRunView = v.object({
+  runId: v.string(),
+  status: vRunStatus,
+  direction: vDirection,
+  startedAt: v.number(),
+  endedAt: v.optional(v.number()),
+  error: v.optional(v.string()),
+  driftAllowed: v.boolean(),
+  release: vRelease,
+  items: v.array(
+    v.object({
+      id: v.string(),
+      direction: v.string(),
+      status: vItemStatus,
+      processed: v.number(),
+      updated: v.number(),
+      startedAt: v.optional(v.number()),
+      endedAt: v.optional(v.number()),
+      executionMs: v.optional(v.number()),
+      error: v.optional(v.string()),
+      progress: v.optional(vProgress),
+    }),
+  ),
+});
+
+async function runView(ctx: QueryCtx, run: Doc<"runs">) {
+  const items = await Promise.all(
+    run.state.items.map(async (item) => {
+      const live = item.status === "running" ? await progressOf(ctx, jobName(item.id, item.direction as "up" | "down")) : undefined;
+      return {
+        id: item.id,
+        direction: item.direction,
+        status: item.status,
+        processed: live?.processed ?? item.processed,
+        updated: live?.updated ?? item.updated,
+        ...(item.startedMs !== undefined ? { startedAt: item.startedMs } : {}),
+        ...(item.endedMs !== undefined ? { endedAt: item.endedMs } : {}),
+        ...(item.startedMs !== undefined && item.endedMs !== undefined
+          ? { executionMs: item.endedMs - item.startedMs }
+          : {}),
+        ...(item.error !== undefined ? { error: item.error } : {}),
+        ...(live ? { progress: live } : {}),
+      };
+    }),
+  );
+  return {
+    runId: run._id,
+    status: run.state.status,
+    direction: run.direction,
+    startedAt: run.state.startedMs,
+    ...(run.state.endedMs !== undefined ? { endedAt: run.state.endedMs } : {}),
+    ...(run.state.error !== undefined ? { error: run.state.error } : {}),
+    driftAllowed: run.driftAllowed,
+    release: run.release,
+    items,
+  };
+}
+
+async function progressOf(ctx: QueryCtx, name: string) {
+  const migration = await migrationByName(ctx, name);
+  if (!migration) return undefined;
+  const workers = await workersOf(ctx, migration._id);
+  if (workers.length === 0) return undefined;
+  const { progress } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  return {
+    processed: progress.processed,
+    updated: progress.updated,
+    batches: progress.batches,
+    ratePerSec: progress.ratePerSec,
+    batchSize: progress.batchSize,
+    elapsedMs: progress.elapsedMs,
+    workers: progress.workers,
+  };
+}
+
+/**
+ * The active run, recent runs with their release records, every migration's
+ * state, the pending ids and drift. Reads only the component's own tables.
+ */
+export const status = query({
+  args: { manifest: v.array(vMigrationDef), limit: v.optional(v.number()) },
+  returns: v.object({
+    activeRun: v.union(vRunView, v.null()),
+    recentRuns: v.array(vRunView),
+    migrations: v.array(
+      v.object({
+        id: v.string(),
+        description: v.string(),
+        state: vMigrationState,
+        checksum: v.string(),
+        storedChecksum: v.optional(v.string()),
+        inManifest: v.boolean(),
+        appliedAt: v.optional(v.number()),
+        rolledBackAt: v.optional(v.number()),
+      }),
+    ),
+    pending: v.array(v.string()),
+    drift: v.array(vDriftFinding),
+  }),
+  handler: async (ctx, args) => {
+    const report = engine.statusReport({ manifest: args.manifest, records: await records(ctx) });
+    const active = await activeRun(ctx);
+    const recent = await ctx.db
+      .query("runs")
+      .order("desc")
+      .take(args.limit ?? 10);
+    const versions = new Map((await ctx.db.query("versions").collect()).map((r) => [r.migrationId, r]));
+    return {
+      activeRun: active ? await runView(ctx, active) : null,
+      recentRuns: await Promise.all(recent.map((r) => runView(ctx, r))),
+      migrations: report.migrations.map((m) => {
+        const r = versions.get(m.id);
+        return {
+          ...m,
+          ...(r?.appliedAt !== undefined ? { appliedAt: r.appliedAt } : {}),
+          ...(r?.rolledBackAt !== undefined ? { rolledBackAt: r.rolledBackAt } : {}),
+        };
+      }),
+      pending: report.pending,
+      drift: report.drift,
+    };
+  },
+});
+
+/** Cancel the active run (or the given one) between batches; `start` resumes it. */
+export const cancel = mutation({
+  args: { runId: v.optional(v.string()) },
+  returns: v.object({ canceled: v.boolean(), runId: v.optional(v.string()), message: v.string() }),
+  handler: async (ctx, args) => {
+    const id = args.runId !== undefined ? ctx.db.normalizeId("runs", args.runId) : null;
+    if (args.runId !== undefined && id === null) {
+      throw new ConvexError({
+        kind: "UNKNOWN_RUN",
+        message: `No run has id ${args.runId}. Leave out --run-id to cancel the active run.`,
+      });
+    }
+    const run = id ? await ctx.db.get(id) : await activeRun(ctx);
+    if (!run || run.state.status !== "running") {
+      return { canceled: false, message: "No run is active; nothing to cancel." };
+    }
+    const item = run.state.current !== undefined ? run.state.items[run.state.current] : undefined;
+    const job = item ? await migrationByName(ctx, jobName(item.id, item.direction as "up" | "down")) : null;
+    const stoppedWorkers = job ? await cancelWorkers(ctx, job) : false;
+    if (!stoppedWorkers) {
+      // Between two migrations: no worker to stop, so end the run here.
+      await stepRun(ctx, run, { type: "cancelRequested", nowMs: Date.now() });
+    }
+    return { canceled: true, runId: run._id, message: `Run ${run._id} canceled; start resumes it.` };
+  },
+});

@@ -1,0 +1,232 @@
+//! The engine's entry points as the outside world sees them: one request
+//! struct in, one result out, one call per request or per batch. The Wasm
+//! crate maps each function here to one export; TypeScript gets the request
+//! and result types generated from these structs.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
+use crate::drift::{AppliedRecord, MigrationState};
+use crate::failure;
+use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
+use crate::manifest::{self, ManifestEntry};
+use crate::policy::{self, Limits};
+use crate::progress::{self, JobSummary};
+use crate::ranges::{self, KeyRange};
+use crate::run::{self, RunEvent, RunState, RunTransition};
+use crate::schema_diff::{self, SchemaDiff};
+use crate::validator::{self, PageCheckRequest, PageCheckResult};
+use crate::versioned::{self, StartDecision, StartRequest, StatusReport};
+use crate::EngineError;
+
+/// Facts about this build of the engine that callers check against their own
+/// constants (the state names of the Convex validators, the checksum form).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EngineInfo {
+    pub version: String,
+    pub checksum_form_version: u32,
+    pub worker_statuses: Vec<String>,
+    pub run_statuses: Vec<String>,
+    pub item_statuses: Vec<String>,
+    pub migration_states: Vec<String>,
+    pub default_batch_size: u32,
+    pub max_batch_size: u32,
+}
+
+/// Takes no arguments; present so every export has the same shape.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, TS)]
+#[ts(export)]
+pub struct Empty {}
+
+pub fn engine_info(_: Empty) -> Result<EngineInfo, EngineError> {
+    Ok(EngineInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        checksum_form_version: CHECKSUM_FORM_VERSION,
+        worker_statuses: machine::all_worker_statuses()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        run_statuses: run::all_run_statuses()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        item_statuses: run::all_item_statuses()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        migration_states: MigrationState::ALL
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        default_batch_size: policy::DEFAULT_BATCH_SIZE,
+        max_batch_size: policy::MAX_BATCH_SIZE,
+    })
+}
+
+/// A migration's checksum together with the exact text that was hashed.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ChecksumResult {
+    pub checksum: String,
+    pub canonical_form: String,
+}
+
+pub fn checksum(def: MigrationDef) -> Result<ChecksumResult, EngineError> {
+    Ok(ChecksumResult {
+        checksum: checksum::checksum(&def),
+        canonical_form: checksum::canonical_form(&def),
+    })
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BuildManifestRequest {
+    pub migrations: Vec<MigrationDef>,
+}
+
+pub fn build_manifest(req: BuildManifestRequest) -> Result<Vec<ManifestEntry>, EngineError> {
+    manifest::build_manifest(&req.migrations)
+}
+
+pub fn decide_start(req: StartRequest) -> Result<StartDecision, EngineError> {
+    versioned::decide_start(&req)
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StatusReportRequest {
+    pub manifest: Vec<MigrationDef>,
+    pub records: Vec<AppliedRecord>,
+}
+
+pub fn status_report(req: StatusReportRequest) -> Result<StatusReport, EngineError> {
+    versioned::status_report(&req.manifest, &req.records)
+}
+
+/// One event for one worker. `limits` defaults to Convex's own.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct WorkerStepRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub state: Option<WorkerState>,
+    pub event: Event,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limits: Option<Limits>,
+}
+
+pub fn worker_step(req: WorkerStepRequest) -> Result<Transition, EngineError> {
+    let limits = req.limits.unwrap_or_else(Limits::convex);
+    machine::step(req.state.as_ref(), &req.event, &limits)
+}
+
+/// One planned migration of a run.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RunItemSpec {
+    pub id: String,
+    pub direction: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NewRunRequest {
+    pub items: Vec<RunItemSpec>,
+    pub now_ms: f64,
+}
+
+pub fn new_run(req: NewRunRequest) -> Result<RunState, EngineError> {
+    let items = req.items.into_iter().map(|i| (i.id, i.direction)).collect();
+    Ok(run::new_run(items, req.now_ms))
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RunStepRequest {
+    pub state: RunState,
+    pub event: RunEvent,
+}
+
+pub fn run_step(req: RunStepRequest) -> Result<RunTransition, EngineError> {
+    run::run_step(&req.state, &req.event)
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SummarizeRequest {
+    pub workers: Vec<WorkerState>,
+    pub now_ms: f64,
+}
+
+pub fn summarize(req: SummarizeRequest) -> Result<JobSummary, EngineError> {
+    Ok(progress::summarize(&req.workers, req.now_ms))
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SplitRangeRequest {
+    pub lo: f64,
+    pub hi: f64,
+    pub parts: u32,
+}
+
+pub fn split_range(req: SplitRangeRequest) -> Result<Vec<KeyRange>, EngineError> {
+    ranges::split_range(req.lo, req.hi, req.parts)
+}
+
+/// The limits to give the app's nested batch, from the deployment's limits
+/// (Convex's own when absent).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BatchLimitsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limits: Option<Limits>,
+}
+
+pub fn batch_limits(req: BatchLimitsRequest) -> Result<Limits, EngineError> {
+    Ok(policy::nested_limits(
+        &req.limits.unwrap_or_else(Limits::convex),
+    ))
+}
+
+pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError> {
+    validator::check_page(&req)
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DiffSchemasRequest {
+    pub old: serde_json::Value,
+    pub new: serde_json::Value,
+}
+
+pub fn diff_schemas(req: DiffSchemasRequest) -> Result<SchemaDiff, EngineError> {
+    schema_diff::diff_schemas(&req.old, &req.new)
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ClassifyFailureRequest {
+    pub message: String,
+}
+
+pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, EngineError> {
+    Ok(failure::classify(&req.message))
+}

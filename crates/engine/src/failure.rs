@@ -1,0 +1,79 @@
+//! Which kind of failure a batch met, judged from the error's message: a
+//! Convex transaction limit (retry smaller), a lost write race (retry the
+//! same batch), or an error in the migration's own code (stop and report).
+
+use crate::machine::FailureKind;
+
+/// Phrases Convex uses when a function exceeds a per-transaction limit
+/// (documents or bytes read or written, index ranges, execution time).
+const LIMIT_PHRASES: &[&str] = &[
+    "in a single function execution",
+    "this is a convex limit",
+    "transaction limit",
+    "function execution timed out",
+    "execution time limit",
+    "too many documents read",
+    "too many reads",
+    "too many writes",
+    "too many bytes",
+    "too many index ranges",
+    "read too much data",
+    "wrote too much data",
+];
+
+/// Phrases of an optimistic-concurrency conflict: another transaction wrote
+/// what this one read; running the same batch again is the fix.
+const OCC_PHRASES: &[&str] = &[
+    "optimisticconcurrencycontrolfailure",
+    "changed while this mutation was being run",
+    "occ conflict",
+];
+
+/// Classify a failed batch's error message. Unknown messages are the
+/// migration's own errors: retrying them would fail the same way.
+pub fn classify(message: &str) -> FailureKind {
+    let lower = message.to_lowercase();
+    if LIMIT_PHRASES.iter().any(|p| lower.contains(p)) {
+        FailureKind::Limit
+    } else if OCC_PHRASES.iter().any(|p| lower.contains(p)) {
+        FailureKind::Occ
+    } else {
+        FailureKind::User
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_recognises_each_convex_limit_message() {
+        for m in [
+            "Scanned too many documents in a single function execution (limit: 32000). This is a Convex limit: https://docs.convex.dev/production/state/limits",
+            "Read too much data in a single function execution (limit: 16777216 bytes).",
+            "Wrote too many documents in a single function execution (limit: 16000).",
+            "Wrote too much data in a single function execution (limit: 16777216 bytes).",
+            "Too many index ranges read in a single function execution (limit: 4096).",
+            "Function execution timed out (maximum duration: 1s)",
+        ] {
+            assert_eq!(classify(m), FailureKind::Limit, "{m}");
+        }
+    }
+
+    #[test]
+    fn classify_recognises_write_conflicts() {
+        assert_eq!(
+            classify("Documents read from or written to the \"todos\" table changed while this mutation was being run and on every subsequent retry."),
+            FailureKind::Occ
+        );
+    }
+
+    #[test]
+    fn classify_treats_anything_else_as_the_migrations_own_error() {
+        assert_eq!(
+            classify("Cannot read properties of undefined (reading 'title')"),
+            FailureKind::User
+        );
+        assert_eq!(classify(""), FailureKind::User);
+    }
+}

@@ -1,0 +1,42 @@
+/**
+ * Migrations used by the tests to prove exactly-once processing: each one
+ * increments a document's `counter`, so a document seen twice shows 2.
+ */
+import { Migrations } from "convex-migrate";
+import { components } from "./_generated/api.js";
+import type { DataModel } from "./_generated/dataModel.js";
+import { internalMutation } from "./functions.js";
+
+export const migrations = new Migrations<DataModel>(components.migrations, { internalMutation });
+
+/** Increments every todo's counter once. */
+export const countTodos = migrations.define({
+  table: "todos",
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
+/** The same over four `_creationTime` ranges at once. */
+export const countTodosInParallel = migrations.define({
+  table: "todos",
+  workers: 4,
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
+/** Fails on any todo whose text is "poison", after incrementing earlier ones. */
+export const countUnlessPoison = migrations.define({
+  table: "todos",
+  batchSize: 10,
+  migrateOne: (_ctx, doc) => {
+    if (doc.text === "poison") throw new Error(`cannot migrate todo "${doc.text}"`);
+    return { counter: (doc.counter ?? 0) + 1 };
+  },
+});
+
+/** Writes a large field per document, to hit the bytes-written limit. */
+export const padTodos = migrations.define({
+  table: "todos",
+  batchSize: 50,
+  migrateOne: (_ctx, doc) => ({ text: doc.text.padEnd(20_000, "."), counter: (doc.counter ?? 0) + 1 }),
+});
+
+export const run = migrations.runner();

@@ -1,0 +1,10 @@
+/** The functions the convex-migrate CLI calls (`npx convex-migrate up`). */
+import { Migrations } from "convex-migrate";
+import { components } from "./_generated/api.js";
+import type { DataModel } from "./_generated/dataModel.js";
+import { internalMutation } from "./functions.js";
+import { manifest } from "./migrations/manifest.js";
+
+export const migrations = new Migrations<DataModel>(components.migrations, { internalMutation });
+
+export const { start, status, cancel, batch, batchRaw } = migrations.versioned(manifest);

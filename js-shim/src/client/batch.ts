@@ -1,0 +1,227 @@
+/**
+ * One batch over an app table, run inside the app (a component cannot read
+ * the app's tables). Called by the component through a function handle, as a
+ * nested mutation: if anything here throws, the whole batch rolls back.
+ */
+import type {
+  DocumentByName,
+  GenericDataModel,
+  GenericMutationCtx,
+  GenericQueryCtx,
+  NamedTableInfo,
+  Query,
+  QueryInitializer,
+  TableNamesInDataModel,
+} from "convex/server";
+import { ConvexError, type GenericId } from "convex/values";
+import {
+  DRY_RUN,
+  MIGRATE_ONE_FAILED,
+  type BatchArgs,
+  type BatchResult,
+  type DocumentFailure,
+  type DryRunOutcome,
+  type DryRunSample,
+  type MigrationDescription,
+} from "../../../convex/batchContract.js";
+import type { Usage } from "../engine-types/Usage.js";
+
+/** Documents per batch when nothing says otherwise (the peer's default too). */
+export const DEFAULT_BATCH_SIZE = 100;
+
+/** How many before/after samples a dry run reports. */
+export const DRY_RUN_SAMPLES = 5;
+
+/** A patch `migrateOne` may return; a key set to `undefined` removes the field. */
+export type MigrationPatch<Doc> = Partial<Omit<Doc, "_id" | "_creationTime">> & Record<string, unknown>;
+
+/** What `migrateOne` receives besides the document. */
+export type MigrateOneFn<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>, Ctx> = (
+  ctx: Ctx,
+  doc: DocumentByName<DataModel, TableName>,
+) =>
+  | void
+  | undefined
+  | null
+  | MigrationPatch<DocumentByName<DataModel, TableName>>
+  | Promise<void | undefined | null | MigrationPatch<DocumentByName<DataModel, TableName>>>;
+
+/** Narrow the scanned documents to an index range. */
+export type CustomRange<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> = (
+  q: QueryInitializer<NamedTableInfo<DataModel, TableName>>,
+) => Query<NamedTableInfo<DataModel, TableName>>;
+
+export type BatchSpec<DataModel extends GenericDataModel> = {
+  table: string;
+  migrateOne: (ctx: never, doc: never) => unknown;
+  customRange?: CustomRange<DataModel, TableNamesInDataModel<DataModel>>;
+  parallelize?: boolean;
+};
+
+type AnyDoc = { _id: GenericId<string>; _creationTime: number } & Record<string, unknown>;
+type AnyCtx = GenericMutationCtx<GenericDataModel>;
+
+/** The table's size-independent description: defaults and `_creationTime` bounds. */
+export async function describeTable(
+  ctx: GenericQueryCtx<GenericDataModel>,
+  table: string,
+  config: Omit<MigrationDescription, "bounds">,
+): Promise<MigrationDescription> {
+  let bounds: MigrationDescription["bounds"] = null;
+  if (config.workers > 1) {
+    const first = await ctx.db.query(table).order("asc").first();
+    const last = await ctx.db.query(table).order("desc").first();
+    if (first && last) bounds = { lo: first._creationTime as number, hi: last._creationTime as number };
+  }
+  return { ...config, bounds };
+}
+
+/**
+ * Run `migrateOne` over one page of the table and return the batch result.
+ * `extraCtx` is merged into the context `migrateOne` receives.
+ */
+export async function runBatch(
+  ctx: AnyCtx,
+  spec: BatchSpec<GenericDataModel>,
+  args: BatchArgs & { batchSize: number },
+  extraCtx: Record<string, unknown> = {},
+): Promise<BatchResult> {
+  const before = await metrics(ctx);
+  const { page, continueCursor, isDone } = await readPage(ctx, spec, args);
+  const migrateCtx = { ...ctx, ...extraCtx } as never;
+  let updated = 0;
+  const doOne = async (doc: AnyDoc) => {
+    const patch = await applyOne(spec, migrateCtx, doc);
+    if (patch && Object.keys(patch).length > 0) {
+      await writePatch(ctx, spec.table, doc, patch);
+      updated++;
+    }
+  };
+  if (spec.parallelize) await Promise.all(page.map(doOne));
+  else for (const doc of page) await doOne(doc);
+  const usage = usageSince(before, await metrics(ctx));
+  const result: BatchResult = {
+    continueCursor,
+    isDone,
+    processed: page.length,
+    updated,
+    ...(usage ? { usage } : {}),
+  };
+  if (args.dryRun) {
+    const samples = await dryRunSamples(ctx, page);
+    const outcome: DryRunOutcome = { kind: DRY_RUN, result: { ...result, samples } };
+    // Throwing rolls back every write of this batch: nothing is kept.
+    throw new ConvexError(outcome as never);
+  }
+  return result;
+}
+
+async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: BatchArgs & { batchSize: number }) {
+  const initializer = ctx.db.query(spec.table);
+  const range = args.range;
+  let query: Query<NamedTableInfo<GenericDataModel, string>>;
+  if (range && (range.lo !== undefined || range.hi !== undefined)) {
+    query = initializer.withIndex("by_creation_time", (q) => {
+      const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
+      return range.hi !== undefined ? lower.lt("_creationTime", range.hi) : lower;
+    });
+  } else {
+    query = spec.customRange ? spec.customRange(initializer as never) : initializer;
+  }
+  try {
+    const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
+    return { ...result, page: result.page as AnyDoc[] };
+  } catch (error) {
+    if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
+      throw new ConvexError({
+        kind: "INVALID_CURSOR",
+        message:
+          `The saved cursor does not fit table ${spec.table} and its range (the migration's table or ` +
+          `customRange changed, or the cursor belongs to another migration). Pass reset: true to start over.`,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Call `migrateOne` and check what it returned; name the document on failure. */
+async function applyOne(spec: BatchSpec<GenericDataModel>, ctx: never, doc: AnyDoc) {
+  try {
+    const patch = (await spec.migrateOne(ctx, doc as never)) as unknown;
+    if (patch === undefined || patch === null) return undefined;
+    if (typeof patch !== "object" || Array.isArray(patch)) {
+      throw new Error(
+        `migrateOne must return a patch object or nothing, but returned ${Array.isArray(patch) ? "an array" : typeof patch}. ` +
+          "Return e.g. { field: value }, or write with ctx.db yourself and return nothing.",
+      );
+    }
+    for (const key of ["_id", "_creationTime"]) {
+      if (key in patch) {
+        throw new Error(`migrateOne's patch sets the system field ${key}, which cannot change. Remove it from the patch.`);
+      }
+    }
+    return patch as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof ConvexError && (error.data as { kind?: string })?.kind === MIGRATE_ONE_FAILED) throw error;
+    const failure: DocumentFailure = {
+      kind: MIGRATE_ONE_FAILED,
+      documentId: doc._id,
+      message: `Document ${doc._id} failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
+    throw new ConvexError(failure);
+  }
+}
+
+async function writePatch(ctx: AnyCtx, table: string, doc: AnyDoc, patch: Record<string, unknown>) {
+  try {
+    await ctx.db.patch(doc._id, patch as never);
+  } catch (error) {
+    const failure: DocumentFailure = {
+      kind: MIGRATE_ONE_FAILED,
+      documentId: doc._id,
+      message: `Document ${doc._id} of ${table} could not be patched: ${error instanceof Error ? error.message : String(error)}`,
+    };
+    throw new ConvexError(failure);
+  }
+}
+
+async function dryRunSamples(ctx: AnyCtx, page: AnyDoc[]): Promise<DryRunSample[]> {
+  const samples: DryRunSample[] = [];
+  for (const before of page) {
+    if (samples.length >= DRY_RUN_SAMPLES) break;
+    const after = await ctx.db.get(before._id);
+    if (JSON.stringify(after) !== JSON.stringify(before)) samples.push({ id: before._id, before, after });
+  }
+  return samples;
+}
+
+type Metrics = Record<keyof Usage, number>;
+
+/** The transaction's usage so far, when the runtime can tell it. */
+async function metrics(ctx: AnyCtx): Promise<Metrics | undefined> {
+  const meta = (ctx as { meta?: { getTransactionMetrics?: () => Promise<Record<string, { used: number }>> } }).meta;
+  if (!meta?.getTransactionMetrics) return undefined;
+  try {
+    const m = await meta.getTransactionMetrics();
+    return {
+      documentsRead: m.documentsRead?.used ?? 0,
+      bytesRead: m.bytesRead?.used ?? 0,
+      documentsWritten: m.documentsWritten?.used ?? 0,
+      bytesWritten: m.bytesWritten?.used ?? 0,
+      databaseQueries: m.databaseQueries?.used ?? 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function usageSince(before: Metrics | undefined, after: Metrics | undefined): Usage | undefined {
+  if (!before || !after) return undefined;
+  return {
+    documentsRead: Math.max(0, after.documentsRead - before.documentsRead),
+    bytesRead: Math.max(0, after.bytesRead - before.bytesRead),
+    documentsWritten: Math.max(0, after.documentsWritten - before.documentsWritten),
+    bytesWritten: Math.max(0, after.bytesWritten - before.bytesWritten),
+    databaseQueries: Math.max(0, after.databaseQueries - before.databaseQueries),
+  };
+}

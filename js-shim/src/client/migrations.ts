@@ -1,0 +1,358 @@
+/**
+ * The drop-in client: the same class, options and methods as
+ * @convex-dev/migrations, so switching is a change of two import specifiers.
+ */
+import {
+  createFunctionHandle,
+  getFunctionName,
+  internalMutationGeneric,
+  makeFunctionReference,
+  type DocumentByName,
+  type FunctionReference,
+  type GenericDataModel,
+  type GenericMutationCtx,
+  type GenericQueryCtx,
+  type MutationBuilder,
+  type RegisteredMutation,
+  type SchemaDefinition,
+  type GenericSchema,
+  type TableNamesInDataModel,
+} from "convex/server";
+import type { ComponentApi } from "../../../convex/_generated/component.js";
+import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
+import type { MigrationStatus } from "../../../convex/validators.js";
+import { DEFAULT_BATCH_SIZE, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
+import { describeOutcome } from "./log.js";
+import { Versioned, type MigrationSet } from "./versioned.js";
+
+export { DEFAULT_BATCH_SIZE };
+
+export type MigrationFunctionReference = FunctionReference<"mutation", "internal", BatchArgs>;
+
+export type MigrationsOptions<DataModel extends GenericDataModel> = {
+  /** Builder for the migration functions, e.g. one that runs triggers. */
+  internalMutation?: MutationBuilder<DataModel, "internal">;
+  /** Documents per batch when a migration names none (default 100). */
+  defaultBatchSize?: number;
+  /** Prefix for names passed as strings, e.g. `"migrations:"`. */
+  migrationsLocationPrefix?: string;
+  /** The app's schema, for migrations that use `customRange`. */
+  schema?: SchemaDefinition<GenericSchema, boolean>;
+};
+
+/** Options of one migration, as `define` takes them. */
+export type DefineOptions<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> = {
+  table: TableName;
+  migrateOne: (
+    ctx: GenericMutationCtx<DataModel>,
+    doc: DocumentByName<DataModel, TableName>,
+  ) =>
+    | void
+    | null
+    | MigrationPatch<DocumentByName<DataModel, TableName>>
+    | Promise<void | null | MigrationPatch<DocumentByName<DataModel, TableName>>>;
+  customRange?: CustomRange<DataModel, TableName>;
+  /** Documents in the first batch (the engine may grow or shrink it). */
+  batchSize?: number;
+  /** The largest batch the engine may grow to; equal to batchSize for a fixed size. */
+  maxBatchSize?: number;
+  /** Run `migrateOne` for a batch's documents concurrently. */
+  parallelize?: boolean;
+  /** Split the table into this many `_creationTime` ranges, each its own chain of batches. */
+  workers?: number;
+};
+
+/** Arguments a runner takes (the peer's, unchanged). */
+export type RunArgs = {
+  fn?: string;
+  cursor?: string | null;
+  batchSize?: number;
+  dryRun?: boolean;
+  reset?: boolean;
+  next?: string[];
+};
+
+/**
+ * Define and run online migrations.
+ *
+ * @example
+ * ```ts
+ * export const migrations = new Migrations<DataModel>(components.migrations);
+ * export const setDefault = migrations.define({
+ *   table: "todos",
+ *   migrateOne: (ctx, doc) => (doc.priority === undefined ? { priority: "medium" } : undefined),
+ * });
+ * export const run = migrations.runner();
+ * ```
+ */
+export class Migrations<DataModel extends GenericDataModel> {
+  constructor(
+    public component: ComponentApi,
+    public options?: MigrationsOptions<DataModel>,
+  ) {}
+
+  /**
+   * Define a migration over one table. Returns an internal mutation: run it
+   * with a runner, `runOne`, or `npx convex run` on the function itself.
+   *
+   * @example
+   * ```ts
+   * export const clearLegacy = migrations.define({
+   *   table: "users",
+   *   migrateOne: () => ({ legacyField: undefined }), // removes the field
+   * });
+   * ```
+   */
+  define<TableName extends TableNamesInDataModel<DataModel>>(
+    opts: DefineOptions<DataModel, TableName>,
+  ): RegisteredMutation<"internal", BatchArgs, Promise<unknown>> {
+    const batchSize = opts.batchSize ?? this.options?.defaultBatchSize ?? DEFAULT_BATCH_SIZE;
+    const builder = (this.options?.internalMutation ?? internalMutationGeneric) as MutationBuilder<
+      GenericDataModel,
+      "internal"
+    >;
+    return builder({
+      args: vBatchArgs,
+      handler: async (ctx, args): Promise<unknown> => {
+        if (args.describe) {
+          return await describeTable(ctx, opts.table, {
+            table: opts.table,
+            batchSize,
+            ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}),
+            workers: opts.workers ?? 1,
+          });
+        }
+        if (!args.oneBatchOnly) {
+          // Called from the CLI or dashboard: start the migration through the component.
+          const self = await functionName(ctx);
+          if (args.fn && this.prefixedName(args.fn) !== self) {
+            throw new Error(
+              `This is ${self}, but fn names ${args.fn}. Run the runner for other migrations, or call ${self} directly.`,
+            );
+          }
+          return await this.runInteractive(ctx, args, makeFunctionReference<"mutation">(self));
+        }
+        return await runBatch(
+          ctx,
+          { table: opts.table, migrateOne: opts.migrateOne as never, customRange: opts.customRange as never, parallelize: opts.parallelize ?? false },
+          { ...args, batchSize: args.batchSize ?? batchSize },
+        );
+      },
+    }) as RegisteredMutation<"internal", BatchArgs, Promise<unknown>>;
+  }
+
+  /**
+   * An internal mutation that starts migrations: generic (`{fn: "migrations:foo"}`),
+   * for one migration, or for a series run in order.
+   *
+   * @example
+   * ```ts
+   * export const run = migrations.runner();                     // npx convex run migrations:run '{"fn":"migrations:setDefault"}'
+   * export const runAll = migrations.runner([internal.migrations.a, internal.migrations.b]);
+   * ```
+   */
+  runner(specific?: MigrationFunctionReference | MigrationFunctionReference[]) {
+    return internalMutationGeneric({
+      args: vBatchArgs,
+      handler: async (ctx, args) => {
+        const [first, rest] = Array.isArray(specific) ? [specific[0], specific.slice(1)] : [specific, []];
+        if (args.fn && first) {
+          throw new Error("This runner is bound to a migration already; leave out fn, or use a generic runner().");
+        }
+        if (!args.fn && !first) {
+          throw new Error(
+            `Name the migration to run: '{"fn": "migrations:myMigration"}', or export a runner bound to it: ` +
+              "runner(internal.migrations.myMigration).",
+          );
+        }
+        return await this.runInteractive(ctx, args, first, rest);
+      },
+    });
+  }
+
+  private async runInteractive(
+    ctx: GenericMutationCtx<GenericDataModel>,
+    args: RunArgs,
+    fnRef?: MigrationFunctionReference | FunctionReference<"mutation">,
+    rest: (MigrationFunctionReference | FunctionReference<"mutation">)[] = [],
+  ) {
+    const name = args.fn ? this.prefixedName(args.fn) : getFunctionName(fnRef!);
+    const fnHandle = await handleFor(fnRef ?? makeFunctionReference<"mutation">(name), name);
+    const next = await Promise.all([
+      ...rest.map(async (r) => ({ name: getFunctionName(r), fnHandle: await createFunctionHandle(r) })),
+      ...(args.next ?? []).map(async (n) => {
+        const nextName = this.prefixedName(n);
+        return { name: nextName, fnHandle: await handleFor(makeFunctionReference<"mutation">(nextName), nextName) };
+      }),
+    ]);
+    const status = await ctx.runMutation(this.component.lib.migrate, {
+      name,
+      fnHandle,
+      ...(args.reset ? { cursor: null } : args.cursor !== undefined ? { cursor: args.cursor } : {}),
+      ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
+      ...(next.length ? { next } : {}),
+      dryRun: args.dryRun ?? false,
+      ...(args.reset ? { reset: true } : {}),
+    });
+    console.log(describeOutcome(name, status, args));
+    return status;
+  }
+
+  /**
+   * Start one migration from server code. Does nothing if it is already running.
+   *
+   * @example
+   * ```ts
+   * await migrations.runOne(ctx, internal.migrations.setDefault, { batchSize: 500 });
+   * ```
+   */
+  async runOne(
+    ctx: GenericMutationCtx<DataModel>,
+    fnRef: MigrationFunctionReference,
+    opts?: { cursor?: string | null; batchSize?: number; dryRun?: boolean; reset?: boolean },
+  ): Promise<MigrationStatus> {
+    return await ctx.runMutation(this.component.lib.migrate, {
+      name: getFunctionName(fnRef),
+      fnHandle: await createFunctionHandle(fnRef),
+      ...(opts?.reset ? { cursor: null, reset: true } : opts?.cursor !== undefined ? { cursor: opts.cursor } : {}),
+      ...(opts?.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      dryRun: opts?.dryRun ?? false,
+    });
+  }
+
+  /**
+   * Run migrations one after another; completed ones are skipped. Does
+   * nothing if the first is already running.
+   *
+   * @example
+   * ```ts
+   * await migrations.runSerially(ctx, [internal.migrations.a, internal.migrations.b]);
+   * ```
+   */
+  async runSerially(ctx: GenericMutationCtx<DataModel>, fnRefs: MigrationFunctionReference[]) {
+    const [first, ...rest] = fnRefs;
+    if (!first) return;
+    const next = await Promise.all(
+      rest.map(async (r) => ({ name: getFunctionName(r), fnHandle: await createFunctionHandle(r) })),
+    );
+    return await ctx.runMutation(this.component.lib.migrate, {
+      name: getFunctionName(first),
+      fnHandle: await createFunctionHandle(first),
+      ...(next.length ? { next } : {}),
+      dryRun: false,
+    });
+  }
+
+  /**
+   * Status rows, in the order asked (or the latest `limit` migrations).
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await migrations.getStatus(ctx, { migrations: [internal.migrations.a, "b"] });
+   * ```
+   */
+  async getStatus(
+    ctx: GenericQueryCtx<DataModel>,
+    { migrations, limit }: { migrations?: (string | MigrationFunctionReference)[]; limit?: number } = {},
+  ): Promise<MigrationStatus[]> {
+    const names = migrations?.map((m) => (typeof m === "string" ? this.prefixedName(m) : getFunctionName(m)));
+    return await ctx.runQuery(this.component.lib.getStatus, {
+      ...(names ? { names } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+    });
+  }
+
+  /**
+   * Stop a migration between batches; `start` it again to resume.
+   *
+   * @example
+   * ```ts
+   * await migrations.cancel(ctx, internal.migrations.setDefault);
+   * ```
+   */
+  async cancel(ctx: GenericMutationCtx<DataModel>, migration: string | MigrationFunctionReference) {
+    const name = typeof migration === "string" ? this.prefixedName(migration) : getFunctionName(migration);
+    return await ctx.runMutation(this.component.lib.cancel, { name });
+  }
+
+  /**
+   * Stop every migration that is not done.
+   *
+   * @example
+   * ```ts
+   * await migrations.cancelAll(ctx);
+   * ```
+   */
+  async cancelAll(ctx: GenericMutationCtx<DataModel>) {
+    return await ctx.runMutation(this.component.lib.cancelAll, {});
+  }
+
+  /**
+   * Versioned migrations: the `start`, `status`, `cancel` and `batch`
+   * functions the CLI calls, over a manifest of `defineMigration`s.
+   *
+   * @example
+   * ```ts
+   * export const { start, status, cancel, batch } = migrations.versioned(manifest);
+   * ```
+   */
+  versioned(manifest: MigrationSet<DataModel>) {
+    return new Versioned<DataModel>(this.component, manifest, this.options).functions();
+  }
+
+  /** A name with the configured prefix, unless it names a module already. */
+  prefixedName(name: string): string {
+    const prefix = this.options?.migrationsLocationPrefix;
+    return prefix && !name.includes(":") ? `${prefix}${name}` : name;
+  }
+}
+
+async function handleFor(ref: FunctionReference<"mutation", "public" | "internal">, name: string) {
+  try {
+    return await createFunctionHandle(ref);
+  } catch {
+    throw new Error(
+      `No function named ${name}. Use the module path and export name, e.g. "migrations:setDefault" ` +
+        "(set migrationsLocationPrefix to leave out the module).",
+    );
+  }
+}
+
+async function functionName(ctx: GenericMutationCtx<GenericDataModel>): Promise<string> {
+  const meta = await ctx.meta.getFunctionMetadata();
+  return meta.name;
+}
+
+/**
+ * Run a migration to completion inline, one batch per call to the component,
+ * e.g. in a test or an action. Takes over from a scheduled run, so no batch
+ * is ever processed twice.
+ *
+ * @example
+ * ```ts
+ * await t.run((ctx) => runToCompletion(ctx, components.migrations, internal.migrations.setDefault));
+ * ```
+ */
+export async function runToCompletion(
+  ctx: { runMutation: GenericMutationCtx<GenericDataModel>["runMutation"] },
+  component: ComponentApi,
+  fnRef: MigrationFunctionReference | FunctionReference<"mutation", "internal">,
+  opts?: { name?: string; cursor?: string | null; batchSize?: number; dryRun?: boolean },
+): Promise<MigrationStatus> {
+  const name = opts?.name ?? getFunctionName(fnRef);
+  const fnHandle = await createFunctionHandle(fnRef);
+  let first = true;
+  for (;;) {
+    const status = await ctx.runMutation(component.lib.migrate, {
+      name,
+      fnHandle,
+      ...(first && opts?.cursor !== undefined ? { cursor: opts.cursor } : {}),
+      ...(opts?.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      dryRun: opts?.dryRun ?? false,
+      oneBatchOnly: true,
+    });
+    first = false;
+    if (status.isDone || opts?.dryRun) return status;
+    if (status.state === "failed" || status.error) throw new Error(status.error ?? `Migration ${name} failed.`);
+  }
+}

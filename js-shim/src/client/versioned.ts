@@ -1,0 +1,232 @@
+/**
+ * Versioned migrations: ids, a manifest, checksums computed by the engine
+ * from the deployed code, drift checks, up and down. The app exports four
+ * functions from one module (by default `convex/migrate.ts`); the CLI calls
+ * them with `npx convex run`.
+ */
+import {
+  createFunctionHandle,
+  internalMutationGeneric,
+  internalQueryGeneric,
+  makeFunctionReference,
+  type DocumentByName,
+  type GenericDataModel,
+  type GenericMutationCtx,
+  type MutationBuilder,
+  type TableNamesInDataModel,
+} from "convex/server";
+import { v } from "convex/values";
+import type { ComponentApi } from "../../../convex/_generated/component.js";
+import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
+import { vStartOptions } from "../../../convex/validators.js";
+import type { MigrationDef } from "../engine-types/MigrationDef.js";
+import { DEFAULT_BATCH_SIZE, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
+import type { MigrationsOptions } from "./migrations.js";
+
+/** What `migrateOne` of a versioned step receives besides the app's context. */
+export type VersionedContext = {
+  migrationId: string;
+  runId: string;
+  direction: "up" | "down";
+  dryRun: boolean;
+};
+
+/** One direction of a versioned migration. */
+export type MigrationStep<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> = {
+  table: TableName;
+  migrateOne: (
+    ctx: GenericMutationCtx<DataModel> & VersionedContext,
+    doc: DocumentByName<DataModel, TableName>,
+  ) =>
+    | void
+    | null
+    | MigrationPatch<DocumentByName<DataModel, TableName>>
+    | Promise<void | null | MigrationPatch<DocumentByName<DataModel, TableName>>>;
+  batchSize?: number;
+  customRange?: CustomRange<DataModel, TableName>;
+  /** Split the table into this many `_creationTime` ranges run at once. */
+  workers?: number;
+  /** "raw" writes without the constructor's `internalMutation` (no triggers). */
+  writeMode?: "triggers" | "raw";
+};
+
+/** A step over any one table of the app; `table` decides the document type. */
+export type AnyMigrationStep<DataModel extends GenericDataModel> = {
+  [T in TableNamesInDataModel<DataModel>]: MigrationStep<DataModel, T>;
+}[TableNamesInDataModel<DataModel>];
+
+/** A versioned migration, as `defineMigration` returns it. */
+export type VersionedMigration<DataModel extends GenericDataModel> = {
+  id: string;
+  description: string;
+  up: AnyMigrationStep<DataModel>;
+  down?: AnyMigrationStep<DataModel>;
+};
+
+/** The ordered set of an app's versioned migrations (its manifest). */
+export type MigrationSet<DataModel extends GenericDataModel> = {
+  migrations: VersionedMigration<DataModel>[];
+};
+
+/**
+ * Define one versioned migration. The id is `YYYYMMDD_HHMMSS_slug`; use
+ * `npx convex-migrate create <name>` to make one.
+ *
+ * @example
+ * ```ts
+ * export const migration = defineMigration<DataModel>({
+ *   id: "20261122_101500_backfill_priority",
+ *   description: "backfill todo priority",
+ *   up: { table: "todos", migrateOne: (ctx, doc) => (doc.priority ? undefined : { priority: "medium" }) },
+ *   down: { table: "todos", migrateOne: () => ({ priority: undefined }) },
+ * });
+ * ```
+ */
+export function defineMigration<DataModel extends GenericDataModel>(
+  def: VersionedMigration<DataModel>,
+): VersionedMigration<DataModel> {
+  return def;
+}
+
+/**
+ * The manifest: every versioned migration, in id order. Written by
+ * `convex-migrate create`; the engine refuses duplicates and disorder.
+ *
+ * @example
+ * ```ts
+ * export const manifest = defineMigrationSet<DataModel>([m0, m1]);
+ * ```
+ */
+export function defineMigrationSet<DataModel extends GenericDataModel>(
+  migrations: VersionedMigration<DataModel>[],
+): MigrationSet<DataModel> {
+  return { migrations };
+}
+
+type AnyStep = MigrationStep<GenericDataModel, string>;
+
+function stepDef(step: AnyStep) {
+  return {
+    table: step.table,
+    ...(step.batchSize !== undefined ? { batchSize: step.batchSize } : {}),
+    source: String(step.migrateOne),
+  };
+}
+
+/** The manifest as the engine reads it: ids, descriptions, tables, sources. */
+export function manifestDefs(set: MigrationSet<GenericDataModel>): MigrationDef[] {
+  return set.migrations.map((m) => ({
+    id: m.id,
+    description: m.description,
+    up: stepDef(m.up as AnyStep),
+    ...(m.down ? { down: stepDef(m.down as AnyStep) } : {}),
+  }));
+}
+
+export class Versioned<DataModel extends GenericDataModel> {
+  constructor(
+    private component: ComponentApi,
+    private set: MigrationSet<DataModel>,
+    private options?: MigrationsOptions<DataModel>,
+  ) {}
+
+  private step(migrationId: string, direction: "up" | "down"): AnyStep {
+    const m = this.set.migrations.find((x) => x.id === migrationId);
+    const step = m?.[direction] as AnyStep | undefined;
+    if (!step) {
+      throw new Error(
+        `The deployed manifest has no ${direction} step for migration ${migrationId}. Deploy the code that defines it.`,
+      );
+    }
+    return step;
+  }
+
+  /** Ids of steps that write without triggers, as `<id>:<direction>`. */
+  private rawSteps(): string[] {
+    return this.set.migrations.flatMap((m) =>
+      (["up", "down"] as const)
+        .filter((d) => (m[d] as AnyStep | undefined)?.writeMode === "raw")
+        .map((d) => `${m.id}:${d}`),
+    );
+  }
+
+  /** The four functions to export from the app's `convex/migrate.ts`. */
+  functions() {
+    const defs = () => manifestDefs(this.set as unknown as MigrationSet<GenericDataModel>);
+    const builder = (this.options?.internalMutation ?? internalMutationGeneric) as MutationBuilder<
+      GenericDataModel,
+      "internal"
+    >;
+
+    const batchHandler = async (ctx: GenericMutationCtx<GenericDataModel>, args: BatchArgs) => {
+      const target = args.versioned;
+      if (!target) {
+        throw new Error("The versioned batch function runs only when a versioned run calls it. Use `start`.");
+      }
+      const step = this.step(target.migrationId, target.direction);
+      if (args.describe) {
+        return await describeTable(ctx, step.table, {
+          table: step.table,
+          batchSize: step.batchSize ?? this.options?.defaultBatchSize ?? DEFAULT_BATCH_SIZE,
+          workers: step.workers ?? 1,
+        });
+      }
+      const extra: VersionedContext = {
+        migrationId: target.migrationId,
+        runId: target.runId,
+        direction: target.direction,
+        dryRun: args.dryRun ?? false,
+      };
+      return await runBatch(
+        ctx,
+        { table: step.table, migrateOne: step.migrateOne as never, customRange: step.customRange as never },
+        { ...args, batchSize: args.batchSize ?? step.batchSize ?? DEFAULT_BATCH_SIZE },
+        extra,
+      );
+    };
+
+    const start = internalMutationGeneric({
+      args: vStartOptions,
+      handler: async (ctx, args) => {
+        const module = (await ctx.meta.getFunctionMetadata()).name.split(":")[0];
+        const rawSteps = this.rawSteps();
+        return await ctx.runMutation(this.component.versioned.start, {
+          ...args,
+          manifest: defs(),
+          batchHandle: await createFunctionHandle(makeFunctionReference<"mutation">(`${module}:batch`)),
+          ...(rawSteps.length
+            ? {
+                rawSteps,
+                rawBatchHandle: await createFunctionHandle(makeFunctionReference<"mutation">(`${module}:batchRaw`)),
+              }
+            : {}),
+        });
+      },
+    });
+
+    const status = internalQueryGeneric({
+      args: { limit: v.optional(v.number()) },
+      handler: async (ctx, args) =>
+        await ctx.runQuery(this.component.versioned.status, { manifest: defs(), ...args }),
+    });
+
+    const cancel = internalMutationGeneric({
+      args: { runId: v.optional(v.string()) },
+      handler: async (ctx, args) => await ctx.runMutation(this.component.versioned.cancel, args),
+    });
+
+    return {
+      /** Start a run: `{ direction?, steps?, to?, dryRun?, allowDrift?, strict?, batchSize?, restart?, release? }`. */
+      start,
+      /** The active run, recent runs with release records, every migration's state, pending ids, drift. */
+      status,
+      /** Cancel the active run (or `runId`) between batches; `start` resumes it. */
+      cancel,
+      /** One batch of a step, called by the component; writes go through `internalMutation`. */
+      batch: builder({ args: vBatchArgs, handler: batchHandler }),
+      /** The same for steps with `writeMode: "raw"`: writes skip the custom builder. */
+      batchRaw: internalMutationGeneric({ args: vBatchArgs, handler: batchHandler }),
+    };
+  }
+}
+

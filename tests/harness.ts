@@ -1,0 +1,36 @@
+/** A convex-test deployment of the example app with the component mounted. */
+import { convexTest } from "convex-test";
+import { register } from "convex-migrate/test";
+import { vi } from "vitest";
+import schema from "../example/convex/schema";
+
+export const modules = import.meta.glob(["../example/convex/**/*.ts", "!../example/convex/**/*.test.ts"]);
+
+export type Limits = NonNullable<Parameters<typeof convexTest>[0] extends infer O ? O extends { transactionLimits?: infer L } ? L : never : never>;
+
+/** A fresh deployment; pass limits to enforce Convex's transaction limits (or tighter ones). */
+export function deployment(transactionLimits?: Record<string, number> | true) {
+  const t = convexTest({ schema, modules, ...(transactionLimits ? { transactionLimits } : {}) } as never) as ReturnType<
+    typeof convexTest<typeof schema>
+  >;
+  register(t as never);
+  return t;
+}
+
+export type Deployment = ReturnType<typeof deployment>;
+
+/** Run every scheduled batch until the chains end. */
+export async function drain(t: Deployment) {
+  await t.finishAllScheduledFunctions(vi.runAllTimers, 10_000);
+}
+
+/** Insert `n` todos with the given fields. */
+export async function seedTodos(t: Deployment, n: number, fields: (i: number) => Record<string, unknown> = () => ({})) {
+  await t.run(async (ctx) => {
+    for (let i = 0; i < n; i++) await ctx.db.insert("todos", { text: `todo ${i}`, ...fields(i) } as never);
+  });
+}
+
+export async function todos(t: Deployment) {
+  return await t.run(async (ctx) => await ctx.db.query("todos").collect());
+}
