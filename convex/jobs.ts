@@ -95,11 +95,19 @@ export async function startWorkers(
     return;
   }
   for (const w of workers) {
-    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts), opts.limits);
+    const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
+    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits);
   }
 }
 
-function startEvent(opts: StartOptions, range?: KeyRange): Event {
+/** Whether a worker's next hop is still going to run (pending or running now). */
+export async function hopIsLive(ctx: QueryCtx, id: Id<"_scheduled_functions"> | undefined): Promise<boolean> {
+  if (!id) return false;
+  const job = await ctx.db.system.get(id);
+  return job !== null && (job.state.kind === "pending" || job.state.kind === "inProgress");
+}
+
+function startEvent(opts: StartOptions, range?: KeyRange, stalled = false): Event {
   return {
     type: "start",
     nowMs: Date.now(),
@@ -110,6 +118,7 @@ function startEvent(opts: StartOptions, range?: KeyRange): Event {
     reset: opts.reset ?? false,
     oneBatchOnly: opts.oneBatchOnly ?? false,
     ...(range ? { range } : {}),
+    ...(stalled ? { stalled } : {}),
   } as Event;
 }
 
@@ -317,10 +326,7 @@ async function haltSiblings(ctx: MutationCtx, migration: Doc<"migrations">, fail
 }
 
 async function cancelScheduled(ctx: MutationCtx, id: Id<"_scheduled_functions">) {
-  const job = await ctx.db.system.get(id);
-  if (job && (job.state.kind === "pending" || job.state.kind === "inProgress")) {
-    await ctx.scheduler.cancel(id);
-  }
+  if (await hopIsLive(ctx, id)) await ctx.scheduler.cancel(id);
 }
 
 async function finishIfAllDone(ctx: MutationCtx, migration: Doc<"migrations">) {

@@ -44,7 +44,14 @@ export const migrate = mutation({
   returns: vMigrationStatus,
   handler: async (ctx, args) => {
     assertHandle(args.fnHandle);
-    const described = await describe(ctx, args.fnHandle);
+    const described = await describe(ctx, args.fnHandle).catch((error: unknown) => {
+      throw new ConvexError({
+        kind: "NOT_A_MIGRATION",
+        message:
+          `${args.name} is not a migration: ${error instanceof Error ? error.message : String(error)}. ` +
+          `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
+      });
+    });
     const batchSize = args.batchSize ?? described.batchSize;
     if (args.dryRun) return await dryRunOnce(ctx, { ...args, batchSize });
     const migration = await upsert(ctx, args, described.workers);

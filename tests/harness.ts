@@ -6,14 +6,10 @@ import schema from "../example/convex/schema";
 
 export const modules = import.meta.glob(["../example/convex/**/*.ts", "!../example/convex/**/*.test.ts"]);
 
-export type Limits = NonNullable<Parameters<typeof convexTest>[0] extends infer O ? O extends { transactionLimits?: infer L } ? L : never : never>;
-
 /** A fresh deployment; pass limits to enforce Convex's transaction limits (or tighter ones). */
 export function deployment(transactionLimits?: Record<string, number> | true) {
-  const t = convexTest({ schema, modules, ...(transactionLimits ? { transactionLimits } : {}) } as never) as ReturnType<
-    typeof convexTest<typeof schema>
-  >;
-  register(t as never);
+  const t = convexTest({ schema, modules, ...(transactionLimits ? { transactionLimits } : {}) });
+  register(t);
   return t;
 }
 

@@ -217,6 +217,11 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         range: Option<KeyRange>,
+        /// The caller found no live scheduled hop for this running worker
+        /// (it failed or was lost): resume it instead of calling it running.
+        #[serde(default)]
+        #[ts(optional, as = "Option<bool>")]
+        stalled: bool,
     },
     /// A scheduled hop arrived.
     Tick {
@@ -512,6 +517,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
         reset,
         one_batch_only,
         range,
+        stalled,
     } = event
     else {
         return Err(EngineError::InvalidInput {
@@ -560,7 +566,12 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     };
     let generation = previous.generation.saturating_add(1);
     match previous.status {
-        WorkerStatus::InProgress => {
+        // A running chain keeps its single writer (a reset waits for it to
+        // stop), unless the caller takes over: an inline one-batch run
+        // (runToCompletion) or a chain found dead. The bumped generation
+        // makes the old chain's pending hop stale, so no batch is ever
+        // processed twice.
+        WorkerStatus::InProgress if !*one_batch_only && !*stalled => {
             return Ok(nothing(previous, "already running".into()));
         }
         WorkerStatus::Success if !*reset && cursor.is_none() => {
@@ -689,6 +700,7 @@ mod tests {
             reset: false,
             one_batch_only: false,
             range: None,
+            stalled: false,
         }
     }
 
@@ -887,6 +899,52 @@ mod tests {
         assert_eq!(t.state.status, WorkerStatus::InProgress);
         assert_eq!(t.state.processed, 0);
         assert_eq!(t.state.cursor.as_deref(), Some("mid"));
+    }
+
+    #[test]
+    fn start_one_batch_only_takes_over_a_running_chain() {
+        let s = running();
+        let t = apply(
+            &s,
+            &start_with(|e| {
+                if let Event::Start { one_batch_only, .. } = e {
+                    *one_batch_only = true;
+                }
+            }),
+        );
+        assert!(matches!(t.action, Action::RunBatch { .. }));
+        assert!(t.state.generation > s.generation);
+        // The old chain's pending hop is now stale.
+        let stale = apply(
+            &t.state,
+            &Event::Tick {
+                generation: s.generation,
+            },
+        );
+        assert!(matches!(stale.action, Action::Nothing { .. }));
+    }
+
+    #[test]
+    fn start_resumes_a_stalled_chain_from_its_cursor() {
+        let s = apply(&running(), &committed(100, "c1", false)).state;
+        let t = apply(
+            &s,
+            &start_with(|e| {
+                if let Event::Start { stalled, .. } = e {
+                    *stalled = true;
+                }
+            }),
+        );
+        match t.action {
+            Action::RunBatch {
+                cursor, generation, ..
+            } => {
+                assert_eq!(cursor.as_deref(), Some("c1"));
+                assert!(generation > s.generation);
+            }
+            other => panic!("expected RunBatch, got {other:?}"),
+        }
+        assert_eq!(t.state.processed, 100);
     }
 
     #[test]

@@ -68,6 +68,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                         lo: Some(lo),
                         hi: Some(hi),
                     }),
+                    stalled: false,
                 })
             },
         );
@@ -119,6 +120,7 @@ fn with_time(event: Event, now: f64) -> Event {
             reset,
             one_batch_only,
             range,
+            stalled,
             ..
         } => Event::Start {
             now_ms: now,
@@ -129,6 +131,7 @@ fn with_time(event: Event, now: f64) -> Event {
             reset,
             one_batch_only,
             range,
+            stalled,
         },
         Event::BatchCommitted {
             processed,
@@ -166,10 +169,16 @@ fn with_time(event: Event, now: f64) -> Event {
 
 /// Whether the model expects this start to begin a new pass with zeroed
 /// counters (rather than keep them or do nothing).
-fn start_zeroes_counters(previous: Option<&WorkerState>, reset: bool, cursor: bool) -> bool {
+fn start_zeroes_counters(
+    previous: Option<&WorkerState>,
+    reset: bool,
+    cursor: bool,
+    takes_over: bool,
+) -> bool {
     match previous {
         None => true,
-        Some(s) if s.status == WorkerStatus::InProgress => false,
+        // A running worker ignores a start unless the start takes it over.
+        Some(s) if s.status == WorkerStatus::InProgress => takes_over && (reset || cursor),
         Some(s) if s.status == WorkerStatus::Success => reset || cursor,
         Some(_) => reset || cursor,
     }
@@ -243,8 +252,13 @@ proptest! {
 
             // Counters follow the model.
             match &event {
-                Event::Start { reset, cursor, .. }
-                    if start_zeroes_counters(before.as_ref(), *reset, cursor.is_some()) =>
+                Event::Start { reset, cursor, one_batch_only, stalled, .. }
+                    if start_zeroes_counters(
+                        before.as_ref(),
+                        *reset,
+                        cursor.is_some(),
+                        *one_batch_only || *stalled,
+                    ) =>
                 {
                     model_processed = 0;
                     model_updated = 0;
@@ -274,6 +288,7 @@ proptest! {
             reset: false,
             one_batch_only: false,
             range: None,
+            stalled: false,
         };
         let mut state = step(None, &start, &limits).unwrap().state;
         let mut old_generations = Vec::new();

@@ -39,7 +39,12 @@ oneBatchOnly: boolean,
 /**
  * The key range this worker covers.
  */
-range?: KeyRange, } | { "type": "tick", 
+range?: KeyRange, 
+/**
+ * The caller found no live scheduled hop for this running worker
+ * (it failed or was lost): resume it instead of calling it running.
+ */
+stalled?: boolean, } | { "type": "tick", 
 /**
  * The generation the hop was scheduled under.
  */
