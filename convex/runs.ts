@@ -27,31 +27,22 @@ export async function versionRecord(ctx: QueryCtx, migrationId: string) {
     .unique();
 }
 
-/** What the run needs to start each planned migration. */
-export type RunContext = {
-  checksums: Record<string, string>;
-  descriptions: Record<string, string>;
-  resume: Record<string, boolean>;
-  rawSteps: string[];
-  rawBatchHandle?: string;
-};
-
 /** Feed one event to a run, store it, and carry out the action. */
-export async function stepRun(ctx: MutationCtx, run: Doc<"runs">, event: RunEvent, plan?: RunContext) {
+export async function stepRun(ctx: MutationCtx, run: Doc<"runs">, event: RunEvent) {
   const t = engine.runStep({ state: run.state, event });
   await ctx.db.patch(run._id, { state: t.state, active: t.state.status === "running" });
   const updated = { ...run, state: t.state };
-  await carryOut(ctx, updated, t.action, plan);
+  await carryOut(ctx, updated, t.action);
   return updated;
 }
 
-async function carryOut(ctx: MutationCtx, run: Doc<"runs">, action: RunAction, plan?: RunContext) {
+async function carryOut(ctx: MutationCtx, run: Doc<"runs">, action: RunAction) {
   if (action.type !== "startItem") return;
   const direction = action.direction as "up" | "down";
-  const ctxPlan = plan ?? (await storedPlan(ctx, run));
+  const planned = run.planned.find((p) => p.id === action.id);
   const name = jobName(action.id, direction);
-  const raw = ctxPlan.rawSteps.includes(name);
-  const fnHandle = raw && ctxPlan.rawBatchHandle ? ctxPlan.rawBatchHandle : run.batchFnHandle;
+  const raw = (run.rawSteps ?? []).includes(name);
+  const fnHandle = raw && run.rawBatchHandle ? run.rawBatchHandle : run.batchFnHandle;
   const existing = await migrationByName(ctx, name);
   const versioned = { run: run._id, migrationId: action.id, direction };
   const migrationId = existing
@@ -69,9 +60,9 @@ async function carryOut(ctx: MutationCtx, run: Doc<"runs">, action: RunAction, p
   const migration = (await ctx.db.get(migrationId))!;
   const record = await versionRecord(ctx, action.id);
   const fields = {
-    description: ctxPlan.descriptions[action.id] ?? record?.description ?? "",
+    description: planned?.description ?? record?.description ?? "",
     state: "running" as const,
-    checksum: ctxPlan.checksums[action.id] ?? record?.checksum ?? "",
+    checksum: planned?.checksum ?? record?.checksum ?? "",
     lastDirection: direction,
     lastRun: run._id,
     updatedAt: Date.now(),
@@ -83,22 +74,8 @@ async function carryOut(ctx: MutationCtx, run: Doc<"runs">, action: RunAction, p
   await startWorkers(ctx, migration, {
     ...defaultsFrom(described),
     ...(run.batchSize !== undefined ? { batchSize: run.batchSize } : {}),
-    reset: !(ctxPlan.resume[action.id] ?? false),
+    reset: !(planned?.resume ?? false),
   });
-}
-
-/** A resumed run (after cancel or failure) rebuilds its context from the records. */
-async function storedPlan(ctx: QueryCtx, run: Doc<"runs">): Promise<RunContext> {
-  const checksums: Record<string, string> = {};
-  const descriptions: Record<string, string> = {};
-  for (const item of run.state.items) {
-    const r = await versionRecord(ctx, item.id);
-    if (r) {
-      checksums[item.id] = r.checksum;
-      descriptions[item.id] = r.description;
-    }
-  }
-  return { checksums, descriptions, resume: {}, rawSteps: run.rawSteps ?? [], ...(run.rawBatchHandle ? { rawBatchHandle: run.rawBatchHandle } : {}) };
 }
 
 /**

@@ -60,6 +60,10 @@ export default defineSchema({
     active: v.boolean(),
     direction: vDirection,
     state: vRunState,
+    /** What each planned migration runs with: the checksum recorded, whether it resumes. */
+    planned: v.array(
+      v.object({ id: v.string(), checksum: v.string(), description: v.string(), resume: v.boolean() }),
+    ),
     batchFnHandle: v.string(),
     /** Steps (`<id>:<direction>`) that write without triggers, through rawBatchHandle. */
     rawSteps: v.optional(v.array(v.string())),

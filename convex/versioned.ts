@@ -8,7 +8,7 @@ import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, migrationByName, workersOf } from "./jobs.js";
-import { activeRun, jobName, stepRun, type RunContext } from "./runs.js";
+import { activeRun, jobName, stepRun } from "./runs.js";
 import {
   vDirection,
   vDriftFinding,
@@ -94,6 +94,10 @@ export const start = mutation({
         items: decision.plan.map((p) => ({ id: p.id, direction: p.direction })),
         nowMs: Date.now(),
       }),
+      planned: decision.plan.map((p) => {
+        const entry = decision.manifest.find((m) => m.id === p.id);
+        return { id: p.id, checksum: entry?.checksum ?? "", description: entry?.description ?? "", resume: p.resume };
+      }),
       batchFnHandle: args.batchHandle,
       ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
       ...(args.rawSteps ? { rawSteps: args.rawSteps } : {}),
@@ -102,14 +106,7 @@ export const start = mutation({
       drift: decision.drift,
       release: args.release ?? {},
     });
-    const plan: RunContext = {
-      checksums: Object.fromEntries(decision.manifest.map((m) => [m.id, m.checksum])),
-      descriptions: Object.fromEntries(decision.manifest.map((m) => [m.id, m.description])),
-      resume: Object.fromEntries(decision.plan.map((p) => [p.id, p.resume])),
-      rawSteps: args.rawSteps ?? [],
-      ...(args.rawBatchHandle ? { rawBatchHandle: args.rawBatchHandle } : {}),
-    };
-    await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() }, plan);
+    await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() });
     return {
       status: "running" as const,
       runId,

@@ -7,8 +7,14 @@ export const migration = defineMigration<DataModel>({
   description: "rename users.name to users.fullName",
   up: {
     table: "users",
-    migrateOne: (_ctx, doc) =>
-      doc.name === undefined ? undefined : { fullName: doc.fullName ?? doc.name, name: undefined },
+    migrateOne: (_ctx, doc) => {
+      if (doc.name === undefined) return undefined;
+      if (doc.fullName !== undefined && doc.fullName !== doc.name) {
+        // Never overwrite a different value: stop and let a person decide.
+        throw new Error(`user has both name "${doc.name}" and fullName "${doc.fullName}"`);
+      }
+      return { fullName: doc.name, name: undefined };
+    },
   },
   down: {
     table: "users",
