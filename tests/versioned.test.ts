@@ -87,7 +87,7 @@ describe("start", () => {
     expect(first.executionMs).toBeGreaterThanOrEqual(0);
     // Items ran one after another, in id order.
     for (let i = 1; i < run.items.length; i++) {
-      expect(run.items[i].startedAt).toBeGreaterThanOrEqual(run.items[i - 1].endedAt);
+      expect(run.items[i]!.startedAt).toBeGreaterThanOrEqual(run.items[i - 1]!.endedAt!);
     }
   });
 
@@ -142,15 +142,15 @@ describe("drift", () => {
     const t = deployment();
     await applied(t);
     const defs = manifestDefs(manifest as never);
-    const stored = (await status(t)).migrations[1].checksum;
+    const stored = (await status(t)).migrations[1]!.checksum;
     defs[1]!.up.source = defs[1]!.up.source.replace("fullName", "displayName");
     const result = await startWithManifest(t, defs);
     expect(result.status).toBe("drift_blocked");
     expect(result.drift).toEqual([
       expect.objectContaining({ kind: "checksum_mismatch", id: ID.rename, blocking: true, storedChecksum: stored }),
     ]);
-    expect(result.drift[0].currentChecksum).not.toBe(stored);
-    expect(result.drift[0].currentChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(result.drift[0]!.currentChecksum).not.toBe(stored);
+    expect(result.drift[0]!.currentChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
   test("a deleted applied migration blocks as missing_from_manifest", async () => {
@@ -208,7 +208,7 @@ describe("down", () => {
     await drain(t);
     expect((await table(t, "todos")).filter((d) => d.stale !== undefined)).toEqual([]);
     const s = await status(t);
-    expect(s.migrations.find((m: { id: string }) => m.id === ID.stale).state).toBe("rolled_back");
+    expect(s.migrations.find((m: { id: string }) => m.id === ID.stale)!.state).toBe("rolled_back");
     expect(s.pending).toEqual([ID.stale]);
 
     await start(t);
@@ -268,8 +268,8 @@ describe("cancel, failure, resume", () => {
     expect(canceled).toMatchObject({ canceled: true, runId: run.runId });
     await drain(t);
     const s = await status(t);
-    expect(s.migrations[0].state).toBe("canceled");
-    expect(s.recentRuns[0].status).toBe("canceled");
+    expect(s.migrations[0]!.state).toBe("canceled");
+    expect(s.recentRuns[0]!.status).toBe("canceled");
     expect((await table(t, "todos")).filter((d) => d.done === false).length).toBe(100);
 
     const resumed = await start(t, { steps: 1 });
@@ -288,8 +288,8 @@ describe("cancel, failure, resume", () => {
     await drain(t);
     const s = await status(t);
     expect(s.migrations.map((m: { state: string }) => m.state).slice(0, 3)).toEqual(["completed", "failed", "pending"]);
-    expect(s.recentRuns[0].status).toBe("failed");
-    expect(s.recentRuns[0].items[1].error).toContain(bad);
+    expect(s.recentRuns[0]!.status).toBe("failed");
+    expect(s.recentRuns[0]!.items[1]!.error).toContain(bad);
 
     await t.run(async (ctx) => ctx.db.patch(bad, { fullName: undefined }));
     const again = await start(t);
