@@ -276,7 +276,7 @@ describe("cancel, failure, resume", () => {
     expect(resumed.plan[0]).toMatchObject({ id: ID.done, resume: true });
     await drain(t);
     expect((await table(t, "todos")).every((d) => d.done === false)).toBe(true);
-    expect((await status(t)).migrations[0].state).toBe("completed");
+    expect((await status(t)).migrations[0]!.state).toBe("completed");
   });
 
   test("a failed migration keeps its error; after a fix, start resumes it", async () => {
