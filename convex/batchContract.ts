@@ -3,7 +3,7 @@
  * arguments one batch gets, what it returns, and how a thrown error becomes
  * the facts the engine needs (message and failing document).
  */
-import { ConvexError, v, type Infer } from "convex/values";
+import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import type { FailureKind } from "../js-shim/src/engine-types/FailureKind.js";
 import type { Usage } from "../js-shim/src/engine-types/Usage.js";
@@ -30,8 +30,7 @@ export const vBatchArgs = {
     v.object({ migrationId: v.string(), direction: vDirection, runId: v.string() }),
   ),
 };
-const vBatchArgsObject = v.object(vBatchArgs);
-export type BatchArgs = Infer<typeof vBatchArgsObject>;
+export type BatchArgs = ObjectType<typeof vBatchArgs>;
 
 /** What a migration function answers to `describe: true`. */
 export type MigrationDescription = {
