@@ -679,10 +679,7 @@ fn schema_with(field: &Validator) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(CASES),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
 
     #[test]
     fn generated_documents_pass_their_validator((v, doc) in validator_and_doc()) {
