@@ -9,6 +9,7 @@ import {
   makeFunctionReference,
   type DocumentByName,
   type FunctionReference,
+  type GenericActionCtx,
   type GenericDataModel,
   type GenericMutationCtx,
   type GenericQueryCtx,
@@ -334,7 +335,9 @@ async function functionName(ctx: GenericMutationCtx<GenericDataModel>): Promise<
  * ```
  */
 export async function runToCompletion(
-  ctx: { runMutation: GenericMutationCtx<GenericDataModel>["runMutation"] },
+  // The action form of runMutation (no transaction-limit options): a mutation
+  // ctx satisfies it too, so tests (`t.run`) and actions can both call this.
+  ctx: { runMutation: GenericActionCtx<GenericDataModel>["runMutation"] },
   component: ComponentApi,
   fnRef: MigrationFunctionReference | FunctionReference<"mutation", "internal">,
   opts?: { name?: string; cursor?: string | null; batchSize?: number; dryRun?: boolean },
