@@ -27,7 +27,13 @@ export const vBatchArgs = {
   describe: v.optional(v.boolean()),
   /** Set when a versioned run calls the shared batch function. */
   versioned: v.optional(
-    v.object({ migrationId: v.string(), direction: vDirection, runId: v.string() }),
+    v.object({
+      migrationId: v.string(),
+      direction: vDirection,
+      runId: v.string(),
+      /** The checksum the run planned with: the batch refuses to run other code. */
+      checksum: v.optional(v.string()),
+    }),
   ),
 };
 export type BatchArgs = ObjectType<typeof vBatchArgs>;
@@ -60,6 +66,19 @@ export type BatchResult = {
 export const MIGRATE_ONE_FAILED = "MIGRATE_ONE_FAILED";
 /** The error a dry-run batch throws to roll back its writes. */
 export const DRY_RUN = "DRY RUN";
+/**
+ * The error a versioned batch throws when the deployed code is not what its
+ * run planned with (a redeploy mid-run). The component stops the run as
+ * canceled, so the next start sees the edit as blocking drift.
+ */
+export const CODE_CHANGED = "CODE_CHANGED";
+/** The error a migration throws when its table is not in the app's schema. */
+export const UNKNOWN_TABLE = "UNKNOWN_TABLE";
+
+/** Whether a batch refused to run because its migration's code changed mid-run. */
+export function isCodeChanged(error: unknown): boolean {
+  return error instanceof ConvexError && (error.data as { kind?: unknown } | null)?.kind === CODE_CHANGED;
+}
 
 export type DocumentFailure = { kind: typeof MIGRATE_ONE_FAILED; documentId: string; message: string };
 export type DryRunOutcome = { kind: typeof DRY_RUN; result: BatchResult };
@@ -71,6 +90,7 @@ export function failureFacts(error: unknown): { message: string; documentId?: st
     if (typeof data === "object" && data !== null && data.kind === MIGRATE_ONE_FAILED) {
       return { message: String(data.message), ...(data.documentId ? { documentId: data.documentId } : {}) };
     }
+    if (typeof data === "object" && data !== null && typeof data.message === "string") return { message: data.message };
     return { message: typeof data === "string" ? data : JSON.stringify(data) };
   }
   return { message: error instanceof Error ? error.message : String(error) };

@@ -17,6 +17,8 @@ import type { Doc, Id } from "./_generated/dataModel.js";
 import type { MutationCtx, QueryCtx } from "./_generated/server.js";
 import {
   classifyFailure,
+  failureFacts,
+  isCodeChanged,
   type BatchArgs,
   type BatchResult,
   type MigrationDescription,
@@ -57,14 +59,24 @@ function versionedTarget(migration: Doc<"migrations">): BatchArgs["versioned"] {
 }
 
 /** The batch function's arguments for one worker of one migration. */
-function batchArgs(migration: Doc<"migrations">, state: WorkerState, action: RunBatch): BatchArgs {
+async function batchArgs(
+  ctx: QueryCtx,
+  migration: Doc<"migrations">,
+  state: WorkerState,
+  action: RunBatch,
+): Promise<BatchArgs> {
+  const target = versionedTarget(migration);
+  // A versioned batch carries the checksum its run planned with, so code
+  // redeployed mid-run is refused instead of silently mixed with the old.
+  const run = migration.versioned ? await ctx.db.get(migration.versioned.run) : null;
+  const checksum = run?.planned.find((p) => p.id === target?.migrationId)?.checksum;
   return {
     cursor: action.cursor ?? null,
     batchSize: action.batchSize,
     dryRun: false,
     oneBatchOnly: true,
     ...(state.range ? { range: state.range } : {}),
-    ...(migration.versioned ? { versioned: versionedTarget(migration) } : {}),
+    ...(target ? { versioned: { ...target, ...(checksum ? { checksum } : {}) } } : {}),
   };
 }
 
@@ -98,6 +110,14 @@ export async function startWorkers(
     const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
     await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits);
   }
+}
+
+/**
+ * Whether a worker says it is running but no hop will carry it on (its
+ * scheduled hop was canceled, failed or lost): a start resumes it.
+ */
+export async function isStalled(ctx: QueryCtx, worker: Doc<"workers">): Promise<boolean> {
+  return worker.state.status === "inProgress" && !worker.state.oneBatchOnly && !(await hopIsLive(ctx, worker.scheduledId));
 }
 
 /** Whether a worker's next hop is still going to run (pending or running now). */
@@ -236,7 +256,7 @@ export async function runBatch(
   try {
     const result = (await ctx.runMutation(
       migration.fnHandle as FunctionHandle<"mutation">,
-      batchArgs(migration, worker.state, action),
+      await batchArgs(ctx, migration, worker.state, action),
       { transactionLimits: toTransactionLimits(nested) },
     )) as BatchResult;
     event = {
@@ -250,6 +270,14 @@ export async function runBatch(
       ...(result.usage ? { usage: result.usage } : {}),
     };
   } catch (error) {
+    if (isCodeChanged(error)) {
+      // Not a failure to fix and resume with the new code (a failed
+      // migration's edit does not block): stop as canceled, so the next start
+      // reports the edit as blocking drift.
+      console.warn(failureFacts(error).message);
+      await cancelWorkers(ctx, migration);
+      return;
+    }
     const failure = classifyFailure(error);
     event = {
       type: "batchFailed",
@@ -325,8 +353,14 @@ async function haltSiblings(ctx: MutationCtx, migration: Doc<"migrations">, fail
   }
 }
 
+/**
+ * Cancel a hop that has not started. One already running is left alone: the
+ * caller has bumped the worker's generation, so that hop finds itself stale
+ * and does nothing (and convex-test refuses a job canceled mid-run).
+ */
 async function cancelScheduled(ctx: MutationCtx, id: Id<"_scheduled_functions">) {
-  if (await hopIsLive(ctx, id)) await ctx.scheduler.cancel(id);
+  const job = await ctx.db.system.get(id);
+  if (job?.state.kind === "pending") await ctx.scheduler.cancel(id);
 }
 
 async function finishIfAllDone(ctx: MutationCtx, migration: Doc<"migrations">) {

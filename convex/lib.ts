@@ -7,7 +7,7 @@ import type { FunctionHandle } from "convex/server";
 import { ConvexError, v } from "convex/values";
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
-import { DRY_RUN, failureFacts, type DryRunOutcome } from "./batchContract.js";
+import { DRY_RUN, UNKNOWN_TABLE, failureFacts, type DryRunOutcome } from "./batchContract.js";
 import {
   assertHandle,
   cancelWorkers,
@@ -45,6 +45,8 @@ export const migrate = mutation({
   handler: async (ctx, args) => {
     assertHandle(args.fnHandle);
     const described = await describe(ctx, args.fnHandle).catch((error: unknown) => {
+      // A migration that refused its own description says why itself.
+      if (error instanceof ConvexError && (error.data as { kind?: unknown })?.kind === UNKNOWN_TABLE) throw error;
       throw new ConvexError({
         kind: "NOT_A_MIGRATION",
         message:
@@ -52,6 +54,7 @@ export const migrate = mutation({
           `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
       });
     });
+    if (typeof args.cursor === "string") await assertOwnCursor(ctx, args.name, args.cursor);
     const batchSize = args.batchSize ?? described.batchSize;
     if (args.dryRun) return await dryRunOnce(ctx, { ...args, batchSize });
     const migration = await upsert(ctx, args, described.workers);
@@ -74,6 +77,31 @@ export const migrate = mutation({
     return await statusOf(ctx, (await ctx.db.get(migration._id))!);
   },
 });
+
+/**
+ * Refuse a cursor copied from another migration's status. A cursor fits only
+ * the query that made it; Convex rejects a foreign one at the first batch at
+ * best, and where two queries' cursors happen to parse alike it would skip
+ * documents silently.
+ */
+async function assertOwnCursor(ctx: MutationCtx, name: string, cursor: string) {
+  const holders = await ctx.db
+    .query("workers")
+    .filter((q) => q.eq(q.field("state.cursor"), cursor))
+    .collect();
+  const owners = new Set<string>();
+  for (const w of holders) {
+    const m = await ctx.db.get(w.migration);
+    if (m) owners.add(m.name);
+  }
+  if (owners.size === 0 || owners.has(name)) return;
+  throw new ConvexError({
+    kind: "INVALID_CURSOR",
+    message:
+      `The cursor passed to ${name} is the saved position of ${[...owners].join(", ")}, not of ${name}. ` +
+      `Pass ${name}'s own cursor from getStatus, leave cursor out to resume, or pass reset: true to start over.`,
+  });
+}
 
 async function upsert(
   ctx: MutationCtx,

@@ -5,7 +5,7 @@
 import * as engine from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import type { QueryCtx } from "./_generated/server.js";
-import { workersOf } from "./jobs.js";
+import { isStalled, workersOf } from "./jobs.js";
 import type { MigrationStatus } from "./validators.js";
 
 /** The drop-in vocabulary for the engine's aggregate worker status. */
@@ -23,6 +23,7 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
   const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const state = workers.length === 0 ? "unknown" : DROP_IN_STATE[summary.status];
   const error = summary.error;
+  const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
   return {
     name: migration.name,
     cursor: migration.isDone ? null : (summary.cursor ?? null),
@@ -31,6 +32,7 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
     ...(error ? { error: error.message } : {}),
     ...(error?.documentId ? { failedDocumentId: error.documentId } : {}),
     state,
+    ...(stalled ? { stalled: true } : {}),
     latestStart: migration.latestStart,
     ...(migration.latestEnd !== undefined ? { latestEnd: migration.latestEnd } : {}),
     batchSize: summary.progress.batchSize,

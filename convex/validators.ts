@@ -126,6 +126,8 @@ export const vMigrationStatus = v.object({
   ratePerSec: v.optional(v.number()),
   elapsedMs: v.optional(v.number()),
   failedDocumentId: v.optional(v.string()),
+  /** Set while `inProgress` but no scheduled batch will continue it; a start resumes it. */
+  stalled: v.optional(v.boolean()),
   workers: v.optional(
     v.array(
       v.object({
@@ -184,6 +186,8 @@ export const vStartOptions = {
   strict: v.optional(v.boolean()),
   batchSize: v.optional(v.number()),
   restart: v.optional(v.boolean()),
+  /** Down only (`convex-migrate sync`): the ids the next branch knows; every other applied migration is rolled back. */
+  keep: v.optional(v.array(v.string())),
   release: v.optional(vRelease),
 };
 

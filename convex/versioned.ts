@@ -6,8 +6,8 @@ import { ConvexError, v } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js";
 import type { Doc } from "./_generated/dataModel.js";
-import { mutation, query, type QueryCtx } from "./_generated/server.js";
-import { assertHandle, cancelWorkers, migrationByName, workersOf } from "./jobs.js";
+import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
+import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
 import { activeRun, jobName, stepRun } from "./runs.js";
 import {
   vDirection,
@@ -62,9 +62,11 @@ export const start = mutation({
       allowDrift: args.allowDrift ?? false,
       strict: args.strict ?? false,
       restart: args.restart ?? false,
+      ...(args.keep !== undefined ? { keep: args.keep } : {}),
       ...(active ? { activeRunId: active._id } : {}),
     });
     if (decision.status === "already_running" && active) {
+      await resumeStalled(ctx, active);
       return {
         status: "running" as const,
         runId: active._id,
@@ -117,6 +119,20 @@ export const start = mutation({
   },
 });
 
+/**
+ * The active run's current migration goes on from its cursor if its chain
+ * broke (its scheduled batch was canceled or lost). A live chain is left
+ * alone, so this never makes a second writer.
+ */
+async function resumeStalled(ctx: MutationCtx, run: Doc<"runs">) {
+  const item = run.state.current !== undefined ? run.state.items[run.state.current] : undefined;
+  const job = item ? await migrationByName(ctx, jobName(item.id, item.direction as "up" | "down")) : null;
+  if (!job) return;
+  const workers = await workersOf(ctx, job._id);
+  const stalled = await Promise.all(workers.map((w) => isStalled(ctx, w)));
+  if (stalled.some(Boolean)) await startWorkers(ctx, job, {});
+}
+
 const vProgress = v.object({
   processed: v.number(),
   updated: v.number(),
@@ -125,6 +141,8 @@ const vProgress = v.object({
   batchSize: v.number(),
   elapsedMs: v.number(),
   workers: v.number(),
+  /** Set when no scheduled batch will continue this migration; `start` resumes it. */
+  stalled: v.optional(v.boolean()),
 });
 
 const vRunView = v.object({
@@ -191,7 +209,9 @@ async function progressOf(ctx: QueryCtx, name: string) {
   const workers = await workersOf(ctx, migration._id);
   if (workers.length === 0) return undefined;
   const { progress } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
   return {
+    ...(stalled ? { stalled: true } : {}),
     processed: progress.processed,
     updated: progress.updated,
     batches: progress.batches,

@@ -40,3 +40,36 @@ export const padTodos = migrations.define({
 });
 
 export const run = migrations.runner();
+
+/** `countUnlessPoison` over four `_creationTime` ranges: a failure in one range. */
+export const countUnlessPoisonInParallel = migrations.define({
+  table: "todos",
+  batchSize: 5,
+  workers: 4,
+  migrateOne: (_ctx, doc) => {
+    if (doc.text === "poison") throw new Error(`cannot migrate todo "${doc.text}"`);
+    return { counter: (doc.counter ?? 0) + 1 };
+  },
+});
+
+/**
+ * Counts in `by_done` order, so a todo the app inserts with a `done` that
+ * sorts before the cursor lands behind it.
+ */
+export const countTodosByDone = migrations.define({
+  table: "todos",
+  batchSize: 10,
+  maxBatchSize: 10,
+  customRange: (q) => q.withIndex("by_done"),
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
+/** Pads only todos whose text starts with "big": the limit is hit mid-run. */
+export const padBigTodos = migrations.define({
+  table: "todos",
+  batchSize: 10,
+  migrateOne: (_ctx, doc) => ({
+    counter: (doc.counter ?? 0) + 1,
+    ...(doc.text.startsWith("big") ? { text: doc.text.padEnd(20_000, ".") } : {}),
+  }),
+});

@@ -4,7 +4,9 @@ import { components } from "./_generated/api.js";
 import type { DataModel } from "./_generated/dataModel.js";
 import { internalMutation } from "./functions.js";
 import { manifest } from "./migrations/manifest.js";
+import schema from "./schema.js";
 
-export const migrations = new Migrations<DataModel>(components.migrations, { internalMutation });
+export const migrations = new Migrations<DataModel>(components.migrations, { internalMutation, schema });
 
-export const { start, status, cancel, batch, batchRaw } = migrations.versioned(manifest);
+export const { start, status, cancel, batch, batchRaw, checkSchema, deployedSchema } =
+  migrations.versioned(manifest);

@@ -82,6 +82,10 @@ pub enum EngineError {
     /// A schema or validator document that cannot be read.
     #[error("schema is malformed at {path}: {reason}")]
     InvalidSchema { path: String, reason: String },
+    /// `keep` (the ids a branch knows, for `sync`) was combined with an
+    /// `up` direction, `steps` or `to`.
+    #[error("invalid keep: {reason}")]
+    InvalidKeep { reason: String },
 }
 
 impl EngineError {
@@ -103,6 +107,7 @@ impl EngineError {
             EngineError::InvalidTransition { .. } => "INVALID_TRANSITION",
             EngineError::InvalidParallelism { .. } => "INVALID_PARALLELISM",
             EngineError::InvalidSchema { .. } => "INVALID_SCHEMA",
+            EngineError::InvalidKeep { .. } => "INVALID_KEEP",
         }
     }
 
@@ -144,6 +149,9 @@ impl EngineError {
             }
             EngineError::InvalidSchema { .. } => {
                 "Pass the output of `defineSchema(...).export()` unchanged.".into()
+            }
+            EngineError::InvalidKeep { .. } => {
+                "Pass keep alone with direction down, as `convex-migrate sync` does; use --steps or --to without it.".into()
             }
         }
     }

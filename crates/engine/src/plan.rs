@@ -1,6 +1,6 @@
 //! The plan: which migrations a run processes, in which order and direction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -176,6 +176,51 @@ fn plan_down(
         .into_iter()
         .map(|record| down_item(manifest, &record.id, record.is_part_way_rollback()))
         .collect()
+}
+
+/// Plans a branch switch (`convex-migrate sync`): rolls back, newest first,
+/// every migration this deployment has applied whose id is not in `keep`,
+/// the ids the branch about to be deployed knows. The deployed code still
+/// holds those migrations' down steps; the next branch's code will not.
+///
+/// `req` must ask for `down` with neither `steps` nor `to` (`InvalidKeep`
+/// otherwise): `keep` is the whole target. Selected are records that wrote
+/// data under their checksum ([`MigrationState::counts_as_applied`]), not
+/// only completed ones, because the next branch can neither finish nor undo
+/// a migration it does not know. A rollback that stopped midway resumes from
+/// its cursor; an `up` that stopped midway is rolled back from the start, so
+/// down steps must leave untouched documents alone (as they do when they
+/// test the field they undo). If any selected migration has no down step or
+/// has left the manifest, the plan fails with `NoDownStep` for the first such
+/// id in plan order, so nothing is rolled back half-way. Ids in `keep` that
+/// this deployment has never seen are the next branch's own and are ignored.
+pub fn plan_sync(
+    manifest: &[ManifestEntry],
+    records: &[AppliedRecord],
+    req: &PlanRequest,
+    keep: &[String],
+) -> Result<Vec<PlanItem>, EngineError> {
+    if req.direction != Direction::Down {
+        return Err(invalid_keep("keep rolls back, so it needs direction down"));
+    }
+    if req.steps.is_some() || req.to.is_some() {
+        return Err(invalid_keep(
+            "keep is the whole rollback target; leave out steps and to",
+        ));
+    }
+    let known: BTreeSet<&str> = keep.iter().map(String::as_str).collect();
+    records_by_id(records)
+        .values()
+        .rev()
+        .filter(|record| record.state.counts_as_applied() && !known.contains(record.id.as_str()))
+        .map(|record| down_item(manifest, &record.id, record.is_part_way_rollback()))
+        .collect()
+}
+
+fn invalid_keep(reason: &str) -> EngineError {
+    EngineError::InvalidKeep {
+        reason: reason.to_string(),
+    }
 }
 
 /// True when `down` may select this record: its up step completed, or a
@@ -590,6 +635,122 @@ mod tests {
             ids(&plan(&manifest[1..], &records, &down_to(A)).unwrap()),
             vec![B]
         );
+    }
+
+    fn sync() -> PlanRequest {
+        PlanRequest {
+            direction: Direction::Down,
+            steps: None,
+            to: None,
+        }
+    }
+
+    fn keep(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| id.to_string()).collect()
+    }
+
+    #[test]
+    fn plan_sync_rolls_back_applied_migrations_not_kept_newest_first() {
+        let manifest = manifest(&[A, B, C, D]);
+        let records = all_completed(&manifest);
+        let items = plan_sync(&manifest, &records, &sync(), &keep(&[A, C])).unwrap();
+        assert_eq!(ids(&items), vec![D, B]);
+        assert!(items
+            .iter()
+            .all(|item| item.direction == Direction::Down && !item.resume));
+    }
+
+    #[test]
+    fn plan_sync_is_empty_when_the_branch_knows_every_applied_migration() {
+        let manifest = manifest(&[A, B]);
+        let records = all_completed(&manifest);
+        let new_branch_only = "20260201_000000_new";
+        assert_eq!(
+            plan_sync(
+                &manifest,
+                &records,
+                &sync(),
+                &keep(&[A, B, new_branch_only])
+            ),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn plan_sync_with_nothing_kept_rolls_back_everything_applied() {
+        let manifest = manifest(&[A, B, C]);
+        let records = all_completed(&manifest);
+        assert_eq!(
+            ids(&plan_sync(&manifest, &records, &sync(), &[]).unwrap()),
+            vec![C, B, A]
+        );
+    }
+
+    #[test]
+    fn plan_sync_ignores_pending_and_rolled_back_migrations() {
+        let manifest = manifest(&[A, B, C]);
+        let records = vec![
+            record(&manifest[0], MigrationState::Completed),
+            record(&manifest[1], MigrationState::RolledBack),
+            record(&manifest[2], MigrationState::Pending),
+        ];
+        assert_eq!(
+            ids(&plan_sync(&manifest, &records, &sync(), &[]).unwrap()),
+            vec![A]
+        );
+    }
+
+    #[test]
+    fn plan_sync_rolls_back_part_way_migrations_the_branch_cannot_finish() {
+        let manifest = manifest(&[A, B, C]);
+        let records = vec![
+            record_after(&manifest[0], MigrationState::Failed, Direction::Up),
+            record_after(&manifest[1], MigrationState::Canceled, Direction::Down),
+            record_after(&manifest[2], MigrationState::Canceled, Direction::Up),
+        ];
+        let items = plan_sync(&manifest, &records, &sync(), &keep(&[C])).unwrap();
+        let resumed: Vec<(&str, bool)> = items
+            .iter()
+            .map(|item| (item.id.as_str(), item.resume))
+            .collect();
+        assert_eq!(resumed, vec![(B, true), (A, false)]);
+    }
+
+    #[test]
+    fn plan_sync_refuses_when_a_migration_to_roll_back_has_no_down_step() {
+        let manifest = manifest_of(&[def(A), def_without_down(B), def(C)]);
+        let records = all_completed(&manifest);
+        assert_eq!(
+            plan_sync(&manifest, &records, &sync(), &keep(&[A])),
+            Err(EngineError::NoDownStep { id: B.into() })
+        );
+        // A kept migration without a down step is never touched.
+        assert_eq!(
+            ids(&plan_sync(&manifest, &records, &sync(), &keep(&[A, B])).unwrap()),
+            vec![C]
+        );
+    }
+
+    #[test]
+    fn plan_sync_refuses_an_applied_migration_missing_from_the_manifest() {
+        let manifest = manifest(&[A, B]);
+        let records = all_completed(&manifest);
+        assert_eq!(
+            plan_sync(&manifest[..1], &records, &sync(), &keep(&[A])),
+            Err(EngineError::NoDownStep { id: B.into() })
+        );
+    }
+
+    #[test]
+    fn plan_sync_needs_down_without_steps_or_to() {
+        let manifest = manifest(&[A]);
+        let records = all_completed(&manifest);
+        for req in [up(), down_steps(1), down_to(A)] {
+            assert!(matches!(
+                plan_sync(&manifest, &records, &req, &[]),
+                Err(EngineError::InvalidKeep { .. })
+            ));
+        }
     }
 
     #[test]

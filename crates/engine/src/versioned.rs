@@ -9,7 +9,7 @@ use ts_rs::TS;
 use crate::checksum::MigrationDef;
 use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, MigrationState};
 use crate::manifest::{build_manifest, ManifestEntry};
-use crate::plan::{plan, Direction, PlanItem, PlanRequest};
+use crate::plan::{plan, plan_sync, Direction, PlanItem, PlanRequest};
 use crate::EngineError;
 
 /// Everything `start` needs to decide, read by the component in one query.
@@ -49,6 +49,12 @@ pub struct StartRequest {
     #[serde(default)]
     #[ts(as = "Option<bool>", optional)]
     pub restart: bool,
+    /// Down only, instead of `steps` or `to`: the migration ids the branch
+    /// about to be deployed knows. Every applied migration not listed is
+    /// rolled back, newest first (see [`plan_sync`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub keep: Option<Vec<String>>,
     /// The deployment's active run, if one exists; there is never a second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -100,7 +106,8 @@ pub struct StartDecision {
 /// 4. Blocking drift without `allow_drift` → `drift_blocked`. The plan is
 ///    still computed so the caller can show what would run; if planning
 ///    fails, the plan is empty and the drift is still what is reported.
-/// 5. The plan is computed; its errors (e.g. `NoDownStep`) are returned.
+/// 5. The plan is computed (by [`plan_sync`] when `keep` is given); its
+///    errors (e.g. `NoDownStep`, `InvalidKeep`) are returned.
 ///    With `restart`, no item resumes (this applies to the plan shown in 4 too).
 /// 6. An empty plan → `noop`, even for a dry run.
 /// 7. `dry_run` → `dry_run`.
@@ -147,13 +154,17 @@ pub fn decide_start(req: &StartRequest) -> Result<StartDecision, EngineError> {
     })
 }
 
-/// The plan of `req`, with resuming turned off when it asks to restart.
+/// The plan of `req` (a sync plan when it carries `keep`), with resuming
+/// turned off when it asks to restart.
 fn plan_for(
     manifest: &[ManifestEntry],
     req: &StartRequest,
     plan_request: &PlanRequest,
 ) -> Result<Vec<PlanItem>, EngineError> {
-    let mut items = plan(manifest, &req.records, plan_request)?;
+    let mut items = match &req.keep {
+        Some(keep) => plan_sync(manifest, &req.records, plan_request, keep)?,
+        None => plan(manifest, &req.records, plan_request)?,
+    };
     if req.restart {
         for item in &mut items {
             item.resume = false;
@@ -272,6 +283,7 @@ mod tests {
             allow_drift: false,
             strict: false,
             restart: false,
+            keep: None,
             active_run_id: None,
         }
     }
@@ -541,6 +553,78 @@ mod tests {
         assert_eq!(decision.status, StartStatus::DriftBlocked);
         assert_eq!(plan_ids(&decision), vec![C]);
         assert!(!decision.plan[0].resume);
+    }
+
+    #[test]
+    fn decide_start_plans_a_sync_from_keep() {
+        let defs = vec![def(A), def(B), def(C)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            direction: Direction::Down,
+            keep: Some(vec![B.into(), "20260301_000000_other_branch".into()]),
+            ..request(defs, records)
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert_eq!(plan_ids(&decision), vec![C, A]);
+    }
+
+    #[test]
+    fn decide_start_sync_is_noop_when_every_applied_migration_is_kept() {
+        let defs = vec![def(A), def(B)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            direction: Direction::Down,
+            keep: Some(vec![A.into(), B.into()]),
+            ..request(defs, records)
+        };
+        assert_eq!(decide_start(&req).unwrap().status, StartStatus::Noop);
+    }
+
+    #[test]
+    fn decide_start_sync_refuses_a_migration_without_down_step() {
+        let defs = vec![def(A), def_without_down(B), def(C)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            direction: Direction::Down,
+            keep: Some(vec![A.into()]),
+            ..request(defs, records)
+        };
+        assert_eq!(
+            decide_start(&req),
+            Err(EngineError::NoDownStep { id: B.into() })
+        );
+    }
+
+    #[test]
+    fn decide_start_rejects_keep_with_up_or_steps() {
+        let defs = vec![def(A)];
+        let records = all_completed(&manifest_of(&defs));
+        let up = StartRequest {
+            keep: Some(vec![]),
+            ..request(defs.clone(), records.clone())
+        };
+        assert!(matches!(
+            decide_start(&up),
+            Err(EngineError::InvalidKeep { .. })
+        ));
+        let with_steps = StartRequest {
+            direction: Direction::Down,
+            steps: Some(1),
+            keep: Some(vec![]),
+            ..request(defs, records)
+        };
+        assert!(matches!(
+            decide_start(&with_steps),
+            Err(EngineError::InvalidKeep { .. })
+        ));
+    }
+
+    #[test]
+    fn start_request_reads_keep_from_json() {
+        let json = r#"{"manifest":[],"records":[],"direction":"down","keep":["a","b"]}"#;
+        let req: StartRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(req.keep, Some(vec!["a".to_string(), "b".to_string()]));
     }
 
     #[test]

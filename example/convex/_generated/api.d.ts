@@ -15,8 +15,10 @@ import type {
 } from "convex/server";
 import type * as counting from "../counting.js";
 import type * as dropIn from "../dropIn.js";
+import type * as faults from "../faults.js";
 import type * as functions from "../functions.js";
 import type * as migrate from "../migrate.js";
+import type * as migrateRaw from "../migrateRaw.js";
 import type * as migrations_20261101_090000_backfill_todo_done from "../migrations/20261101_090000_backfill_todo_done.js";
 import type * as migrations_20261102_090000_rename_user_name from "../migrations/20261102_090000_rename_user_name.js";
 import type * as migrations_20261103_090000_narrow_todo_priority from "../migrations/20261103_090000_narrow_todo_priority.js";
@@ -36,8 +38,10 @@ import type * as migrations_manifest from "../migrations/manifest.js";
 declare const fullApi: ApiFromModules<{
   counting: typeof counting;
   dropIn: typeof dropIn;
+  faults: typeof faults;
   functions: typeof functions;
   migrate: typeof migrate;
+  migrateRaw: typeof migrateRaw;
   "migrations/20261101_090000_backfill_todo_done": typeof migrations_20261101_090000_backfill_todo_done;
   "migrations/20261102_090000_rename_user_name": typeof migrations_20261102_090000_rename_user_name;
   "migrations/20261103_090000_narrow_todo_priority": typeof migrations_20261103_090000_narrow_todo_priority;

@@ -8,15 +8,18 @@ import type {
   GenericDataModel,
   GenericMutationCtx,
   GenericQueryCtx,
+  GenericSchema,
   NamedTableInfo,
   Query,
   QueryInitializer,
+  SchemaDefinition,
   TableNamesInDataModel,
 } from "convex/server";
 import { ConvexError, type GenericId } from "convex/values";
 import {
   DRY_RUN,
   MIGRATE_ONE_FAILED,
+  UNKNOWN_TABLE,
   type BatchArgs,
   type BatchResult,
   type DocumentFailure,
@@ -60,6 +63,27 @@ export type BatchSpec<DataModel extends GenericDataModel> = {
 
 type AnyDoc = { _id: GenericId<string>; _creationTime: number } & Record<string, unknown>;
 type AnyCtx = GenericMutationCtx<GenericDataModel>;
+
+/**
+ * Refuse a table the app's schema does not define, before anything runs:
+ * otherwise an unknown table reads as an empty one and the migration
+ * "succeeds" having done nothing. Needs the schema given to the constructor.
+ */
+export function assertKnownTable(
+  schema: SchemaDefinition<GenericSchema, boolean> | undefined,
+  table: string,
+  migration: string,
+) {
+  // An empty name is the engine's to refuse, with its own message.
+  if (!schema || table === "" || Object.hasOwn(schema.tables, table)) return;
+  throw new ConvexError({
+    kind: UNKNOWN_TABLE,
+    message:
+      `Migration ${migration} names table "${table}", which the schema does not define ` +
+      `(it has ${Object.keys(schema.tables).join(", ")}). Fix the migration's table, or add the table to ` +
+      "convex/schema.ts and deploy.",
+  });
+}
 
 /** The table's size-independent description: defaults and `_creationTime` bounds. */
 export async function describeTable(

@@ -15,13 +15,15 @@ import {
   type MutationBuilder,
   type TableNamesInDataModel,
 } from "convex/server";
-import { v } from "convex/values";
+import { ConvexError, v } from "convex/values";
 import type { ComponentApi } from "../../../convex/_generated/component.js";
-import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
+import { CODE_CHANGED, vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
 import { vStartOptions } from "../../../convex/validators.js";
+import * as engine from "../engine.js";
 import type { MigrationDef } from "../engine-types/MigrationDef.js";
-import { DEFAULT_BATCH_SIZE, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
+import { DEFAULT_BATCH_SIZE, assertKnownTable, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
 import type { MigrationsOptions } from "./migrations.js";
+import { schemaFunctions } from "./preflight.js";
 
 /** What `migrateOne` of a versioned step receives besides the app's context. */
 export type VersionedContext = {
@@ -123,6 +125,23 @@ export function manifestDefs(set: MigrationSet<GenericDataModel>): MigrationDef[
   }));
 }
 
+/**
+ * Refuse a batch when the deployed migration is not the code its run planned
+ * with (a redeploy mid-run): one pass never mixes two versions silently.
+ */
+function assertPlannedCode(defs: MigrationDef[], migrationId: string, planned: string) {
+  const def = defs.find((d) => d.id === migrationId);
+  const deployed = def ? engine.checksum(def).checksum : "nothing (the migration was removed)";
+  if (deployed === planned) return;
+  throw new ConvexError({
+    kind: CODE_CHANGED,
+    message:
+      `Migration ${migrationId} changed since this run started: the run planned ${planned}, the deployed code is ` +
+      `${deployed}. The run stopped before migrating any document with the new code. Deploy the original code ` +
+      "and start again to resume, or start with --allow-drift to go on with the new code.",
+  });
+}
+
 export class Versioned<DataModel extends GenericDataModel> {
   constructor(
     private component: ComponentApi,
@@ -150,7 +169,11 @@ export class Versioned<DataModel extends GenericDataModel> {
     );
   }
 
-  /** The four functions to export from the app's `convex/migrate.ts`. */
+  /**
+   * The functions to export from the app's `convex/migrate.ts`: the four a
+   * run needs (`start`, `status`, `cancel`, `batch`, plus `batchRaw`) and the
+   * two schema preflight queries (`checkSchema`, `deployedSchema`).
+   */
   functions() {
     const defs = () => manifestDefs(this.set as unknown as MigrationSet<GenericDataModel>);
     const builder = (this.options?.internalMutation ?? internalMutationGeneric) as MutationBuilder<
@@ -165,12 +188,14 @@ export class Versioned<DataModel extends GenericDataModel> {
       }
       const step = this.step(target.migrationId, target.direction);
       if (args.describe) {
+        assertKnownTable(this.options?.schema, step.table, target.migrationId);
         return await describeTable(ctx, step.table, {
           table: step.table,
           batchSize: step.batchSize ?? this.options?.defaultBatchSize ?? DEFAULT_BATCH_SIZE,
           workers: step.workers ?? 1,
         });
       }
+      if (target.checksum) assertPlannedCode(defs(), target.migrationId, target.checksum);
       const extra: VersionedContext = {
         migrationId: target.migrationId,
         runId: target.runId,
@@ -189,6 +214,13 @@ export class Versioned<DataModel extends GenericDataModel> {
       args: vStartOptions,
       handler: async (ctx, args) => {
         const module = (await ctx.meta.getFunctionMetadata()).name.split(":")[0];
+        // Every step's table up front: a bad one found later, between two
+        // migrations of a run, would stop the run half-way.
+        for (const m of this.set.migrations) {
+          for (const step of [m.up, m.down] as (AnyStep | undefined)[]) {
+            if (step) assertKnownTable(this.options?.schema, step.table, m.id);
+          }
+        }
         const rawSteps = this.rawSteps();
         return await ctx.runMutation(this.component.versioned.start, {
           ...args,
@@ -206,8 +238,19 @@ export class Versioned<DataModel extends GenericDataModel> {
 
     const status = internalQueryGeneric({
       args: { limit: v.optional(v.number()) },
-      handler: async (ctx, args) =>
-        await ctx.runQuery(this.component.versioned.status, { manifest: defs(), ...args }),
+      handler: async (ctx, args) => {
+        const report = await ctx.runQuery(this.component.versioned.status, { manifest: defs(), ...args });
+        // The table each migration's up step rewrites, so `convex-migrate plan`
+        // can tell whether a pending migration covers a schema change.
+        const tables = new Map(this.set.migrations.map((m) => [m.id, String(m.up.table)]));
+        return {
+          ...report,
+          migrations: report.migrations.map((m) => {
+            const table = tables.get(m.id);
+            return table === undefined ? m : { ...m, table };
+          }),
+        };
+      },
     });
 
     const cancel = internalMutationGeneric({
@@ -216,7 +259,7 @@ export class Versioned<DataModel extends GenericDataModel> {
     });
 
     return {
-      /** Start a run: `{ direction?, steps?, to?, dryRun?, allowDrift?, strict?, batchSize?, restart?, release? }`. */
+      /** Start a run: `{ direction?, steps?, to?, keep?, dryRun?, allowDrift?, strict?, batchSize?, restart?, release? }`. */
       start,
       /** The active run, recent runs with release records, every migration's state, pending ids, drift. */
       status,
@@ -226,6 +269,8 @@ export class Versioned<DataModel extends GenericDataModel> {
       batch: builder({ args: vBatchArgs, handler: batchHandler }),
       /** The same for steps with `writeMode: "raw"`: writes skip the custom builder. */
       batchRaw: internalMutationGeneric({ args: vBatchArgs, handler: batchHandler }),
+      /** `convex-migrate check` / `plan`: one page checked against a schema, and the schema deployed. */
+      ...schemaFunctions(this.options?.schema),
     };
   }
 }

@@ -46,6 +46,12 @@ strict?: boolean,
  */
 restart?: boolean, 
 /**
+ * Down only, instead of `steps` or `to`: the migration ids the branch
+ * about to be deployed knows. Every applied migration not listed is
+ * rolled back, newest first (see [`plan_sync`]).
+ */
+keep?: Array<string>, 
+/**
  * The deployment's active run, if one exists; there is never a second.
  */
 activeRunId?: string, };

@@ -1,0 +1,68 @@
+/**
+ * A versioned migration set for the fault-matrix and bad-input tests
+ * (tests/faults.test.ts, tests/bad-input.test.ts). Its one migration
+ * increments a todo's `counter`, so a document processed twice shows 2.
+ * The tests replace `countTodos.up.migrateOne` to simulate a redeploy.
+ *
+ * Also a few drop-in migrations that misbehave on purpose.
+ */
+import { defineMigration, defineMigrationSet, Migrations } from "convex-migrate";
+import { components } from "./_generated/api.js";
+import type { DataModel } from "./_generated/dataModel.js";
+import { internalMutation } from "./functions.js";
+import schema from "./schema.js";
+
+/** Counts each todo; refuses "poison"; pads "big…" todos to hit the bytes-written limit. */
+export const countTodos = defineMigration<DataModel>({
+  id: "20261201_090000_count_todos",
+  description: "count each todo once",
+  up: {
+    table: "todos",
+    batchSize: 10,
+    migrateOne: (_ctx, doc) => {
+      if (doc.text === "poison") throw new Error(`cannot migrate todo "${doc.text}"`);
+      return {
+        counter: (doc.counter ?? 0) + 1,
+        ...(doc.text.startsWith("big") ? { text: doc.text.padEnd(20_000, ".") } : {}),
+      };
+    },
+  },
+  down: {
+    table: "todos",
+    batchSize: 10,
+    migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) - 1 }),
+  },
+});
+
+export const manifest = defineMigrationSet<DataModel>([countTodos]);
+
+/** With `schema`, so a migration naming a table the schema lacks is refused. */
+export const migrations = new Migrations<DataModel>(components.migrations, { internalMutation, schema });
+
+export const { start, status, cancel, batch, batchRaw } = migrations.versioned(manifest);
+
+export const run = migrations.runner();
+
+/** Names a table the schema does not define. */
+export const countNoSuchTable = migrations.define({
+  table: "noSuchTable" as "todos",
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
+/** Returns a number instead of a patch. */
+export const returnNumber = migrations.define({
+  table: "todos",
+  migrateOne: () => 42 as never,
+});
+
+/** Tries to change a document's `_id`. */
+export const setId = migrations.define({
+  table: "todos",
+  migrateOne: (_ctx, doc) => ({ _id: doc._id, counter: 1 }) as never,
+});
+
+/** Tries to change a document's `_creationTime`. */
+export const setCreationTime = migrations.define({
+  table: "todos",
+  migrateOne: () => ({ _creationTime: 0, counter: 1 }) as never,
+});
