@@ -109,17 +109,13 @@ export async function settleItem(
   }
   const workers = await workersOf(ctx, migration._id);
   const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const counts = { nowMs: Date.now(), processed: summary.progress.processed, updated: summary.progress.updated };
   const event: RunEvent =
     outcome === "success"
-      ? {
-          type: "itemFinished",
-          nowMs: Date.now(),
-          processed: summary.progress.processed,
-          updated: summary.progress.updated,
-        }
+      ? { type: "itemFinished", ...counts }
       : outcome === "failed"
-        ? { type: "itemFailed", nowMs: Date.now(), message: message ?? summary.error?.message ?? "failed" }
-        : { type: "cancelRequested", nowMs: Date.now() };
+        ? { type: "itemFailed", ...counts, message: message ?? summary.error?.message ?? "failed" }
+        : { type: "cancelRequested", ...counts };
   await stepRun(ctx, run, event);
 }
 

@@ -184,11 +184,27 @@ pub enum RunEvent {
         now_ms: f64,
         /// What went wrong.
         message: String,
+        /// Documents the item visited before it failed.
+        #[serde(default)]
+        #[ts(optional, as = "Option<f64>")]
+        processed: u64,
+        /// Documents the item changed before it failed.
+        #[serde(default)]
+        #[ts(optional, as = "Option<f64>")]
+        updated: u64,
     },
     /// Someone asked the run to stop.
     CancelRequested {
         /// Current time (ms since the epoch).
         now_ms: f64,
+        /// Documents the current item visited before it stopped.
+        #[serde(default)]
+        #[ts(optional, as = "Option<f64>")]
+        processed: u64,
+        /// Documents the current item changed before it stopped.
+        #[serde(default)]
+        #[ts(optional, as = "Option<f64>")]
+        updated: u64,
     },
     /// Someone asked a failed or canceled run to go on.
     Resume {
@@ -303,11 +319,18 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
             }
             Ok(start_from(next, index.saturating_add(1), *now_ms))
         }
-        RunEvent::ItemFailed { now_ms, message } => {
+        RunEvent::ItemFailed {
+            now_ms,
+            message,
+            processed,
+            updated,
+        } => {
             let (mut next, index) = running_item(state, event)?;
             let mut run_error = message.clone();
             if let Some(item) = next.items.get_mut(index) {
                 item.status = ItemStatus::Failed;
+                item.processed = *processed;
+                item.updated = *updated;
                 item.ended_ms = Some(*now_ms);
                 item.error = Some(message.clone());
                 run_error = format!(
@@ -323,7 +346,11 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
                 action: RunAction::Fail,
             })
         }
-        RunEvent::CancelRequested { now_ms } => {
+        RunEvent::CancelRequested {
+            now_ms,
+            processed,
+            updated,
+        } => {
             if state.status != RunStatus::Running {
                 return Ok(nothing(state, "the run is not running"));
             }
@@ -331,6 +358,8 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
             if let Some(item) = current_item_mut(&mut next) {
                 if item.status == ItemStatus::Running {
                     item.status = ItemStatus::Canceled;
+                    item.processed = *processed;
+                    item.updated = *updated;
                     item.ended_ms = Some(*now_ms);
                 }
             }
@@ -466,13 +495,23 @@ mod tests {
             RunEvent::ItemFailed {
                 now_ms: 2_000.0,
                 message: "boom".into(),
+                processed: 7,
+                updated: 3,
             },
         )
         .state
     }
 
     fn canceled() -> RunState {
-        go(&begun(), RunEvent::CancelRequested { now_ms: 2_000.0 }).state
+        go(
+            &begun(),
+            RunEvent::CancelRequested {
+                now_ms: 2_000.0,
+                processed: 0,
+                updated: 0,
+            },
+        )
+        .state
     }
 
     fn succeeded() -> RunState {
@@ -573,6 +612,8 @@ mod tests {
             let e = RunEvent::ItemFailed {
                 now_ms: 0.0,
                 message: "x".into(),
+                processed: 0,
+                updated: 0,
             };
             assert!(matches!(
                 run_step(&s, &e),
@@ -598,7 +639,14 @@ mod tests {
 
     #[test]
     fn cancel_stops_current_item_and_run() {
-        let t = go(&begun(), RunEvent::CancelRequested { now_ms: 2_000.0 });
+        let t = go(
+            &begun(),
+            RunEvent::CancelRequested {
+                now_ms: 2_000.0,
+                processed: 0,
+                updated: 0,
+            },
+        );
         assert_eq!(t.state.status, RunStatus::Canceled);
         assert_eq!(t.state.items[0].status, ItemStatus::Canceled);
         assert_eq!(t.state.items[1].status, ItemStatus::Pending);
@@ -607,7 +655,14 @@ mod tests {
 
     #[test]
     fn cancel_before_begin_cancels_run_only() {
-        let t = go(&plan(), RunEvent::CancelRequested { now_ms: 2_000.0 });
+        let t = go(
+            &plan(),
+            RunEvent::CancelRequested {
+                now_ms: 2_000.0,
+                processed: 0,
+                updated: 0,
+            },
+        );
         assert_eq!(t.state.status, RunStatus::Canceled);
         assert!(t
             .state
@@ -619,7 +674,14 @@ mod tests {
     #[test]
     fn cancel_of_stopped_run_does_nothing() {
         for s in [failed(), canceled(), succeeded()] {
-            let t = go(&s, RunEvent::CancelRequested { now_ms: 9_000.0 });
+            let t = go(
+                &s,
+                RunEvent::CancelRequested {
+                    now_ms: 9_000.0,
+                    processed: 0,
+                    updated: 0,
+                },
+            );
             assert_eq!(t.state, s);
             assert!(matches!(t.action, RunAction::Nothing { .. }));
         }
@@ -647,7 +709,15 @@ mod tests {
 
     #[test]
     fn resume_of_run_canceled_before_begin_starts_first_item() {
-        let s = go(&plan(), RunEvent::CancelRequested { now_ms: 1.0 }).state;
+        let s = go(
+            &plan(),
+            RunEvent::CancelRequested {
+                now_ms: 1.0,
+                processed: 0,
+                updated: 0,
+            },
+        )
+        .state;
         let t = go(&s, RunEvent::Resume { now_ms: 2.0 });
         assert!(matches!(t.action, RunAction::StartItem { index: 0, .. }));
     }

@@ -27,11 +27,27 @@ nowMs: number,
 /**
  * What went wrong.
  */
-message: string, } | { "type": "cancelRequested", 
+message: string, 
+/**
+ * Documents the item visited before it failed.
+ */
+processed?: number, 
+/**
+ * Documents the item changed before it failed.
+ */
+updated?: number, } | { "type": "cancelRequested", 
 /**
  * Current time (ms since the epoch).
  */
-nowMs: number, } | { "type": "resume", 
+nowMs: number, 
+/**
+ * Documents the current item visited before it stopped.
+ */
+processed?: number, 
+/**
+ * Documents the current item changed before it stopped.
+ */
+updated?: number, } | { "type": "resume", 
 /**
  * Current time (ms since the epoch).
  */
