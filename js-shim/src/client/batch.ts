@@ -19,6 +19,7 @@ import { ConvexError, type GenericId } from "convex/values";
 import {
   DRY_RUN,
   MIGRATE_ONE_FAILED,
+  MIGRATION_DESCRIPTION,
   UNKNOWN_TABLE,
   type BatchArgs,
   type BatchResult,
@@ -89,7 +90,7 @@ export function assertKnownTable(
 export async function describeTable(
   ctx: GenericQueryCtx<GenericDataModel>,
   table: string,
-  config: Omit<MigrationDescription, "bounds">,
+  config: Omit<MigrationDescription, "bounds" | "kind">,
 ): Promise<MigrationDescription> {
   let bounds: MigrationDescription["bounds"] = null;
   if (config.workers > 1) {
@@ -97,7 +98,7 @@ export async function describeTable(
     const last = await ctx.db.query(table).order("desc").first();
     if (first && last) bounds = { lo: first._creationTime as number, hi: last._creationTime as number };
   }
-  return { ...config, bounds };
+  return { kind: MIGRATION_DESCRIPTION, ...config, bounds };
 }
 
 /**
@@ -190,7 +191,8 @@ async function applyOne(spec: BatchSpec<GenericDataModel>, ctx: never, doc: AnyD
     const failure: DocumentFailure = {
       kind: MIGRATE_ONE_FAILED,
       documentId: doc._id,
-      message: `Document ${doc._id} failed: ${error instanceof Error ? error.message : String(error)}`,
+      // The engine's failure sentence names the document; keep the error's own text.
+      message: error instanceof Error ? error.message : String(error),
     };
     throw new ConvexError(failure);
   }
@@ -203,7 +205,7 @@ async function writePatch(ctx: AnyCtx, table: string, doc: AnyDoc, patch: Record
     const failure: DocumentFailure = {
       kind: MIGRATE_ONE_FAILED,
       documentId: doc._id,
-      message: `Document ${doc._id} of ${table} could not be patched: ${error instanceof Error ? error.message : String(error)}`,
+      message: `the patch could not be written to ${table}: ${error instanceof Error ? error.message : String(error)}`,
     };
     throw new ConvexError(failure);
   }

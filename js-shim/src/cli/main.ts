@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+/** The `convex-migrate` binary. */
+import { processIo } from "./io.js";
+import { runCli } from "./program.js";
+
+process.exitCode = await runCli(process.argv.slice(2), processIo());

@@ -1,0 +1,277 @@
+/**
+ * The command line: flags parsed by commander, one small function per
+ * command, one place that turns errors into a message and an exit code.
+ */
+import fs from "node:fs";
+import { stripVTControlCharacters } from "node:util";
+import { Command, CommanderError, Option } from "commander";
+import { cancel } from "./commands/cancel.js";
+import { create } from "./commands/create.js";
+import { deploy } from "./commands/deploy.js";
+import { status } from "./commands/status.js";
+import { runMigrations, type RunOptions } from "./commands/up.js";
+import { loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
+import { makeContext, type Context } from "./context.js";
+import { CliError, EXIT, usageError, type ExitCode } from "./errors.js";
+import { colorsFor, type Io } from "./io.js";
+import { releaseFrom } from "./release.js";
+import { registerSchemaCommands } from "./schema/index.js";
+import { mask, type Target } from "./transport/convexRun.js";
+import { TransportError } from "./transport/types.js";
+
+/** Engine refusals that mean the request or the manifest is wrong (exit 2), not the data. */
+const USAGE_CODES = new Set([
+  "INVALID_INPUT",
+  "INVALID_ID",
+  "DUPLICATE_ID",
+  "EMPTY_TABLE",
+  "NOT_SORTED",
+  "UNKNOWN_MIGRATION",
+  "STEPS_AND_TO",
+  "NO_DOWN_TARGET",
+  "INVALID_STEPS",
+  "NO_DOWN_STEP",
+  "INVALID_BATCH_SIZE",
+  "INVALID_PARALLELISM",
+]);
+
+type TargetFlags = { prod?: boolean; previewName?: string; deploymentName?: string; envFile?: string };
+type CommonFlags = TargetFlags & { json?: boolean };
+type RunFlags = CommonFlags & {
+  dryRun?: boolean;
+  allowDrift?: boolean;
+  strict?: boolean;
+  wait: boolean;
+  restart?: boolean;
+  timeout?: string;
+  batchSize?: string;
+  env?: string;
+  commit?: string;
+  tag?: string;
+  steps?: string;
+  to?: string;
+};
+
+function withTarget(cmd: Command): Command {
+  return cmd
+    .option("--prod", "use the project's production deployment")
+    .option("--preview-name <name>", "use the preview deployment with this name")
+    .option("--deployment-name <name>", "use the deployment with this name")
+    .option("--env-file <path>", "read CONVEX_DEPLOYMENT / CONVEX_DEPLOY_KEY from this file");
+}
+
+function withRunFlags(cmd: Command): Command {
+  return withTarget(cmd)
+    .option("--dry-run", "show the plan and drift, change nothing")
+    .option("--allow-drift", "run even if applied migrations were edited or removed")
+    .option("--strict", "treat out-of-order pending migrations as blocking drift")
+    .option("--restart", "start failed or canceled migrations over instead of resuming")
+    .option("--no-wait", "start the run and exit without following it")
+    .option("--timeout <duration>", "stop waiting after this long (exit 1), e.g. 90s, 15m, 1h")
+    .option("--batch-size <n>", "documents per batch for every migration of the run")
+    .option("--env <name>", "release record: environment name")
+    .option("--commit <sha>", "release record: commit (default: from the CI environment)")
+    .option("--tag <tag>", "release record: release tag")
+    .option("--json", "print one JSON document on stdout; logs go to stderr");
+}
+
+const targetOf = (f: TargetFlags): Target => ({
+  ...(f.prod ? { prod: true } : {}),
+  ...(f.previewName !== undefined ? { previewName: f.previewName } : {}),
+  ...(f.deploymentName !== undefined ? { deploymentName: f.deploymentName } : {}),
+  ...(f.envFile !== undefined ? { envFile: f.envFile } : {}),
+});
+
+function runOptions(direction: "up" | "down", f: RunFlags, config: Config, io: Io): RunOptions {
+  return {
+    direction,
+    ...(f.steps !== undefined ? { steps: positiveInteger(f.steps, "--steps") } : {}),
+    ...(f.to !== undefined ? { to: f.to } : {}),
+    dryRun: f.dryRun ?? false,
+    allowDrift: f.allowDrift ?? config.allowDrift,
+    strict: f.strict ?? config.strict,
+    restart: f.restart ?? false,
+    wait: f.wait,
+    timeoutMs: f.timeout !== undefined ? parseDuration(f.timeout, "--timeout") : config.timeoutMs,
+    ...(f.batchSize !== undefined
+      ? { batchSize: positiveInteger(f.batchSize, "--batch-size") }
+      : config.batchSize !== undefined
+        ? { batchSize: config.batchSize }
+        : {}),
+    release: releaseFrom({ env: f.env, commit: f.commit, tag: f.tag }, io.env, targetOf(f)),
+  };
+}
+
+function version(): string {
+  // The repository runs src/cli/program.ts; the package runs dist/js-shim/src/cli/program.js.
+  for (const rel of ["../../../package.json", "../../../../package.json"]) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "convex-migrate" && pkg.version) return pkg.version;
+    } catch {
+      // Not here: the published layout differs from the repository's.
+    }
+  }
+  return "unknown";
+}
+
+/** Run the CLI with `argv` (without node and script) and return the exit code. */
+export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.OK;
+  const context = (flags: CommonFlags): Context =>
+    makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  const act =
+    <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) =>
+    async (...args: A) => {
+      exitCode = await fn(...args);
+    };
+
+  const program = new Command("convex-migrate")
+    .description("Versioned, checksummed online data migrations for Convex.")
+    .version(version())
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError("Run `convex-migrate <command> --help` for the flags.");
+
+  program
+    .command("create")
+    .description("scaffold a migration file and rewrite the manifest")
+    .argument("<name>", "what the migration does, e.g. backfill_priority")
+    .option("--json", "print one JSON document on stdout")
+    .action(act(async (name: string, f: { json?: boolean }) => await create(context(f), name)));
+
+  withRunFlags(program.command("up").description("apply pending migrations and follow the run")).action(
+    act(async (f: RunFlags) => {
+      const ctx = context(f);
+      return await runMigrations(ctx, runOptions("up", f, ctx.config, io));
+    }),
+  );
+
+  withRunFlags(
+    program
+      .command("down")
+      .description("roll back applied migrations (--steps N or --to ID)")
+      .option("--steps <n>", "roll back the last N applied migrations")
+      .option("--to <id>", "roll back every migration applied after this id"),
+  ).action(
+    act(async (f: RunFlags) => {
+      if ((f.steps === undefined) === (f.to === undefined)) {
+        throw usageError("down needs exactly one of --steps N or --to ID.", "e.g. `convex-migrate down --steps 1`.");
+      }
+      const ctx = context(f);
+      return await runMigrations(ctx, runOptions("down", f, ctx.config, io));
+    }),
+  );
+
+  withTarget(program.command("status").description("show migrations, runs, pending ids and drift"))
+    .option("--watch", "keep showing status as it changes (Ctrl-C to stop)")
+    .option("--json", "print the status as one JSON document")
+    .option("--exit-code", "exit 4 when migrations are pending, 3 when drift blocks")
+    .addOption(new Option("--limit <n>", "recent runs to show").argParser((v) => positiveInteger(v, "--limit")))
+    .action(
+      act(
+        async (f: CommonFlags & { watch?: boolean; exitCode?: boolean; limit?: number }) =>
+          await status(context(f), {
+            watch: f.watch ?? false,
+            exitCode: f.exitCode ?? false,
+            ...(f.limit !== undefined ? { limit: f.limit } : {}),
+          }),
+      ),
+    );
+
+  withTarget(program.command("cancel").description("cancel the active run between batches; up resumes it"))
+    .option("--run-id <id>", "the run to cancel (default: the active one)")
+    .option("--json", "print one JSON document on stdout")
+    .action(act(async (f: CommonFlags & { runId?: string }) => await cancel(context(f), f)));
+
+  withRunFlags(
+    program
+      .command("deploy")
+      .description("npx convex deploy, then up --strict, waiting; a failed deploy migrates nothing")
+      .argument("[convexDeployFlags...]", "flags for `npx convex deploy`, after --"),
+  ).action(
+    act(async (convexArgs: string[], f: RunFlags) => {
+      const ctx = context(f);
+      return await deploy(ctx, convexArgs, targetOf(f), runOptions("up", f, ctx.config, io));
+    }),
+  );
+
+  registerSchemaCommands(program, { io, context, act, withTarget });
+
+  program
+    .command("demo")
+    .description("the whole workflow on an in-memory deployment of the example app")
+    .action(
+      act(async () => {
+        // Loaded only here: it needs convex-test and the repository's example app.
+        const loaded = await import("./commands/demo.js").catch((error: Error) => {
+          throw new CliError(
+            `The demo could not load: ${error.message}`,
+            EXIT.FAILED,
+            "Run it from a clone of the convex-migrate repository: npm ci && npm run demo.",
+          );
+        });
+        return await loaded.demo(io);
+      }),
+    );
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (error) {
+    const { code, message, hint } = report(error, io);
+    const end = argv.indexOf("--");
+    if ((end === -1 ? argv : argv.slice(0, end)).includes("--json") && code !== EXIT.OK) {
+      // Under --json a failure is still one JSON document on stdout.
+      io.stdout.write(`${JSON.stringify({ error: { message, ...(hint ? { hint } : {}) }, exitCode: code }, null, 2)}\n`);
+    }
+    return code;
+  }
+}
+
+type Reported = { code: ExitCode; message: string; hint?: string };
+
+/** Print an error in one or two lines and choose its exit code. */
+function report(error: unknown, io: Io): Reported {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (and the help hint).
+    return { code: error.exitCode === 0 ? EXIT.OK : EXIT.USAGE, message: error.message.replace(/^error: /, "") };
+  }
+  const c = colorsFor(io.stderr, io.env);
+  const print = (code: ExitCode, message: string, hint?: string): Reported => {
+    const line = mask(firstLine(message), io.env);
+    const next = hint ? mask(hint, io.env) : undefined;
+    io.stderr.write(`${c.red("error:")} ${line}\n${next ? `  ${next}\n` : ""}`);
+    return { code, message: line, ...(next ? { hint: next } : {}) };
+  };
+  if (error instanceof CliError) return print(error.exitCode, error.message, error.hint);
+  if (error instanceof TransportError) {
+    const data = error.data as { kind?: string; code?: string; hint?: string } | undefined;
+    const usage =
+      (data?.kind === "ENGINE_ERROR" && USAGE_CODES.has(data.code ?? "")) || data?.kind === "UNKNOWN_RUN";
+    const missingFunction = /Could not find (public )?(function|module)/i.test(error.message);
+    return print(
+      usage || missingFunction ? EXIT.USAGE : EXIT.FAILED,
+      error.message,
+      data?.hint ||
+        (missingFunction
+          ? "Export start, status, cancel and batch from your migrations module (see functionsModule in convex-migrate.json), and deploy."
+          : undefined),
+    );
+  }
+  return print(
+    EXIT.FAILED,
+    `Unexpected error: ${String((error as Error)?.message ?? error)}`,
+    "Please report this with the command you ran.",
+  );
+}
+
+/** Errors stay one line (plus the hint): the first meaningful line of a longer message. */
+function firstLine(message: string): string {
+  return (
+    stripVTControlCharacters(message)
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "") ?? message
+  );
+}
