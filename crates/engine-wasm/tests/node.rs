@@ -21,29 +21,47 @@ fn engine_info_lists_the_worker_states_as_plain_strings() {
     let info = engine_info(Object::new().into()).expect("engineInfo answers");
     let states: Array = get(&info, "workerStatuses").dyn_into().expect("an array");
     let names: Vec<String> = states.iter().filter_map(|s| s.as_string()).collect();
-    assert_eq!(names, ["inProgress", "success", "failed", "canceled", "paused"]);
+    assert_eq!(
+        names,
+        ["inProgress", "success", "failed", "canceled", "paused"]
+    );
 }
 
 #[wasm_bindgen_test]
 fn checksum_is_a_prefixed_hex_string() {
-    let def = parse(r#"{"id":"20261122_101500_backfill","description":"d","up":{"table":"todos","source":"() => ({})"}}"#);
+    let def = parse(
+        r#"{"id":"20261122_101500_backfill","description":"d","up":{"table":"todos","source":"() => ({})"}}"#,
+    );
     let result = checksum(def).expect("checksum answers");
     let sum = get(&result, "checksum").as_string().expect("a string");
-    assert!(sum.starts_with("sha256:") && sum.len() == "sha256:".len() + 64, "{sum}");
+    assert!(
+        sum.starts_with("sha256:") && sum.len() == "sha256:".len() + 64,
+        "{sum}"
+    );
 }
 
 #[wasm_bindgen_test]
 fn a_refused_input_is_a_real_error_with_a_stable_code() {
-    let request = parse(r#"{"event":{"type":"start","nowMs":0,"batchSize":0,"reset":false,"oneBatchOnly":false}}"#);
+    let request = parse(
+        r#"{"event":{"type":"start","nowMs":0,"batchSize":0,"reset":false,"oneBatchOnly":false}}"#,
+    );
     let thrown = worker_step(request).expect_err("batch size 0 is refused");
     let error: Error = thrown.clone().dyn_into().expect("an Error object");
-    assert_eq!(get(&thrown, "code").as_string().as_deref(), Some("INVALID_BATCH_SIZE"));
+    assert_eq!(
+        get(&thrown, "code").as_string().as_deref(),
+        Some("INVALID_BATCH_SIZE")
+    );
     assert!(String::from(error.message()).contains("batch size"));
-    assert!(get(&thrown, "hint").as_string().is_some_and(|h| !h.is_empty()));
+    assert!(get(&thrown, "hint")
+        .as_string()
+        .is_some_and(|h| !h.is_empty()));
 }
 
 #[wasm_bindgen_test]
 fn a_malformed_request_names_the_problem() {
     let thrown = worker_step(parse(r#"{"event":{"type":"jump"}}"#)).expect_err("unknown event");
-    assert_eq!(get(&thrown, "code").as_string().as_deref(), Some("INVALID_INPUT"));
+    assert_eq!(
+        get(&thrown, "code").as_string().as_deref(),
+        Some("INVALID_INPUT")
+    );
 }
