@@ -40,6 +40,8 @@ export type BatchArgs = ObjectType<typeof vBatchArgs>;
 
 /** What a migration function answers to `describe: true`. */
 export type MigrationDescription = {
+  /** Tells a migration's answer from whatever another function returns. */
+  kind: typeof MIGRATION_DESCRIPTION;
   table: string;
   batchSize: number;
   maxBatchSize?: number;
@@ -74,6 +76,8 @@ export const DRY_RUN = "DRY RUN";
 export const CODE_CHANGED = "CODE_CHANGED";
 /** The error a migration throws when its table is not in the app's schema. */
 export const UNKNOWN_TABLE = "UNKNOWN_TABLE";
+/** The `kind` of a migration's description: only functions made by the client library answer with it. */
+export const MIGRATION_DESCRIPTION = "MIGRATION_DESCRIPTION";
 
 /** Whether a batch refused to run because its migration's code changed mid-run. */
 export function isCodeChanged(error: unknown): boolean {

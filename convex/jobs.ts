@@ -21,6 +21,7 @@ import {
   isCodeChanged,
   type BatchArgs,
   type BatchResult,
+  MIGRATION_DESCRIPTION,
   type MigrationDescription,
 } from "./batchContract.js";
 
@@ -142,16 +143,25 @@ function startEvent(opts: StartOptions, range?: KeyRange, stalled = false): Even
   } as Event;
 }
 
-/** Ask the app's migration function for its defaults and its table's bounds. */
+/**
+ * Ask the app's migration function for its defaults and its table's bounds.
+ * Any other function is refused here, before a batch is scheduled: one with
+ * an argument validator rejects `describe`, one without answers something
+ * other than a description, and its writes roll back with the refusal.
+ */
 export async function describe(
   ctx: MutationCtx,
   fnHandle: string,
   versioned?: BatchArgs["versioned"],
 ): Promise<MigrationDescription> {
-  return (await ctx.runMutation(fnHandle as FunctionHandle<"mutation">, {
+  const described: unknown = await ctx.runMutation(fnHandle as FunctionHandle<"mutation">, {
     describe: true,
     ...(versioned ? { versioned } : {}),
-  })) as MigrationDescription;
+  });
+  if ((described as { kind?: unknown } | null)?.kind !== MIGRATION_DESCRIPTION) {
+    throw new Error("it did not answer the way a function made by migrations.define() does");
+  }
+  return described as MigrationDescription;
 }
 
 /** Start options from what the migration function says of itself. */

@@ -22,7 +22,7 @@ import {
 import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
 import type { MigrationStatus } from "../../../convex/validators.js";
-import { DEFAULT_BATCH_SIZE, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
+import { DEFAULT_BATCH_SIZE, assertKnownTable, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
 import { describeOutcome } from "./log.js";
 import { Versioned, type MigrationSet } from "./versioned.js";
 
@@ -116,6 +116,7 @@ export class Migrations<DataModel extends GenericDataModel> {
       args: vBatchArgs,
       handler: async (ctx, args): Promise<unknown> => {
         if (args.describe) {
+          assertKnownTable(this.options?.schema, opts.table, await functionName(ctx));
           return await describeTable(ctx, opts.table, {
             table: opts.table,
             batchSize,
