@@ -18,7 +18,7 @@ cargo build -p convex-migrate-engine-wasm --target wasm32-unknown-unknown --rele
 rm -rf "$OUT" && mkdir -p "$OUT"
 wasm-bindgen target/wasm32-unknown-unknown/release/convex_migrate_engine_wasm.wasm \
   --target web --out-dir "$OUT" --out-name engine
-node_modules/.bin/wasm-opt "$OUT/engine_bg.wasm" -O3 --strip-debug --strip-producers \
+node_modules/.bin/wasm-opt "$OUT/engine_bg.wasm" -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-call-indirect-overlong \
   --enable-multivalue --enable-mutable-globals --enable-nontrapping-float-to-int \
   --enable-reference-types --enable-sign-ext \

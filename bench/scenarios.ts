@@ -1,0 +1,157 @@
+/**
+ * The side-by-side scenarios, shared by the benchmark (bench/side-by-side.ts)
+ * and its smoke test (tests/bench-smoke.test.ts): one convex-test deployment
+ * of bench/app with both tools mounted and Convex's transaction limits
+ * enforced, the same documents and the same `migrateOne` for both.
+ *
+ * Needs vitest (import.meta.glob, fake timers); callers turn fake timers on.
+ */
+import { convexTest } from "convex-test";
+import { register } from "convex-migrate/test";
+import { vi } from "vitest";
+import { takeCalls, type CallKind } from "./app/calls";
+import { components, internal } from "./app/convex/_generated/api";
+import schema from "./app/convex/schema";
+
+const modules = import.meta.glob("./app/convex/**/*.ts");
+
+// The peer's component as its package ships it (what its own
+// `@convex-dev/migrations/test` registers, built from dist/ so no transform of
+// its TypeScript sources is needed).
+const peerModules = import.meta.glob("../node_modules/@convex-dev/migrations/dist/component/**/*.js");
+const PEER_SCHEMA = "../node_modules/@convex-dev/migrations/dist/component/schema.js";
+const peerSchema = async () => ((await peerModules[PEER_SCHEMA]!()) as { default: AnySchema }).default;
+type AnySchema = Parameters<ReturnType<typeof convexTest>["registerComponent"]>[1];
+
+/** The real clock, taken before any test installs fake timers (they fake `performance` too). */
+const realNow = performance.now.bind(performance);
+
+/** Milliseconds on the real clock. */
+export function now(): number {
+  return realNow();
+}
+
+/** Which tool runs: convex-migrate, or @convex-dev/migrations 0.3.6. */
+export type Tool = "ours" | "peer";
+
+/** The bench app's migrations: a fixed batch of 100, or each tool's defaults. */
+export type Variant = "fixed" | "default";
+
+/** A fresh deployment with both components and Convex's limits enforced. */
+export async function deployment() {
+  const t = convexTest({ schema, modules, transactionLimits: true });
+  register(t, "migrations");
+  t.registerComponent("peerMigrations", await peerSchema(), peerModules);
+  return t;
+}
+
+export type Deployment = Awaited<ReturnType<typeof deployment>>;
+
+/** convex-test runs a handler inside a component; not in its published types. */
+type RunInComponent = <T>(
+  componentPath: string,
+  handler: (ctx: { db: { system: { query: (table: "_scheduled_functions") => { collect: () => Promise<ScheduledJob[]> } } } }) => Promise<T>,
+) => Promise<T>;
+type ScheduledJob = { name: string; state: { kind: string } };
+
+/** Bytes per document in a transaction's budget when seeding. */
+const SEED_BYTES_PER_TRANSACTION = 8 * 1024 * 1024;
+const SEED_DOCS_PER_TRANSACTION = 8_000;
+
+/** Insert `count` documents whose `body` is `bodyBytes` long, in transactions that fit the limits. */
+export async function seed(t: Deployment, count: number, bodyBytes = 0) {
+  const body = "x".repeat(bodyBytes);
+  const perTx = Math.max(1, Math.min(SEED_DOCS_PER_TRANSACTION, Math.floor(SEED_BYTES_PER_TRANSACTION / (bodyBytes + 100))));
+  for (let done = 0; done < count; done += perTx) {
+    const n = Math.min(perTx, count - done);
+    await t.run(async (ctx) => {
+      for (let i = 0; i < n; i++) await ctx.db.insert("docs", { body });
+    });
+  }
+}
+
+/** How many documents carry each `counter` value (undefined counts as 0). */
+export async function counters(t: Deployment, bodyBytes = 0): Promise<Record<number, number>> {
+  const numItems = Math.max(1, Math.min(4_000, Math.floor(SEED_BYTES_PER_TRANSACTION / (bodyBytes + 100))));
+  const histogram: Record<number, number> = {};
+  let cursor: string | null = null;
+  for (;;) {
+    const page: { page: { counter?: number }[]; isDone: boolean; continueCursor: string } = await t.run(
+      async (ctx) => await ctx.db.query("docs").paginate({ cursor, numItems }),
+    );
+    for (const d of page.page) histogram[d.counter ?? 0] = (histogram[d.counter ?? 0] ?? 0) + 1;
+    if (page.isDone) return histogram;
+    cursor = page.continueCursor;
+  }
+}
+
+/** What one tool did on one run of one scenario. */
+export type Outcome = {
+  tool: Tool;
+  /** Wall time from the runner call to the end of the last scheduled hop. */
+  ms: number;
+  /** The tool's own status after the run. */
+  state: string;
+  processed: number;
+  error?: string;
+  /** The runner call itself threw (the peer runs its first batch inside it). */
+  runnerThrew: boolean;
+  /** Calls of the app's batch function: batches, and (ours only) the one call that describes the table. */
+  batchCalls: Record<CallKind, number>;
+  /** Scheduled functions the tool ran, one after another (each its own transaction). */
+  scheduledHops: number;
+  /** Top-level transactions: the runner call plus every scheduled hop. */
+  transactions: number;
+  /** Our adaptive batch size at the end (the peer's is fixed). */
+  finalBatchSize?: number;
+};
+
+const NAMES: Record<Tool, Record<Variant, string>> = {
+  ours: { fixed: "bench:oursFixed", default: "bench:oursDefault" },
+  peer: { fixed: "bench:peerFixed", default: "bench:peerDefault" },
+};
+
+const COMPONENT: Record<Tool, "migrations" | "peerMigrations"> = { ours: "migrations", peer: "peerMigrations" };
+
+/** Run one tool's migration to its end on a seeded deployment and measure it. */
+export async function migrate(t: Deployment, tool: Tool, variant: Variant): Promise<Outcome> {
+  const name = NAMES[tool][variant];
+  takeCalls();
+  const runner = tool === "ours" ? internal.bench.runOurs : internal.bench.runPeer;
+  const started = now();
+  let runnerError: string | undefined;
+  try {
+    await t.mutation(runner, { fn: name });
+  } catch (error) {
+    // The peer runs its first batch inside the runner call: a limit error surfaces here.
+    runnerError = error instanceof Error ? error.message : String(error);
+  }
+  await t.finishAllScheduledFunctions(vi.runAllTimers, 10_000_000);
+  const ms = now() - started;
+  const batchCalls = takeCalls();
+
+  const status = (await t.run(async (ctx) =>
+    tool === "ours"
+      ? await ctx.runQuery(components.migrations.lib.getStatus, { names: [name] })
+      : await ctx.runQuery(components.peerMigrations.lib.getStatus, { names: [name] }),
+  )) as { state: string; processed: number; error?: string; batchSize?: number }[];
+  const row = status[0]!;
+  const jobs = await (t as unknown as { runInComponent: RunInComponent }).runInComponent(
+    COMPONENT[tool],
+    async (ctx) => await ctx.db.system.query("_scheduled_functions").collect(),
+  );
+  const scheduledHops = jobs.filter((j) => j.state.kind === "success" || j.state.kind === "failed").length;
+  const error = row.error ?? runnerError;
+  return {
+    tool,
+    ms,
+    state: row.state === "unknown" && runnerError ? "failed" : row.state,
+    processed: row.processed,
+    ...(error ? { error } : {}),
+    runnerThrew: runnerError !== undefined,
+    batchCalls,
+    scheduledHops,
+    transactions: 1 + scheduledHops,
+    ...(tool === "ours" && row.batchSize !== undefined ? { finalBatchSize: row.batchSize } : {}),
+  };
+}
