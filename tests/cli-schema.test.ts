@@ -21,7 +21,7 @@ import { knownMigrationIds } from "../js-shim/src/cli/schema/load";
 import { formatPlan, plan } from "../js-shim/src/cli/schema/plan";
 import { formatSync, sync } from "../js-shim/src/cli/schema/sync";
 import type { SchemaCommandContext } from "../js-shim/src/cli/schema/types";
-import { deployment, drain, type Deployment } from "./harness";
+import { deployment, drain, type Deployment, seedExampleApp as seed } from "./harness";
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -54,21 +54,6 @@ function context(t: Deployment): SchemaCommandContext {
 }
 
 const status = (t: Deployment) => t.query(internal.migrate.status, {});
-
-async function seed(t: Deployment) {
-  await t.run(async (ctx) => {
-    for (let i = 0; i < 30; i++) {
-      await ctx.db.insert("todos", {
-        text: `todo ${i}`,
-        ...(i % 3 === 0 ? { done: true } : {}),
-        priority: ["low", "HIGH", "urgent!", "medium"][i % 4],
-      });
-    }
-    for (const name of ["Ada", "Grace", "Linus"]) await ctx.db.insert("users", { name });
-    for (let i = 0; i < 5; i++) await ctx.db.insert("notes", { body: `note ${i}` });
-    for (let i = 0; i < 4; i++) await ctx.db.insert("sessions", { token: `t${i}`, expiresAt: i });
-  });
-}
 
 async function up(t: Deployment, args: Record<string, unknown> = {}) {
   await t.mutation(internal.migrate.start, args as never);

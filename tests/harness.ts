@@ -30,3 +30,19 @@ export async function seedTodos(t: Deployment, n: number, fields: (i: number) =>
 export async function todos(t: Deployment) {
   return await t.run(async (ctx) => await ctx.db.query("todos").collect());
 }
+
+/** The versioned tests' app data: 30 todos (10 done, priorities in mixed spellings), 3 users, 5 notes, 4 sessions. */
+export async function seedExampleApp(t: Deployment) {
+  await t.run(async (ctx) => {
+    for (let i = 0; i < 30; i++) {
+      await ctx.db.insert("todos", {
+        text: `todo ${i}`,
+        ...(i % 3 === 0 ? { done: true } : {}),
+        priority: ["low", "HIGH", "urgent!", "medium"][i % 4],
+      });
+    }
+    for (const name of ["Ada", "Grace", "Linus"]) await ctx.db.insert("users", { name });
+    for (let i = 0; i < 5; i++) await ctx.db.insert("notes", { body: `note ${i}` });
+    for (let i = 0; i < 4; i++) await ctx.db.insert("sessions", { token: `t${i}`, expiresAt: i });
+  });
+}

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { manifestDefs } from "../js-shim/src/client/versioned";
 import { components, internal } from "../example/convex/_generated/api";
 import { manifest } from "../example/convex/migrations/manifest";
-import { deployment, drain, type Deployment } from "./harness";
+import { deployment, drain, type Deployment, seedExampleApp as seed } from "./harness";
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -36,21 +36,6 @@ async function startWithManifest(t: Deployment, defs: ReturnType<typeof manifest
       batchHandle: await createFunctionHandle(internal.migrate.batch),
     } as never),
   );
-}
-
-async function seed(t: Deployment) {
-  await t.run(async (ctx) => {
-    for (let i = 0; i < 30; i++) {
-      await ctx.db.insert("todos", {
-        text: `todo ${i}`,
-        ...(i % 3 === 0 ? { done: true } : {}),
-        priority: ["low", "HIGH", "urgent!", "medium"][i % 4],
-      });
-    }
-    for (const name of ["Ada", "Grace", "Linus"]) await ctx.db.insert("users", { name });
-    for (let i = 0; i < 5; i++) await ctx.db.insert("notes", { body: `note ${i}` });
-    for (let i = 0; i < 4; i++) await ctx.db.insert("sessions", { token: `t${i}`, expiresAt: i });
-  });
 }
 
 const table = <T extends "todos" | "users" | "notes" | "notesV2" | "sessions" | "sessionsBackup" | "writeCounts">(

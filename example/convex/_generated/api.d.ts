@@ -59,8 +59,8 @@ export declare const internal: FilterApi<
   FunctionReference<any, "internal">
 >;
 
-import type { ComponentApi as MigrationsComponentApi } from "convex-migrate/_generated/component.js";
-/** The mounted components (added by scripts/codegen-example.sh). */
+import type { ComponentApi as migrationsComponentApi } from "convex-migrate/_generated/component.js";
+/** The mounted components (added by scripts/codegen-offline.sh). */
 export declare const components: {
-  migrations: MigrationsComponentApi<"migrations">;
+  migrations: migrationsComponentApi<"migrations">;
 };

@@ -7,7 +7,6 @@ import {
   getFunctionName,
   internalMutationGeneric,
   makeFunctionReference,
-  type DocumentByName,
   type FunctionReference,
   type GenericActionCtx,
   type GenericDataModel,
@@ -22,7 +21,14 @@ import {
 import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
 import type { MigrationStatus } from "../../../convex/validators.js";
-import { DEFAULT_BATCH_SIZE, assertKnownTable, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
+import {
+  DEFAULT_BATCH_SIZE,
+  assertKnownTable,
+  describeTable,
+  runBatch,
+  type CustomRange,
+  type MigrateOneFn,
+} from "./batch.js";
 import { describeOutcome } from "./log.js";
 import { Versioned, type MigrationSet } from "./versioned.js";
 
@@ -44,14 +50,7 @@ export type MigrationsOptions<DataModel extends GenericDataModel> = {
 /** Options of one migration, as `define` takes them. */
 export type DefineOptions<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> = {
   table: TableName;
-  migrateOne: (
-    ctx: GenericMutationCtx<DataModel>,
-    doc: DocumentByName<DataModel, TableName>,
-  ) =>
-    | void
-    | null
-    | MigrationPatch<DocumentByName<DataModel, TableName>>
-    | Promise<void | null | MigrationPatch<DocumentByName<DataModel, TableName>>>;
+  migrateOne: MigrateOneFn<DataModel, TableName, GenericMutationCtx<DataModel>>;
   customRange?: CustomRange<DataModel, TableName>;
   /** Documents in the first batch (the engine may grow or shrink it). */
   batchSize?: number;

@@ -9,7 +9,6 @@ import {
   internalMutationGeneric,
   internalQueryGeneric,
   makeFunctionReference,
-  type DocumentByName,
   type GenericDataModel,
   type GenericMutationCtx,
   type MutationBuilder,
@@ -21,7 +20,14 @@ import { CODE_CHANGED, vBatchArgs, type BatchArgs } from "../../../convex/batchC
 import { vStartOptions } from "../../../convex/validators.js";
 import * as engine from "../engine.js";
 import type { MigrationDef } from "../engine-types/MigrationDef.js";
-import { DEFAULT_BATCH_SIZE, assertKnownTable, describeTable, runBatch, type CustomRange, type MigrationPatch } from "./batch.js";
+import {
+  DEFAULT_BATCH_SIZE,
+  assertKnownTable,
+  describeTable,
+  runBatch,
+  type CustomRange,
+  type MigrateOneFn,
+} from "./batch.js";
 import type { MigrationsOptions } from "./migrations.js";
 import { schemaFunctions } from "./preflight.js";
 
@@ -36,14 +42,7 @@ export type VersionedContext = {
 /** One direction of a versioned migration. */
 export type MigrationStep<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> = {
   table: TableName;
-  migrateOne: (
-    ctx: GenericMutationCtx<DataModel> & VersionedContext,
-    doc: DocumentByName<DataModel, TableName>,
-  ) =>
-    | void
-    | null
-    | MigrationPatch<DocumentByName<DataModel, TableName>>
-    | Promise<void | null | MigrationPatch<DocumentByName<DataModel, TableName>>>;
+  migrateOne: MigrateOneFn<DataModel, TableName, GenericMutationCtx<DataModel> & VersionedContext>;
   batchSize?: number;
   customRange?: CustomRange<DataModel, TableName>;
   /** Split the table into this many `_creationTime` ranges run at once. */

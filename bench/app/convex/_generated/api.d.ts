@@ -35,10 +35,10 @@ export declare const internal: FilterApi<
   FunctionReference<any, "internal">
 >;
 
-import type { ComponentApi as MigrationsComponentApi } from "convex-migrate/_generated/component.js";
-import type { ComponentApi as PeerMigrationsComponentApi } from "@convex-dev/migrations/_generated/component.js";
-/** The mounted components (added by bench/app/codegen.sh). */
+import type { ComponentApi as migrationsComponentApi } from "convex-migrate/_generated/component.js";
+import type { ComponentApi as peerMigrationsComponentApi } from "@convex-dev/migrations/_generated/component.js";
+/** The mounted components (added by scripts/codegen-offline.sh). */
 export declare const components: {
-  migrations: MigrationsComponentApi<"migrations">;
-  peerMigrations: PeerMigrationsComponentApi<"peerMigrations">;
+  migrations: migrationsComponentApi<"migrations">;
+  peerMigrations: peerMigrationsComponentApi<"peerMigrations">;
 };

@@ -22,5 +22,5 @@ export const api = anyApi;
 export const internal = anyApi;
 
 import { componentsGeneric } from "convex/server";
-/** The mounted components (added by bench/app/codegen.sh). */
+/** The mounted components (added by scripts/codegen-offline.sh). */
 export const components = componentsGeneric();
