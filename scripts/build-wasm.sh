@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 OUT=js-shim/wasm
 STAMP="$OUT/.source-hash"
-hash=$( (cat Cargo.lock Cargo.toml; find crates -type f \( -name '*.rs' -o -name 'Cargo.toml' \) -not -path '*/tests/*' | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1)
+hash=$( (cat Cargo.lock Cargo.toml; find crates/engine crates/engine-wasm -type f \( -name '*.rs' -o -name 'Cargo.toml' \) -not -path '*/tests/*' | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1)
 if [ "${FORCE_WASM_BUILD:-}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$hash" ] && [ -f "$OUT/engine-bytes.js" ]; then
   exit 0
 fi

@@ -8,15 +8,17 @@
 #
 # cargo-fuzz needs a nightly toolchain and `cargo install cargo-fuzz`; without
 # them the script says so and falls back to --proptest. Targets and their
-# generators live in crates/engine/fuzz/src. Each run grows a working corpus
-# in crates/engine/fuzz/corpus-raw/<target>/ (ignored by git) and rewrites the
-# committed, minimized one in crates/engine/fuzz/corpus/<target>/; a crash
-# leaves its input in crates/engine/fuzz/artifacts/<target>/.
+# generators live in crates/engine-fuzz/src. Each run grows a working corpus
+# in crates/engine-fuzz/fuzz/corpus-raw/<target>/ (ignored by git) and rewrites
+# the committed, minimized one in crates/engine-fuzz/corpus/<target>/; a crash
+# leaves its input in crates/engine-fuzz/fuzz/artifacts/<target>/.
 # One fuzzing process at a time, niced, so the machine stays usable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_DIR=crates/engine/fuzz
+FUZZ_DIR=crates/engine-fuzz/fuzz
+CORPUS_DIR=crates/engine-fuzz/corpus
+DICT_DIR=crates/engine-fuzz/dicts
 TARGETS=(api_json api_values decide_start worker_machine run_machine check_page diff_schemas)
 MAX_LEN=4096
 
@@ -29,7 +31,7 @@ proptest_run() {
     CARGO_TARGET_DIR=target/fuzz-proptest \
     CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
     CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true \
-    nice -n 10 cargo test --release -p convex-migrate-engine --test fuzz_engine \
+    nice -n 10 cargo test --release -p convex-migrate-engine-fuzz --test fuzz_engine \
     -- --ignored --test-threads=1
 }
 
@@ -82,10 +84,10 @@ for target in "${TARGETS[@]}"; do
   # libFuzzer grows its working corpus in corpus-raw/ (not committed) and
   # also reads the committed corpus/, which is rebuilt below from both.
   raw="$FUZZ_DIR/corpus-raw/$target"
-  corpus="$FUZZ_DIR/corpus/$target"
+  corpus="$CORPUS_DIR/$target"
   mkdir -p "$raw" "$corpus"
   extra=()
-  if [ -f "$FUZZ_DIR/dicts/$target.dict" ]; then extra+=("-dict=$PWD/$FUZZ_DIR/dicts/$target.dict"); fi
+  if [ -f "$DICT_DIR/$target.dict" ]; then extra+=("-dict=$PWD/$DICT_DIR/$target.dict"); fi
   echo "fuzzing $target for ${SECONDS_PER_TARGET}s"
   status=ok
   if ! nice -n 10 "${FUZZ[@]}" run "${FUZZ_FLAGS[@]}" "$target" "$raw" "$corpus" -- \
@@ -116,5 +118,5 @@ done
 
 echo
 printf '%s\n' "${summary[@]}"
-echo "committed corpus: $(find "$FUZZ_DIR/corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}') bytes in $(find "$FUZZ_DIR/corpus" -type f | wc -l) files; logs in $LOG_DIR"
+echo "committed corpus: $(find "$CORPUS_DIR" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}') bytes in $(find "$CORPUS_DIR" -type f | wc -l) files; logs in $LOG_DIR"
 exit "$failed"

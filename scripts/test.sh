@@ -16,8 +16,8 @@ cargo fmt --all -- --check
 section "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-section "cargo test (engine)"
-cargo test -p convex-migrate-engine --quiet
+section "cargo test (engine and its fuzz targets)"
+cargo test -p convex-migrate-engine -p convex-migrate-engine-fuzz --quiet
 
 section "generated TypeScript types are current"
 if [ -n "$(git status --porcelain -- js-shim/src/engine-types)" ]; then

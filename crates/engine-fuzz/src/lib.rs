@@ -2,9 +2,9 @@
 //! targets that check them.
 //!
 //! The same code runs two ways: under libFuzzer (`cargo +nightly fuzz run
-//! <target>`, see `scripts/fuzz.sh`) and under proptest in
-//! `crates/engine/tests/fuzz_engine.rs`, which includes this file by path so
-//! `cargo test` exercises every target without a nightly toolchain.
+//! <target>`, see `scripts/fuzz.sh` and `fuzz/`) and under proptest in
+//! `tests/fuzz_engine.rs`, so `cargo test` exercises every target without a
+//! nightly toolchain.
 
 pub mod gen;
 pub mod source;

@@ -1,8 +1,7 @@
 //! The engine's fuzz targets under proptest, so `cargo test` runs them on
 //! stable Rust without libFuzzer.
 //!
-//! The targets and their input generators live in `crates/engine/fuzz/src`
-//! (included here by path); each panics only when the engine panics or
+//! The targets and their input generators live in this crate's `src/`; each panics only when the engine panics or
 //! answers the same input twice in two different ways. Three kinds of test:
 //!
 //! - `fuzz_<target>`: a modest number of random inputs, part of `cargo test`.
@@ -11,10 +10,6 @@
 //!   when cargo-fuzz is not available.
 //! - `fuzz_corpus_replays_cleanly`: every committed libFuzzer corpus input,
 //!   replayed, so what the fuzzer learned keeps guarding the engine.
-
-#[allow(dead_code)]
-#[path = "../fuzz/src/lib.rs"]
-mod engine_fuzz;
 
 use std::path::Path;
 
@@ -92,7 +87,7 @@ fuzz_tests! {
 /// The committed corpus of each cargo-fuzz target, replayed.
 #[test]
 fn fuzz_corpus_replays_cleanly() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     for (name, run) in TARGETS {
         let Ok(entries) = std::fs::read_dir(root.join(name)) else {
             continue;
@@ -120,10 +115,7 @@ fn fuzz_targets_cover_every_wasm_export() {
     let mut fuzzed: Vec<&str> = API.to_vec();
     exports.sort_unstable();
     fuzzed.sort_unstable();
-    assert_eq!(
-        exports, fuzzed,
-        "update API and call_api in fuzz/src/targets.rs"
-    );
+    assert_eq!(exports, fuzzed, "update API and call_api in src/targets.rs");
 }
 
 /// Deterministic pseudo-random bytes (xorshift), for the canary below.
