@@ -79,29 +79,27 @@ export const UNKNOWN_TABLE = "UNKNOWN_TABLE";
 /** The `kind` of a migration's description: only functions made by the client library answer with it. */
 export const MIGRATION_DESCRIPTION = "MIGRATION_DESCRIPTION";
 
-/** Whether a batch refused to run because its migration's code changed mid-run. */
-export function isCodeChanged(error: unknown): boolean {
-  return error instanceof ConvexError && (error.data as { kind?: unknown } | null)?.kind === CODE_CHANGED;
-}
-
 export type DocumentFailure = { kind: typeof MIGRATE_ONE_FAILED; documentId: string; message: string };
 export type DryRunOutcome = { kind: typeof DRY_RUN; result: BatchResult };
 
 /** Pull the message and the failing document out of whatever the batch threw. */
-export function failureFacts(error: unknown): { message: string; documentId?: string } {
+export function failureFacts(error: unknown): { message: string; documentId?: string; code?: string } {
   if (error instanceof ConvexError) {
-    const data = error.data as Partial<DocumentFailure> | string;
+    const data = error.data as (Partial<DocumentFailure> & { kind?: unknown }) | string;
     if (typeof data === "object" && data !== null && data.kind === MIGRATE_ONE_FAILED) {
       return { message: String(data.message), ...(data.documentId ? { documentId: data.documentId } : {}) };
     }
-    if (typeof data === "object" && data !== null && typeof data.message === "string") return { message: data.message };
-    return { message: typeof data === "string" ? data : JSON.stringify(data) };
+    const code = typeof data === "object" && data !== null && typeof data.kind === "string" ? { code: data.kind } : {};
+    if (typeof data === "object" && data !== null && typeof data.message === "string") {
+      return { message: data.message, ...code };
+    }
+    return { message: typeof data === "string" ? data : JSON.stringify(data), ...code };
   }
   return { message: error instanceof Error ? error.message : String(error) };
 }
 
 /** The facts of a failed batch with the engine's judgement of its kind. */
 export function classifyFailure(error: unknown): { kind: FailureKind; message: string; documentId?: string } {
-  const facts = failureFacts(error);
-  return { ...facts, kind: engine.classifyFailure({ message: facts.message }) };
+  const { code, ...facts } = failureFacts(error);
+  return { ...facts, kind: engine.classifyFailure({ message: facts.message, ...(code ? { code } : {}) }) };
 }

@@ -17,8 +17,6 @@ import type { Doc, Id } from "./_generated/dataModel.js";
 import type { MutationCtx, QueryCtx } from "./_generated/server.js";
 import {
   classifyFailure,
-  failureFacts,
-  isCodeChanged,
   type BatchArgs,
   type BatchResult,
   MIGRATION_DESCRIPTION,
@@ -239,8 +237,13 @@ async function act(
       await finishIfAllDone(ctx, migration);
       return;
     case "fail":
-      await haltSiblings(ctx, migration, worker);
+      await stopSiblings(ctx, migration, worker, "halt");
       await onMigrationSettled(ctx, migration, "failed", action.failure.message);
+      return;
+    case "cancelJob":
+      console.warn(`Migration ${migration.name} stopped as canceled: ${action.reason}`);
+      await stopSiblings(ctx, migration, worker, "cancelRequested");
+      await onMigrationSettled(ctx, migration, "canceled", action.reason);
       return;
     case "stop":
     case "nothing":
@@ -280,14 +283,6 @@ export async function runBatch(
       ...(result.usage ? { usage: result.usage } : {}),
     };
   } catch (error) {
-    if (isCodeChanged(error)) {
-      // Not a failure to fix and resume with the new code (a failed
-      // migration's edit does not block): stop as canceled, so the next start
-      // reports the edit as blocking drift.
-      console.warn(failureFacts(error).message);
-      await cancelWorkers(ctx, migration);
-      return;
-    }
     const failure = classifyFailure(error);
     event = {
       type: "batchFailed",
@@ -350,14 +345,24 @@ export async function cancelWorkers(ctx: MutationCtx, migration: Doc<"migrations
   return canceled;
 }
 
-async function haltSiblings(ctx: MutationCtx, migration: Doc<"migrations">, failed: Doc<"workers">) {
+/**
+ * Stop every other worker of a migration: `halt` pauses them after a
+ * sibling failed (they resume from their cursors), `cancelRequested` cancels
+ * them with the migration.
+ */
+async function stopSiblings(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  origin: Doc<"workers">,
+  type: "halt" | "cancelRequested",
+) {
   for (const w of await workersOf(ctx, migration._id)) {
-    if (w._id === failed._id) continue;
+    if (w._id === origin._id) continue;
     const action = await applyEvent(
       ctx,
       migration,
       { index: w.index, state: w, range: undefined },
-      { type: "halt", nowMs: Date.now() },
+      { type, nowMs: Date.now() },
     );
     if (action.type !== "nothing" && w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
   }

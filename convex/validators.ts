@@ -20,7 +20,7 @@ export const vWorkerStatus = v.union(
 );
 
 export const vFailure = v.object({
-  kind: v.union(v.literal("limit"), v.literal("occ"), v.literal("user")),
+  kind: v.union(v.literal("limit"), v.literal("occ"), v.literal("user"), v.literal("codeChanged")),
   message: v.string(),
   documentId: v.optional(v.string()),
   cursor: v.optional(v.string()),

@@ -225,8 +225,12 @@ pub fn diff_schemas(req: DiffSchemasRequest) -> Result<SchemaDiff, EngineError> 
 #[ts(export)]
 pub struct ClassifyFailureRequest {
     pub message: String,
+    /// The `kind` of a coded error the batch threw, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub code: Option<String>,
 }
 
 pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, EngineError> {
-    Ok(failure::classify(&req.message))
+    Ok(failure::classify(&req.message, req.code.as_deref()))
 }

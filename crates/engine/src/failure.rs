@@ -29,9 +29,17 @@ const OCC_PHRASES: &[&str] = &[
     "occ conflict",
 ];
 
-/// Classify a failed batch's error message. Unknown messages are the
-/// migration's own errors: retrying them would fail the same way.
-pub fn classify(message: &str) -> FailureKind {
+/// The code a batch throws with when the deployed migration is not the code
+/// its run was planned with.
+pub const CODE_CHANGED: &str = "CODE_CHANGED";
+
+/// Classify a failed batch from its error's code (when it threw a coded
+/// error) and message. Unknown messages are the migration's own errors:
+/// retrying them would fail the same way.
+pub fn classify(message: &str, code: Option<&str>) -> FailureKind {
+    if code == Some(CODE_CHANGED) {
+        return FailureKind::CodeChanged;
+    }
     let lower = message.to_lowercase();
     if LIMIT_PHRASES.iter().any(|p| lower.contains(p)) {
         FailureKind::Limit
@@ -56,14 +64,14 @@ mod tests {
             "Too many index ranges read in a single function execution (limit: 4096).",
             "Function execution timed out (maximum duration: 1s)",
         ] {
-            assert_eq!(classify(m), FailureKind::Limit, "{m}");
+            assert_eq!(classify(m, None), FailureKind::Limit, "{m}");
         }
     }
 
     #[test]
     fn classify_recognises_write_conflicts() {
         assert_eq!(
-            classify("Documents read from or written to the \"todos\" table changed while this mutation was being run and on every subsequent retry."),
+            classify("Documents read from or written to the \"todos\" table changed while this mutation was being run and on every subsequent retry.", None),
             FailureKind::Occ
         );
     }
@@ -71,9 +79,21 @@ mod tests {
     #[test]
     fn classify_treats_anything_else_as_the_migrations_own_error() {
         assert_eq!(
-            classify("Cannot read properties of undefined (reading 'title')"),
+            classify(
+                "Cannot read properties of undefined (reading 'title')",
+                None
+            ),
             FailureKind::User
         );
-        assert_eq!(classify(""), FailureKind::User);
+        assert_eq!(classify("", None), FailureKind::User);
+        assert_eq!(classify("x", Some("OTHER")), FailureKind::User);
+    }
+
+    #[test]
+    fn classify_recognises_a_redeploy_by_its_code() {
+        assert_eq!(
+            classify("code changed", Some(CODE_CHANGED)),
+            FailureKind::CodeChanged
+        );
     }
 }

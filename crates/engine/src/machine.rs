@@ -83,6 +83,9 @@ pub enum FailureKind {
     Occ,
     /// The user's `migrateOne` threw: retrying would throw again.
     User,
+    /// The deployed code is not the code the run was planned with (a
+    /// redeploy mid-run): going on would mix two versions over one table.
+    CodeChanged,
 }
 
 impl FailureKind {
@@ -92,6 +95,7 @@ impl FailureKind {
             FailureKind::Limit => "limit",
             FailureKind::Occ => "occ",
             FailureKind::User => "user",
+            FailureKind::CodeChanged => "codeChanged",
         }
     }
 }
@@ -319,6 +323,12 @@ pub enum Action {
     },
     /// The worker stopped (canceled or paused); schedule nothing.
     Stop,
+    /// The whole migration must stop as canceled, every worker of it, and
+    /// report why; nothing of it may run again until a start decides.
+    CancelJob {
+        /// Why, for the record.
+        reason: String,
+    },
     /// Nothing changed and nothing is to be done.
     Nothing {
         /// Why, for logs.
@@ -643,6 +653,20 @@ fn batch_failed(
             }
         }
         FailureKind::User => {}
+        FailureKind::CodeChanged => {
+            // Not a failure to fix in place: a failed migration may resume
+            // with edited code, which here would mix versions. Cancel, so the
+            // next start sees the edit as drift and decides.
+            next.status = WorkerStatus::Canceled;
+            next.ended_ms = Some(now_ms);
+            next.generation = next.generation.saturating_add(1);
+            return Transition {
+                state: next,
+                action: Action::CancelJob {
+                    reason: message.to_string(),
+                },
+            };
+        }
     }
     let after = match &state.cursor {
         Some(c) => format!("after cursor {c}"),
@@ -661,6 +685,7 @@ fn batch_failed(
         ),
         (FailureKind::User, Some(id)) => format!("migrateOne failed on document {id}: {message}"),
         (FailureKind::User, None) => format!("migrateOne failed on a document {after}: {message}"),
+        (FailureKind::CodeChanged, _) => message.to_string(),
     };
     let failure = Failure {
         kind,
@@ -945,6 +970,17 @@ mod tests {
             other => panic!("expected RunBatch, got {other:?}"),
         }
         assert_eq!(t.state.processed, 100);
+    }
+
+    #[test]
+    fn code_changed_mid_run_cancels_the_job_instead_of_failing() {
+        let s = apply(&running(), &committed(100, "c1", false)).state;
+        let t = apply(&s, &failed(FailureKind::CodeChanged, None));
+        assert_eq!(t.state.status, WorkerStatus::Canceled);
+        assert_eq!(t.state.cursor.as_deref(), Some("c1"));
+        assert!(t.state.error.is_none());
+        assert!(t.state.generation > s.generation);
+        assert!(matches!(t.action, Action::CancelJob { .. }));
     }
 
     #[test]

@@ -3,4 +3,4 @@
 /**
  * Why a batch did not commit; decides between retrying and failing.
  */
-export type FailureKind = "limit" | "occ" | "user";
+export type FailureKind = "limit" | "occ" | "user" | "codeChanged";

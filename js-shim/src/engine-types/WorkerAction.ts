@@ -20,7 +20,11 @@ generation: number, } | { "type": "finish" } | { "type": "fail",
 /**
  * What stopped it.
  */
-failure: Failure, } | { "type": "stop" } | { "type": "nothing", 
+failure: Failure, } | { "type": "stop" } | { "type": "cancelJob", 
+/**
+ * Why, for the record.
+ */
+reason: string, } | { "type": "nothing", 
 /**
  * Why, for logs.
  */
