@@ -1,15 +1,16 @@
 //! The manifest: the app's versioned migrations, validated and checksummed.
 //!
 //! Every later rule (plan, drift, status) trusts what this module checks:
-//! ids are well formed, unique and ascending, every step names a table and
-//! any batch size it declares can run inside one Convex transaction.
+//! ids are well formed and unique, every step names a table and any batch
+//! size it declares can run inside one Convex transaction; and what it
+//! returns is in id order, however the app listed the migrations.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::checksum::{checksum, MigrationDef, StepDef};
+use crate::checksum::{checksum, checksum_v1, form_of, MigrationDef, StepDef};
 use crate::EngineError;
 
 /// The largest batch a step may declare: Convex writes at most 16,000
@@ -38,8 +39,12 @@ pub struct ManifestEntry {
     pub id: String,
     /// What the migration does, for people reading `status`.
     pub description: String,
-    /// `sha256:<hex>` of the definition's canonical form.
+    /// The definition's checksum in the current form (`sha256v2:<hex>`),
+    /// stored the next time the migration touches data.
     pub checksum: String,
+    /// The same definition in form v1 (`sha256:<hex>`), to verify records
+    /// stored before v2 existed without reporting the form change as drift.
+    pub checksum_v1: String,
     /// The forward step.
     pub up: StepInfo,
     /// The rollback step, when the migration has one.
@@ -57,37 +62,44 @@ impl From<&StepDef> for StepInfo {
     }
 }
 
-/// Validates the migration set and computes each checksum.
+/// Validates the migration set, computes each checksum and returns the set
+/// in id order.
 ///
+/// The order given does not matter: a manifest merged by hand from two
+/// branches is rarely sorted, and ids carry the order (their timestamps).
 /// Definitions are checked in the order given and the first broken rule is
 /// reported. For each definition the rules run in this order: id format
-/// ([`validate_id`]), uniqueness (`DuplicateId`), ascending order
-/// (`NotSorted`), a non-blank table for `up` then `down` (`EmptyTable`), and
-/// a batch size from 1 to [`MAX_BATCH_SIZE`] where one is given
-/// (`InvalidBatchSize`).
+/// ([`validate_id`]), uniqueness (`DuplicateId`), a non-blank table for `up`
+/// then `down` (`EmptyTable`), and a batch size from 1 to
+/// [`MAX_BATCH_SIZE`] where one is given (`InvalidBatchSize`).
 pub fn build_manifest(defs: &[MigrationDef]) -> Result<Vec<ManifestEntry>, EngineError> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(defs.len());
-    let mut previous: Option<&str> = None;
     let mut entries = Vec::with_capacity(defs.len());
     for def in defs {
         validate_id(&def.id)?;
         if !seen.insert(def.id.as_str()) {
             return Err(EngineError::DuplicateId { id: def.id.clone() });
         }
-        if let Some(previous) = previous.filter(|previous| def.id.as_str() < *previous) {
-            return Err(EngineError::NotSorted {
-                id: def.id.clone(),
-                previous: previous.to_string(),
-            });
-        }
         validate_step(&def.id, "up", &def.up)?;
         if let Some(down) = &def.down {
             validate_step(&def.id, "down", down)?;
         }
-        previous = Some(&def.id);
         entries.push(manifest_entry(def));
     }
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(entries)
+}
+
+impl ManifestEntry {
+    /// The shipped definition's checksum in the form `stored` was computed
+    /// in, so a record is always compared with its own form; the current
+    /// form when `stored` names none.
+    pub fn checksum_like(&self, stored: &str) -> &str {
+        match form_of(stored) {
+            Some(1) => &self.checksum_v1,
+            _ => &self.checksum,
+        }
+    }
 }
 
 /// Checks that `id` reads `YYYYMMDD_HHMMSS_slug`: a real calendar date and
@@ -211,6 +223,7 @@ fn manifest_entry(def: &MigrationDef) -> ManifestEntry {
         id: def.id.clone(),
         description: def.description.clone(),
         checksum: checksum(def),
+        checksum_v1: checksum_v1(def),
         up: StepInfo::from(&def.up),
         down: def.down.as_ref().map(StepInfo::from),
     }
@@ -247,6 +260,8 @@ pub(crate) mod fixtures {
             table: "todos".to_string(),
             batch_size: None,
             source: source.to_string(),
+            custom_range: None,
+            write_mode: crate::checksum::WriteMode::Triggers,
         }
     }
 
@@ -407,15 +422,34 @@ mod tests {
     }
 
     #[test]
-    fn build_manifest_rejects_an_unsorted_set() {
-        let err = build_manifest(&[def(B), def(A)]).unwrap_err();
-        assert_eq!(
-            err,
-            EngineError::NotSorted {
-                id: A.into(),
-                previous: B.into()
-            }
-        );
+    fn build_manifest_sorts_an_unsorted_set_by_id() {
+        const C: &str = "20260103_000000_c";
+        let manifest = build_manifest(&[def(C), def(A), def(B)]).unwrap();
+        let ids: Vec<&str> = manifest.iter().map(|entry| entry.id.as_str()).collect();
+        assert_eq!(ids, vec![A, B, C]);
+        assert_eq!(manifest, build_manifest(&[def(A), def(B), def(C)]).unwrap());
+    }
+
+    #[test]
+    fn build_manifest_still_names_a_duplicate_in_an_unsorted_set() {
+        let err = build_manifest(&[def(B), def(A), def(B)]).unwrap_err();
+        assert_eq!(err, EngineError::DuplicateId { id: B.into() });
+    }
+
+    #[test]
+    fn build_manifest_still_names_a_malformed_id_in_an_unsorted_set() {
+        let err = build_manifest(&[def(B), def("2026_x"), def(A)]).unwrap_err();
+        assert!(matches!(err, EngineError::InvalidId { id, .. } if id == "2026_x"));
+    }
+
+    #[test]
+    fn manifest_entry_compares_each_stored_form_with_its_own_checksum() {
+        let entry = &build_manifest(&[def(A)]).unwrap()[0];
+        assert!(entry.checksum.starts_with("sha256v2:"));
+        assert!(entry.checksum_v1.starts_with("sha256:"));
+        assert_eq!(entry.checksum_like("sha256:00"), entry.checksum_v1);
+        assert_eq!(entry.checksum_like("sha256v2:00"), entry.checksum);
+        assert_eq!(entry.checksum_like("other"), entry.checksum);
     }
 
     #[test]

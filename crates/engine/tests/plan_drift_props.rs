@@ -92,6 +92,8 @@ fn def(id: &str, edited: bool) -> MigrationDef {
         table: "todos".to_string(),
         batch_size: None,
         source,
+        custom_range: None,
+        write_mode: Default::default(),
     };
     MigrationDef {
         id: id.to_string(),
