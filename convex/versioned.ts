@@ -34,7 +34,13 @@ const vStartResult = v.object({
 
 async function records(ctx: QueryCtx): Promise<AppliedRecord[]> {
   const rows = await ctx.db.query("versions").collect();
-  return rows.map((r) => ({ id: r.migrationId, checksum: r.checksum, state: r.state, lastDirection: r.lastDirection }));
+  return rows.map((r) => ({
+    id: r.migrationId,
+    checksum: r.checksum,
+    state: r.state,
+    lastDirection: r.lastDirection,
+    description: r.description,
+  }));
 }
 
 /**

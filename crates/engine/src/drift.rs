@@ -102,6 +102,12 @@ pub struct AppliedRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub last_direction: Option<Direction>,
+    /// The description stored with the record (the one it last ran with).
+    /// Form v1 hashed the description, so a v1 record is verified with it:
+    /// an edited description is not drift for a v1 record either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub description: Option<String>,
 }
 
 impl AppliedRecord {
@@ -225,7 +231,7 @@ fn applied_record_finding(
 ) -> Option<DriftFinding> {
     match entry {
         None => Some(missing_from_manifest(record)),
-        Some(entry) if entry.checksum_like(&record.checksum) != record.checksum => {
+        Some(entry) if entry.checksum_like(record) != record.checksum => {
             Some(checksum_mismatch(record, entry))
         }
         Some(_) => None,
@@ -248,7 +254,7 @@ fn missing_from_manifest(record: &AppliedRecord) -> DriftFinding {
 
 fn checksum_mismatch(record: &AppliedRecord, entry: &ManifestEntry) -> DriftFinding {
     let fixing_a_failure = record.state == MigrationState::Failed;
-    let current = entry.checksum_like(&record.checksum);
+    let current = entry.checksum_like(record);
     let message = if fixing_a_failure {
         format!(
             "Migration {} failed and its code has changed since (stored {}, now {}); the next run resumes it with the new code.",
@@ -488,6 +494,7 @@ mod tests {
             checksum: crate::checksum::checksum_v1(&applied),
             state: MigrationState::Completed,
             last_direction: None,
+            description: None,
         };
         assert_eq!(
             verify(std::slice::from_ref(&v1), &manifest_of(&[applied]), true),
@@ -590,6 +597,7 @@ mod tests {
             checksum: "sha256:old".into(),
             state: MigrationState::Pending,
             last_direction: None,
+            description: None,
         }];
         assert_eq!(verify(&records, &manifest(&[A]), true), vec![]);
     }
@@ -622,6 +630,7 @@ mod tests {
             checksum: "sha256:stale".into(),
             state: MigrationState::RolledBack,
             last_direction: None,
+            description: None,
         };
         let records = vec![stale, record(&manifest[0], MigrationState::Completed)];
         assert_eq!(verify(&records, &manifest, true), vec![]);

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::checksum::{checksum, checksum_v1, form_of, MigrationDef, StepDef};
+use crate::drift::AppliedRecord;
 use crate::EngineError;
 
 /// The largest batch a step may declare: Convex writes at most 16,000
@@ -51,6 +52,11 @@ pub struct ManifestEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub down: Option<StepInfo>,
+    /// The validated definition, kept to recompute form v1 with a record's
+    /// stored description; never crosses the boundary.
+    #[serde(skip)]
+    #[ts(skip)]
+    definition: Option<MigrationDef>,
 }
 
 impl From<&StepDef> for StepInfo {
@@ -91,13 +97,23 @@ pub fn build_manifest(defs: &[MigrationDef]) -> Result<Vec<ManifestEntry>, Engin
 }
 
 impl ManifestEntry {
-    /// The shipped definition's checksum in the form `stored` was computed
+    /// The shipped definition's checksum in the form `record` was stored
     /// in, so a record is always compared with its own form; the current
-    /// form when `stored` names none.
-    pub fn checksum_like(&self, stored: &str) -> &str {
-        match form_of(stored) {
-            Some(1) => &self.checksum_v1,
-            _ => &self.checksum,
+    /// form when its checksum names none. A v1 record is computed with the
+    /// description it stored, since v1 hashed descriptions and editing one
+    /// changes no data.
+    pub fn checksum_like(&self, record: &AppliedRecord) -> String {
+        match form_of(&record.checksum) {
+            Some(1) => match (&self.definition, &record.description) {
+                (Some(def), Some(description)) if *description != def.description => {
+                    checksum_v1(&MigrationDef {
+                        description: description.clone(),
+                        ..def.clone()
+                    })
+                }
+                _ => self.checksum_v1.clone(),
+            },
+            _ => self.checksum.clone(),
         }
     }
 }
@@ -226,6 +242,7 @@ fn manifest_entry(def: &MigrationDef) -> ManifestEntry {
         checksum_v1: checksum_v1(def),
         up: StepInfo::from(&def.up),
         down: def.down.as_ref().map(StepInfo::from),
+        definition: Some(def.clone()),
     }
 }
 
@@ -282,6 +299,7 @@ pub(crate) mod fixtures {
             checksum: entry.checksum.clone(),
             state,
             last_direction: None,
+            description: None,
         }
     }
 
@@ -447,9 +465,32 @@ mod tests {
         let entry = &build_manifest(&[def(A)]).unwrap()[0];
         assert!(entry.checksum.starts_with("sha256v2:"));
         assert!(entry.checksum_v1.starts_with("sha256:"));
-        assert_eq!(entry.checksum_like("sha256:00"), entry.checksum_v1);
-        assert_eq!(entry.checksum_like("sha256v2:00"), entry.checksum);
-        assert_eq!(entry.checksum_like("other"), entry.checksum);
+        let stored = |checksum: &str, description: Option<&str>| AppliedRecord {
+            id: A.into(),
+            checksum: checksum.into(),
+            state: crate::drift::MigrationState::Completed,
+            last_direction: None,
+            description: description.map(String::from),
+        };
+        assert_eq!(
+            entry.checksum_like(&stored("sha256:00", None)),
+            entry.checksum_v1
+        );
+        assert_eq!(
+            entry.checksum_like(&stored("sha256v2:00", None)),
+            entry.checksum
+        );
+        assert_eq!(entry.checksum_like(&stored("other", None)), entry.checksum);
+        let mut older = def(A);
+        older.description = "as it ran".into();
+        assert_eq!(
+            entry.checksum_like(&stored("sha256:00", Some("as it ran"))),
+            checksum_v1(&older)
+        );
+        assert_eq!(
+            entry.checksum_like(&stored("sha256v2:00", Some("as it ran"))),
+            entry.checksum
+        );
     }
 
     #[test]

@@ -268,8 +268,7 @@ fn shipped_row(entry: &ManifestEntry, record: Option<&AppliedRecord>) -> Migrati
         stored_checksum: record.map(|record| record.checksum.clone()),
         in_manifest: true,
         stored_form: record.and_then(|record| form_of(&record.checksum)),
-        code_unchanged: record
-            .map(|record| entry.checksum_like(&record.checksum) == record.checksum),
+        code_unchanged: record.map(|record| entry.checksum_like(record) == record.checksum),
         has_down: entry.down.is_some(),
     }
 }
@@ -776,6 +775,7 @@ mod tests {
             checksum: crate::checksum::checksum_v1(def),
             state,
             last_direction: Some(Direction::Up),
+            description: Some(def.description.clone()),
         }
     }
 
@@ -795,6 +795,20 @@ mod tests {
             .migrations
             .iter()
             .all(|row| row.stored_form == Some(1) && row.code_unchanged == Some(true)));
+    }
+
+    #[test]
+    fn a_v1_record_is_not_drift_when_only_the_description_changed() {
+        let applied = def(A);
+        let records = vec![v1_record(&applied, MigrationState::Completed)];
+        let mut reworded = def(A);
+        reworded.description = "a clearer description".into();
+        let decision =
+            decide_start(&request(vec![reworded.clone(), def(B)], records.clone())).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert!(decision.drift.is_empty());
+        let report = status_report(&[reworded], &records).unwrap();
+        assert_eq!(report.migrations[0].code_unchanged, Some(true));
     }
 
     #[test]

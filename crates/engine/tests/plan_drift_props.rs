@@ -124,6 +124,7 @@ fn record(entry: &ManifestEntry, state: MigrationState) -> AppliedRecord {
         checksum: entry.checksum.clone(),
         state,
         last_direction: None,
+        description: None,
     }
 }
 

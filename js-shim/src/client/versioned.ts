@@ -167,7 +167,7 @@ async function assertRawExport(ctx: GenericMutationCtx<GenericDataModel>, module
     throw new ConvexError({
       kind: "MISSING_EXPORT",
       message:
-        `Migration ${migrationId} has a ${direction} step with writeMode: "raw", which runs through the ` +
+        `Migration ${migrationId} has ${direction === "up" ? "an up" : "a down"} step with writeMode: "raw", which runs through the ` +
         `batchRaw function, but ${module}.ts does not export it. Export it with the others: ${VERSIONED_EXPORT_LINE}`,
     });
   }
