@@ -38,6 +38,7 @@ describe("repair", () => {
     edit(p.migrationFile(DONE), "{ done: false }", "{ done: true }");
     await p.deployment.deploy([]);
     expect((await p.run("status", "--exit-code")).code).toBe(3);
+    expect((await p.run("status")).stdout).toMatch(new RegExp(`${DONE}\\s+completed\\s+v2 edited`));
     const before = await p.todos();
 
     const r = await p.run("repair", "--commit", "f1x3d", "--env", "production", "--json");
@@ -59,6 +60,8 @@ describe("repair", () => {
     expect(status.migrations.find((m) => m.id === DONE)).toMatchObject({ storedForm: 2, codeUnchanged: true });
 
     const human = await p.run("status");
+    expect(human.stdout).toContain("CHECKSUM");
+    expect(human.stdout).toMatch(new RegExp(`${DONE}\\s+completed\\s+v2 unchanged`));
     expect(human.stdout).toContain("Repairs");
     expect(human.stdout).toContain(`${DONE}: edit accepted (${out.repaired[0]!.oldChecksum} → ${out.repaired[0]!.newChecksum})`);
     // Later runs go on: nothing is blocked any more.

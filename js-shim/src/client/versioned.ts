@@ -163,7 +163,7 @@ async function assertRawExport(ctx: GenericMutationCtx<GenericDataModel>, module
       versioned: { migrationId, direction, runId: "" },
     });
   } catch (error) {
-    if (!/no such export|could not find/i.test(String((error as Error)?.message ?? error))) throw error;
+    if (!/no such export|could(n.t| not) find/i.test(String((error as Error)?.message ?? error))) throw error;
     throw new ConvexError({
       kind: "MISSING_EXPORT",
       message:
