@@ -328,6 +328,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{def, step};
     use super::*;
+    use proptest::prelude::*;
 
     const A: &str = "20260101_000000_a";
     const B: &str = "20260102_000000_b";
@@ -446,6 +447,26 @@ mod tests {
         let ids: Vec<&str> = manifest.iter().map(|entry| entry.id.as_str()).collect();
         assert_eq!(ids, vec![A, B, C]);
         assert_eq!(manifest, build_manifest(&[def(A), def(B), def(C)]).unwrap());
+    }
+
+    proptest! {
+        #[test]
+        fn build_manifest_gives_the_same_manifest_in_any_order(
+            order in Just(vec![
+                "20260101_000000_a",
+                "20260102_000000_b",
+                "20260103_000000_c",
+                "20260103_000001_d",
+                "20261231_235959_e",
+            ])
+            .prop_shuffle()
+        ) {
+            let shuffled: Vec<MigrationDef> = order.iter().map(|id| def(id)).collect();
+            let mut sorted_ids = order.clone();
+            sorted_ids.sort_unstable();
+            let sorted: Vec<MigrationDef> = sorted_ids.iter().map(|id| def(id)).collect();
+            prop_assert_eq!(build_manifest(&shuffled), build_manifest(&sorted));
+        }
     }
 
     #[test]
