@@ -1,6 +1,6 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
-import { vDirection, vDriftFinding, vMigrationState, vRelease, vRunState, vWorkerState } from "./validators.js";
+import { vDirection, vDriftFinding, vMigrationState, vRelease, vRepair, vRunState, vWorkerState } from "./validators.js";
 
 /**
  * The component's own tables. App data never lives here: the component only
@@ -58,6 +58,10 @@ export default defineSchema({
   runs: defineTable({
     /** True while the run is running; at most one run has it (one writer). */
     active: v.boolean(),
+    /** `repair` for a run that accepted drift and touched no data; absent for a migration run. */
+    kind: v.optional(v.literal("repair")),
+    /** What a repair run accepted, with the old and new checksums. */
+    repaired: v.optional(v.array(vRepair)),
     direction: vDirection,
     state: vRunState,
     /** What each planned migration runs with: the checksum recorded, whether it resumes. */

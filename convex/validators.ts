@@ -8,6 +8,9 @@ import type { Failure } from "../js-shim/src/engine-types/Failure.js";
 import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
 import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
 import type { RunState } from "../js-shim/src/engine-types/RunState.js";
+import type { StepDef } from "../js-shim/src/engine-types/StepDef.js";
+import type { PlanItem } from "../js-shim/src/engine-types/PlanItem.js";
+import type { Repair } from "../js-shim/src/engine-types/Repair.js";
 
 /** The states of one worker, exactly the engine's `WorkerStatus`. */
 export const WORKER_STATUSES = ["inProgress", "success", "failed", "canceled", "paused"] as const;
@@ -92,7 +95,7 @@ export const vRunState = v.object({
 });
 
 /** A versioned migration's state, exactly the engine's `MigrationState`. */
-export const MIGRATION_STATES = ["pending", "running", "completed", "failed", "canceled", "rolled_back"] as const;
+export const MIGRATION_STATES = ["pending", "running", "completed", "failed", "canceled", "rolled_back", "removed"] as const;
 export const vMigrationState = v.union(
   v.literal("pending"),
   v.literal("running"),
@@ -100,6 +103,7 @@ export const vMigrationState = v.union(
   v.literal("failed"),
   v.literal("canceled"),
   v.literal("rolled_back"),
+  v.literal("removed"),
 );
 
 /** The drop-in status row: @convex-dev/migrations' fields plus extras. */
@@ -156,6 +160,9 @@ agree<Same<Infer<typeof vWorkerState>, WorkerState>>();
 agree<Same<Infer<typeof vFailure>, Failure>>();
 agree<Same<Infer<typeof vKeyRange>, KeyRange>>();
 agree<Same<Infer<typeof vRunState>, RunState>>();
+agree<Same<Infer<typeof vStepDef>, StepDef>>();
+agree<Same<Infer<typeof vPlanItem>, PlanItem>>();
+agree<Same<Infer<typeof vRepair>, Repair>>();
 
 /** Transaction limits (Convex's, or tighter ones for tests). */
 export const vLimits = v.object({
@@ -191,7 +198,14 @@ export const vStartOptions = {
   release: v.optional(vRelease),
 };
 
-const vStepDef = v.object({ table: v.string(), batchSize: v.optional(v.number()), source: v.string() });
+const vStepDef = v.object({
+  table: v.string(),
+  batchSize: v.optional(v.number()),
+  source: v.string(),
+  /** The `customRange` source, when the step has one (hashed by checksum form v2). */
+  customRange: v.optional(v.string()),
+  writeMode: v.optional(v.union(v.literal("triggers"), v.literal("raw"))),
+});
 /** A migration as the engine reads it (id, description, steps with their source). */
 export const vMigrationDef = v.object({
   id: v.string(),
@@ -215,4 +229,15 @@ export const vPlanItem = v.object({
   table: v.string(),
   batchSize: v.optional(v.number()),
   resume: v.boolean(),
+  /** Whether the migration has a down step; false in a down plan marks one that cannot be rolled back. */
+  hasDown: v.boolean(),
+});
+
+/** One drift finding `repair` accepted, as the repair run keeps it. */
+export const vRepair = v.object({
+  id: v.string(),
+  kind: v.union(v.literal("checksum_mismatch"), v.literal("missing_from_manifest"), v.literal("out_of_order")),
+  oldChecksum: v.string(),
+  newChecksum: v.optional(v.string()),
+  state: vMigrationState,
 });

@@ -8,7 +8,7 @@ import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
-import { activeRun, jobName, stepRun } from "./runs.js";
+import { activeRun, jobName, stepRun, versionRecord } from "./runs.js";
 import {
   vDirection,
   vDriftFinding,
@@ -17,6 +17,7 @@ import {
   vMigrationState,
   vPlanItem,
   vRelease,
+  vRepair,
   vRunStatus,
   vStartOptions,
 } from "./validators.js";
@@ -33,7 +34,13 @@ const vStartResult = v.object({
 
 async function records(ctx: QueryCtx): Promise<AppliedRecord[]> {
   const rows = await ctx.db.query("versions").collect();
-  return rows.map((r) => ({ id: r.migrationId, checksum: r.checksum, state: r.state, lastDirection: r.lastDirection }));
+  return rows.map((r) => ({
+    id: r.migrationId,
+    checksum: r.checksum,
+    state: r.state,
+    lastDirection: r.lastDirection,
+    description: r.description,
+  }));
 }
 
 /**
@@ -76,6 +83,7 @@ export const start = mutation({
           direction: i.direction as "up" | "down",
           table: "",
           resume: false,
+          hasDown: decision.manifest.some((m) => m.id === i.id && m.down !== undefined),
         })),
         drift: decision.drift,
       };
@@ -147,6 +155,9 @@ const vProgress = v.object({
 
 const vRunView = v.object({
   runId: v.string(),
+  /** `repair` for a run that accepted drift (see `repaired`); absent for a migration run. */
+  kind: v.optional(v.literal("repair")),
+  repaired: v.optional(v.array(vRepair)),
   status: vRunStatus,
   direction: vDirection,
   startedAt: v.number(),
@@ -192,6 +203,8 @@ async function runView(ctx: QueryCtx, run: Doc<"runs">) {
   );
   return {
     runId: run._id,
+    ...(run.kind ? { kind: run.kind } : {}),
+    ...(run.repaired ? { repaired: run.repaired } : {}),
     status: run.state.status,
     direction: run.direction,
     startedAt: run.state.startedMs,
@@ -239,6 +252,11 @@ export const status = query({
         checksum: v.string(),
         storedChecksum: v.optional(v.string()),
         inManifest: v.boolean(),
+        /** The checksum form of the stored record: 1 (`sha256:`) or 2 (`sha256v2:`). */
+        storedForm: v.optional(v.number()),
+        /** True when the shipped code has the stored checksum, in the stored form. */
+        codeUnchanged: v.optional(v.boolean()),
+        hasDown: v.boolean(),
         appliedAt: v.optional(v.number()),
         rolledBackAt: v.optional(v.number()),
       }),
@@ -295,5 +313,64 @@ export const cancel = mutation({
       await stepRun(ctx, run, { type: "cancelRequested", nowMs: Date.now() });
     }
     return { canceled: true, runId: run._id, message: `Run ${run._id} canceled; start resumes it.` };
+  },
+});
+
+/**
+ * Accept, on the record, that applied migrations were edited or deleted on
+ * purpose: an edited one's record takes the deployed checksum, a deleted one
+ * is marked `removed`. Touches no app data. The engine decides what is
+ * accepted and refuses while a run is active; this stores its answer and a
+ * run of kind `repair` (who, when, commit, old and new checksums).
+ */
+export const repair = mutation({
+  args: {
+    manifest: v.array(vMigrationDef),
+    /** Only these migrations; every edited or deleted one when absent. */
+    ids: v.optional(v.array(v.string())),
+    batchHandle: v.string(),
+    release: v.optional(vRelease),
+  },
+  returns: v.object({
+    status: v.union(v.literal("repaired"), v.literal("noop")),
+    runId: v.optional(v.string()),
+    repaired: v.array(vRepair),
+    /** The drift found before the repair. */
+    drift: v.array(vDriftFinding),
+  }),
+  handler: async (ctx, args) => {
+    assertHandle(args.batchHandle);
+    const active = await activeRun(ctx);
+    const decision = engine.decideRepair({
+      manifest: args.manifest,
+      records: await records(ctx),
+      ...(args.ids !== undefined ? { ids: args.ids } : {}),
+      ...(active ? { activeRunId: active._id } : {}),
+      nowMs: Date.now(),
+    });
+    if (!decision.run) return { status: "noop" as const, repaired: [], drift: decision.drift };
+    const runId = await ctx.db.insert("runs", {
+      active: false,
+      kind: "repair",
+      repaired: decision.repairs,
+      direction: "up",
+      state: decision.run,
+      planned: [],
+      batchFnHandle: args.batchHandle,
+      driftAllowed: false,
+      drift: decision.drift,
+      release: args.release ?? {},
+    });
+    for (const accepted of decision.repairs) {
+      // The engine repairs only records it was given, all read above in this transaction.
+      const record = (await versionRecord(ctx, accepted.id))!;
+      await ctx.db.patch(record._id, {
+        state: accepted.state,
+        ...(accepted.newChecksum !== undefined ? { checksum: accepted.newChecksum } : {}),
+        lastRun: runId,
+        updatedAt: Date.now(),
+      });
+    }
+    return { status: "repaired" as const, runId, repaired: decision.repairs, drift: decision.drift };
   },
 });

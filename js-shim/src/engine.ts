@@ -24,6 +24,8 @@ import type { MigrationDef } from "./engine-types/MigrationDef.js";
 import type { NewRunRequest } from "./engine-types/NewRunRequest.js";
 import type { PageCheckRequest } from "./engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
+import type { RepairDecision } from "./engine-types/RepairDecision.js";
+import type { RepairRequest } from "./engine-types/RepairRequest.js";
 import type { RunState } from "./engine-types/RunState.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
@@ -106,6 +108,8 @@ export const buildManifest = (req: BuildManifestRequest): ManifestEntry[] =>
 /** Decide what a versioned `start` does: drift, plan and status. */
 export const decideStart = (req: StartRequest): StartDecision => invoke(engine().decideStart, req);
 /** Every migration's state, the pending ids and drift. */
+export const decideRepair = (req: RepairRequest): RepairDecision => invoke(engine().decideRepair, req);
+
 export const statusReport = (req: StatusReportRequest): StatusReport =>
   invoke(engine().statusReport, req);
 /** Feed one event to one worker's state machine. */

@@ -76,6 +76,7 @@ const MIGRATION_STATES: &[&str] = &[
     "failed",
     "canceled",
     "rolled_back",
+    "removed",
 ];
 const RUN_STATUSES: &[&str] = &["running", "succeeded", "failed", "canceled"];
 const ITEM_STATUSES: &[&str] = &["pending", "running", "completed", "failed", "canceled"];
@@ -284,7 +285,9 @@ pub fn records(s: &mut Source, manifest: &Val) -> Val {
             continue;
         }
         let checksum = if s.chance(32) {
-            s.text(&["sha256:0000", "", "md5:1"])
+            s.text(&["sha256:0000", "sha256v2:0000", "", "md5:1"])
+        } else if s.flag() {
+            engine::checksum::checksum_v1(def)
         } else {
             engine::checksum::checksum(def)
         };
@@ -349,6 +352,28 @@ pub fn start_request(s: &mut Source) -> Val {
             ("strict", strict),
             ("restart", restart),
             ("activeRunId", active),
+        ],
+    )
+}
+
+/// A `decideRepair` request (`RepairRequest`).
+pub fn repair_request(s: &mut Source) -> Val {
+    let manifest = manifest(s);
+    let records = records(s, &manifest);
+    let ids = maybe(s, |s| {
+        let n = s.below(3);
+        Val::Arr((0..n).map(|_| Val::Str(id(s))).collect())
+    });
+    let active = maybe(s, |s| word(s, &["run_1", ""]));
+    let now = num(s);
+    object(
+        s,
+        vec![
+            ("manifest", Some(manifest)),
+            ("records", Some(records)),
+            ("ids", ids),
+            ("activeRunId", active),
+            ("nowMs", Some(now)),
         ],
     )
 }

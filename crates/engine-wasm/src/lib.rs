@@ -66,6 +66,11 @@ pub fn decide_start(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::decide_start)
 }
 
+#[wasm_bindgen(js_name = decideRepair)]
+pub fn decide_repair(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::decide_repair)
+}
+
 #[wasm_bindgen(js_name = statusReport)]
 pub fn status_report(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::status_report)

@@ -35,7 +35,7 @@ fn checksum_is_a_prefixed_hex_string() {
     let result = checksum(def).expect("checksum answers");
     let sum = get(&result, "checksum").as_string().expect("a string");
     assert!(
-        sum.starts_with("sha256:") && sum.len() == "sha256:".len() + 64,
+        sum.starts_with("sha256v2:") && sum.len() == "sha256v2:".len() + 64,
         "{sum}"
     );
 }

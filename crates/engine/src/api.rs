@@ -14,6 +14,7 @@ use crate::manifest::{self, ManifestEntry};
 use crate::policy::{self, Limits};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
+use crate::repair::{self, RepairDecision, RepairRequest};
 use crate::run::{self, RunEvent, RunState, RunTransition};
 use crate::schema_diff::{self, SchemaDiff};
 use crate::validator::{self, PageCheckRequest, PageCheckResult};
@@ -95,6 +96,10 @@ pub fn build_manifest(req: BuildManifestRequest) -> Result<Vec<ManifestEntry>, E
 
 pub fn decide_start(req: StartRequest) -> Result<StartDecision, EngineError> {
     versioned::decide_start(&req)
+}
+
+pub fn decide_repair(req: RepairRequest) -> Result<RepairDecision, EngineError> {
+    repair::decide_repair(&req)
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]

@@ -29,18 +29,22 @@ pub enum MigrationState {
     Canceled,
     /// Its down step finished, so it is pending again.
     RolledBack,
+    /// Deleted from the manifest after it ran, and the deletion accepted by
+    /// `repair`: no longer drift, kept for the history.
+    Removed,
 }
 
 impl MigrationState {
     /// Every state, in declaration order, so callers can check their own list
     /// of state names (e.g. a Convex validator) against the engine's.
-    pub const ALL: [MigrationState; 6] = [
+    pub const ALL: [MigrationState; 7] = [
         MigrationState::Pending,
         MigrationState::Running,
         MigrationState::Completed,
         MigrationState::Failed,
         MigrationState::Canceled,
         MigrationState::RolledBack,
+        MigrationState::Removed,
     ];
 
     /// The name the state is stored and serialized under, without going
@@ -53,6 +57,7 @@ impl MigrationState {
             MigrationState::Failed => "failed",
             MigrationState::Canceled => "canceled",
             MigrationState::RolledBack => "rolled_back",
+            MigrationState::Removed => "removed",
         }
     }
 
@@ -97,6 +102,12 @@ pub struct AppliedRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub last_direction: Option<Direction>,
+    /// The description stored with the record (the one it last ran with).
+    /// Form v1 hashed the description, so a v1 record is verified with it:
+    /// an edited description is not drift for a v1 record either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub description: Option<String>,
 }
 
 impl AppliedRecord {
@@ -148,7 +159,10 @@ pub struct DriftFinding {
 /// - A record that counts as applied (see [`MigrationState::counts_as_applied`])
 ///   and is absent from the manifest is `missing_from_manifest`, blocking.
 /// - An applied record whose checksum differs from the manifest's is
-///   `checksum_mismatch`, with both checksums. It blocks, except for a
+///   `checksum_mismatch`, with both checksums. The shipped checksum is
+///   computed in the form the record names (a `sha256:` record is compared
+///   with form v1 of the shipped code), so a new checksum form is never
+///   drift. It blocks, except for a
 ///   `failed` record: changing the code of a migration that failed is how the
 ///   failure gets fixed, and the next run resumes it with the new code.
 /// - A pending manifest entry (no record, or a `pending` or `rolled_back`
@@ -217,7 +231,9 @@ fn applied_record_finding(
 ) -> Option<DriftFinding> {
     match entry {
         None => Some(missing_from_manifest(record)),
-        Some(entry) if entry.checksum != record.checksum => Some(checksum_mismatch(record, entry)),
+        Some(entry) if entry.checksum_like(record) != record.checksum => {
+            Some(checksum_mismatch(record, entry))
+        }
         Some(_) => None,
     }
 }
@@ -230,30 +246,31 @@ fn missing_from_manifest(record: &AppliedRecord) -> DriftFinding {
         current_checksum: None,
         blocking: true,
         message: format!(
-            "Migration {} has run in this deployment but is no longer in the manifest; restore its file, or pass --allow-drift if removing it is intended.",
-            record.id
+            "Migration {} has run in this deployment but is no longer in the manifest; restore its file, or record the removal with `convex-migrate repair --id {}`.",
+            record.id, record.id
         ),
     }
 }
 
 fn checksum_mismatch(record: &AppliedRecord, entry: &ManifestEntry) -> DriftFinding {
     let fixing_a_failure = record.state == MigrationState::Failed;
+    let current = entry.checksum_like(record);
     let message = if fixing_a_failure {
         format!(
             "Migration {} failed and its code has changed since (stored {}, now {}); the next run resumes it with the new code.",
-            record.id, record.checksum, entry.checksum
+            record.id, record.checksum, current
         )
     } else {
         format!(
-            "Migration {} was edited after it ran (stored {}, now {}); restore the original and put the change in a new migration, or pass --allow-drift.",
-            record.id, record.checksum, entry.checksum
+            "Migration {} was edited after it ran (stored {}, now {}); restore the original and put the change in a new migration, or accept the edit with `convex-migrate repair --id {}`.",
+            record.id, record.checksum, current, record.id
         )
     };
     DriftFinding {
         kind: DriftKind::ChecksumMismatch,
         id: record.id.clone(),
         stored_checksum: Some(record.checksum.clone()),
-        current_checksum: Some(entry.checksum.clone()),
+        current_checksum: Some(current.to_string()),
         blocking: !fixing_a_failure,
         message,
     }
@@ -365,7 +382,7 @@ mod tests {
             record(&before[2], MigrationState::Canceled),
         ];
         let mut edited_a = def(A);
-        edited_a.description = "changed".into();
+        edited_a.up.source = "async (ctx, doc) => ({ changed: true })".into();
         let after = manifest_of(&[edited_a, def(B)]);
 
         assert_eq!(
@@ -429,7 +446,7 @@ mod tests {
     fn verify_blocks_edits_to_running_canceled_and_completed_migrations() {
         let before = manifest(&[A]);
         let mut edited = def(A);
-        edited.description = "changed".into();
+        edited.up.source = "async (ctx, doc) => ({ changed: true })".into();
         let after = manifest_of(&[edited]);
         for state in [
             MigrationState::Running,
@@ -444,6 +461,67 @@ mod tests {
             );
             assert!(findings[0].message.contains("edited after it ran"));
         }
+    }
+
+    #[test]
+    fn verify_ignores_description_and_batch_size_edits() {
+        let before = manifest(&[A]);
+        let mut edited = def(A);
+        edited.description = "a clearer description".into();
+        edited.up.batch_size = Some(500);
+        let records = all_completed(&before);
+        assert_eq!(verify(&records, &manifest_of(&[edited]), true), vec![]);
+    }
+
+    #[test]
+    fn verify_fails_on_a_custom_range_added_to_an_applied_migration() {
+        let before = manifest(&[A]);
+        let mut narrowed = def(A);
+        narrowed.up.custom_range = Some("(q) => q.withIndex(\"by_done\")".into());
+        let findings = verify(&all_completed(&before), &manifest_of(&[narrowed]), false);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert!(findings[0].message.contains("convex-migrate repair --id"));
+    }
+
+    #[test]
+    fn verify_checks_a_v1_record_in_form_v1() {
+        let applied = def(A);
+        let v1 = AppliedRecord {
+            id: A.into(),
+            checksum: crate::checksum::checksum_v1(&applied),
+            state: MigrationState::Completed,
+            last_direction: None,
+            description: None,
+        };
+        assert_eq!(
+            verify(std::slice::from_ref(&v1), &manifest_of(&[applied]), true),
+            vec![]
+        );
+        let mut edited = def(A);
+        edited.up.source = "async () => ({ edited: true })".into();
+        let findings = verify(
+            std::slice::from_ref(&v1),
+            &manifest_of(std::slice::from_ref(&edited)),
+            true,
+        );
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert_eq!(
+            findings[0].current_checksum,
+            Some(crate::checksum::checksum_v1(&edited))
+        );
+    }
+
+    #[test]
+    fn verify_ignores_a_removed_record() {
+        let mut removed = record(&manifest(&[A])[0], MigrationState::Completed);
+        removed.state = MigrationState::Removed;
+        assert_eq!(verify(&[removed], &[], true), vec![]);
     }
 
     #[test]
@@ -519,6 +597,7 @@ mod tests {
             checksum: "sha256:old".into(),
             state: MigrationState::Pending,
             last_direction: None,
+            description: None,
         }];
         assert_eq!(verify(&records, &manifest(&[A]), true), vec![]);
     }
@@ -531,7 +610,7 @@ mod tests {
             record(&before[1], MigrationState::Completed),
         ];
         let mut edited_c = def(C);
-        edited_c.description = "changed".into();
+        edited_c.up.source = "async (ctx, doc) => ({ changed: true })".into();
         let after = manifest_of(&[def(A), edited_c]);
         assert_eq!(
             kinds(&verify(&records, &after, false)),
@@ -551,6 +630,7 @@ mod tests {
             checksum: "sha256:stale".into(),
             state: MigrationState::RolledBack,
             last_direction: None,
+            description: None,
         };
         let records = vec![stale, record(&manifest[0], MigrationState::Completed)];
         assert_eq!(verify(&records, &manifest, true), vec![]);

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod ranges;
+pub mod repair;
 pub mod run;
 pub mod schema_diff;
 pub mod validator;

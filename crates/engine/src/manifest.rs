@@ -1,15 +1,17 @@
 //! The manifest: the app's versioned migrations, validated and checksummed.
 //!
 //! Every later rule (plan, drift, status) trusts what this module checks:
-//! ids are well formed, unique and ascending, every step names a table and
-//! any batch size it declares can run inside one Convex transaction.
+//! ids are well formed and unique, every step names a table and any batch
+//! size it declares can run inside one Convex transaction; and what it
+//! returns is in id order, however the app listed the migrations.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::checksum::{checksum, MigrationDef, StepDef};
+use crate::checksum::{checksum, checksum_v1, form_of, MigrationDef, StepDef};
+use crate::drift::AppliedRecord;
 use crate::EngineError;
 
 /// The largest batch a step may declare: Convex writes at most 16,000
@@ -38,14 +40,23 @@ pub struct ManifestEntry {
     pub id: String,
     /// What the migration does, for people reading `status`.
     pub description: String,
-    /// `sha256:<hex>` of the definition's canonical form.
+    /// The definition's checksum in the current form (`sha256v2:<hex>`),
+    /// stored the next time the migration touches data.
     pub checksum: String,
+    /// The same definition in form v1 (`sha256:<hex>`), to verify records
+    /// stored before v2 existed without reporting the form change as drift.
+    pub checksum_v1: String,
     /// The forward step.
     pub up: StepInfo,
     /// The rollback step, when the migration has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub down: Option<StepInfo>,
+    /// The validated definition, kept to recompute form v1 with a record's
+    /// stored description; never crosses the boundary.
+    #[serde(skip)]
+    #[ts(skip)]
+    definition: Option<MigrationDef>,
 }
 
 impl From<&StepDef> for StepInfo {
@@ -57,37 +68,54 @@ impl From<&StepDef> for StepInfo {
     }
 }
 
-/// Validates the migration set and computes each checksum.
+/// Validates the migration set, computes each checksum and returns the set
+/// in id order.
 ///
+/// The order given does not matter: a manifest merged by hand from two
+/// branches is rarely sorted, and ids carry the order (their timestamps).
 /// Definitions are checked in the order given and the first broken rule is
 /// reported. For each definition the rules run in this order: id format
-/// ([`validate_id`]), uniqueness (`DuplicateId`), ascending order
-/// (`NotSorted`), a non-blank table for `up` then `down` (`EmptyTable`), and
-/// a batch size from 1 to [`MAX_BATCH_SIZE`] where one is given
-/// (`InvalidBatchSize`).
+/// ([`validate_id`]), uniqueness (`DuplicateId`), a non-blank table for `up`
+/// then `down` (`EmptyTable`), and a batch size from 1 to
+/// [`MAX_BATCH_SIZE`] where one is given (`InvalidBatchSize`).
 pub fn build_manifest(defs: &[MigrationDef]) -> Result<Vec<ManifestEntry>, EngineError> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(defs.len());
-    let mut previous: Option<&str> = None;
     let mut entries = Vec::with_capacity(defs.len());
     for def in defs {
         validate_id(&def.id)?;
         if !seen.insert(def.id.as_str()) {
             return Err(EngineError::DuplicateId { id: def.id.clone() });
         }
-        if let Some(previous) = previous.filter(|previous| def.id.as_str() < *previous) {
-            return Err(EngineError::NotSorted {
-                id: def.id.clone(),
-                previous: previous.to_string(),
-            });
-        }
         validate_step(&def.id, "up", &def.up)?;
         if let Some(down) = &def.down {
             validate_step(&def.id, "down", down)?;
         }
-        previous = Some(&def.id);
         entries.push(manifest_entry(def));
     }
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(entries)
+}
+
+impl ManifestEntry {
+    /// The shipped definition's checksum in the form `record` was stored
+    /// in, so a record is always compared with its own form; the current
+    /// form when its checksum names none. A v1 record is computed with the
+    /// description it stored, since v1 hashed descriptions and editing one
+    /// changes no data.
+    pub fn checksum_like(&self, record: &AppliedRecord) -> String {
+        match form_of(&record.checksum) {
+            Some(1) => match (&self.definition, &record.description) {
+                (Some(def), Some(description)) if *description != def.description => {
+                    checksum_v1(&MigrationDef {
+                        description: description.clone(),
+                        ..def.clone()
+                    })
+                }
+                _ => self.checksum_v1.clone(),
+            },
+            _ => self.checksum.clone(),
+        }
+    }
 }
 
 /// Checks that `id` reads `YYYYMMDD_HHMMSS_slug`: a real calendar date and
@@ -211,8 +239,10 @@ fn manifest_entry(def: &MigrationDef) -> ManifestEntry {
         id: def.id.clone(),
         description: def.description.clone(),
         checksum: checksum(def),
+        checksum_v1: checksum_v1(def),
         up: StepInfo::from(&def.up),
         down: def.down.as_ref().map(StepInfo::from),
+        definition: Some(def.clone()),
     }
 }
 
@@ -247,6 +277,8 @@ pub(crate) mod fixtures {
             table: "todos".to_string(),
             batch_size: None,
             source: source.to_string(),
+            custom_range: None,
+            write_mode: crate::checksum::WriteMode::Triggers,
         }
     }
 
@@ -267,6 +299,7 @@ pub(crate) mod fixtures {
             checksum: entry.checksum.clone(),
             state,
             last_direction: None,
+            description: None,
         }
     }
 
@@ -295,6 +328,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{def, step};
     use super::*;
+    use proptest::prelude::*;
 
     const A: &str = "20260101_000000_a";
     const B: &str = "20260102_000000_b";
@@ -407,14 +441,76 @@ mod tests {
     }
 
     #[test]
-    fn build_manifest_rejects_an_unsorted_set() {
-        let err = build_manifest(&[def(B), def(A)]).unwrap_err();
+    fn build_manifest_sorts_an_unsorted_set_by_id() {
+        const C: &str = "20260103_000000_c";
+        let manifest = build_manifest(&[def(C), def(A), def(B)]).unwrap();
+        let ids: Vec<&str> = manifest.iter().map(|entry| entry.id.as_str()).collect();
+        assert_eq!(ids, vec![A, B, C]);
+        assert_eq!(manifest, build_manifest(&[def(A), def(B), def(C)]).unwrap());
+    }
+
+    proptest! {
+        #[test]
+        fn build_manifest_gives_the_same_manifest_in_any_order(
+            order in Just(vec![
+                "20260101_000000_a",
+                "20260102_000000_b",
+                "20260103_000000_c",
+                "20260103_000001_d",
+                "20261231_235959_e",
+            ])
+            .prop_shuffle()
+        ) {
+            let shuffled: Vec<MigrationDef> = order.iter().map(|id| def(id)).collect();
+            let mut sorted_ids = order.clone();
+            sorted_ids.sort_unstable();
+            let sorted: Vec<MigrationDef> = sorted_ids.iter().map(|id| def(id)).collect();
+            prop_assert_eq!(build_manifest(&shuffled), build_manifest(&sorted));
+        }
+    }
+
+    #[test]
+    fn build_manifest_still_names_a_duplicate_in_an_unsorted_set() {
+        let err = build_manifest(&[def(B), def(A), def(B)]).unwrap_err();
+        assert_eq!(err, EngineError::DuplicateId { id: B.into() });
+    }
+
+    #[test]
+    fn build_manifest_still_names_a_malformed_id_in_an_unsorted_set() {
+        let err = build_manifest(&[def(B), def("2026_x"), def(A)]).unwrap_err();
+        assert!(matches!(err, EngineError::InvalidId { id, .. } if id == "2026_x"));
+    }
+
+    #[test]
+    fn manifest_entry_compares_each_stored_form_with_its_own_checksum() {
+        let entry = &build_manifest(&[def(A)]).unwrap()[0];
+        assert!(entry.checksum.starts_with("sha256v2:"));
+        assert!(entry.checksum_v1.starts_with("sha256:"));
+        let stored = |checksum: &str, description: Option<&str>| AppliedRecord {
+            id: A.into(),
+            checksum: checksum.into(),
+            state: crate::drift::MigrationState::Completed,
+            last_direction: None,
+            description: description.map(String::from),
+        };
         assert_eq!(
-            err,
-            EngineError::NotSorted {
-                id: A.into(),
-                previous: B.into()
-            }
+            entry.checksum_like(&stored("sha256:00", None)),
+            entry.checksum_v1
+        );
+        assert_eq!(
+            entry.checksum_like(&stored("sha256v2:00", None)),
+            entry.checksum
+        );
+        assert_eq!(entry.checksum_like(&stored("other", None)), entry.checksum);
+        let mut older = def(A);
+        older.description = "as it ran".into();
+        assert_eq!(
+            entry.checksum_like(&stored("sha256:00", Some("as it ran"))),
+            checksum_v1(&older)
+        );
+        assert_eq!(
+            entry.checksum_like(&stored("sha256v2:00", Some("as it ran"))),
+            entry.checksum
         );
     }
 

@@ -92,6 +92,8 @@ fn def(id: &str, edited: bool) -> MigrationDef {
         table: "todos".to_string(),
         batch_size: None,
         source,
+        custom_range: None,
+        write_mode: Default::default(),
     };
     MigrationDef {
         id: id.to_string(),
@@ -122,6 +124,7 @@ fn record(entry: &ManifestEntry, state: MigrationState) -> AppliedRecord {
         checksum: entry.checksum.clone(),
         state,
         last_direction: None,
+        description: None,
     }
 }
 

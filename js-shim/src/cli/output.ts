@@ -47,6 +47,7 @@ const STATE_COLOURS: Record<string, keyof Colors> = {
   failed: "red",
   canceled: "magenta",
   rolled_back: "blue",
+  removed: "dim",
 };
 
 export function state(c: Colors, name: string): string {
@@ -95,7 +96,7 @@ export function itemLine(c: Colors, item: RunItemView, nowMs: number, idWidth = 
 }
 
 export function runHeadline(c: Colors, run: RunView): string {
-  const verb = run.direction === "down" ? "rollback" : "run";
+  const verb = run.kind === "repair" ? "repair" : run.direction === "down" ? "rollback" : "run";
   return `${verb} ${run.runId} ${state(c, run.status)}`;
 }
 
@@ -116,10 +117,11 @@ export function migrationsTable(c: Colors, rows: MigrationRow[]): string {
   if (rows.length === 0) return "  No versioned migrations in the manifest.\n";
   return table(
     c,
-    ["MIGRATION", "STATE", "APPLIED", "DESCRIPTION"],
+    ["MIGRATION", "STATE", "CHECKSUM", "APPLIED", "DESCRIPTION"],
     rows.map((m) => [
-      m.inManifest ? m.id : `${m.id} ${c.red("(not in manifest)")}`,
+      m.inManifest ? m.id : m.state === "removed" ? m.id : `${m.id} ${c.red("(not in manifest)")}`,
       state(c, m.state),
+      checksumCell(c, m),
       m.state === "rolled_back" && m.rolledBackAt !== undefined
         ? c.dim(`rolled back ${time(m.rolledBackAt)}`)
         : m.appliedAt !== undefined
@@ -130,13 +132,34 @@ export function migrationsTable(c: Colors, rows: MigrationRow[]): string {
   );
 }
 
+/** The stored checksum's form and whether the shipped code still has it: `v2 unchanged`, `v1 edited`. */
+function checksumCell(c: Colors, m: MigrationRow): string {
+  if (m.storedForm === undefined) return c.dim("-");
+  const form = `v${m.storedForm}`;
+  if (m.codeUnchanged === undefined) return form;
+  return m.codeUnchanged ? `${form} unchanged` : `${form} ${c.red("edited")}`;
+}
+
+/** What each repair run accepted, with the old and new checksums. */
+export function repairLines(c: Colors, runs: RunView[]): string {
+  return runs
+    .flatMap((r) =>
+      (r.repaired ?? []).map((x) =>
+        x.newChecksum !== undefined
+          ? `  ${r.runId} ${time(r.startedAt)}  ${x.id}: edit accepted (${x.oldChecksum} → ${x.newChecksum})  ${releaseLine(c, r)}\n`
+          : `  ${r.runId} ${time(r.startedAt)}  ${x.id}: removal recorded (was ${x.oldChecksum})  ${releaseLine(c, r)}\n`,
+      ),
+    )
+    .join("");
+}
+
 export function runsTable(c: Colors, runs: RunView[]): string {
   return table(
     c,
     ["RUN", "DIRECTION", "STATUS", "STARTED", "TOOK", "DOCS", "RELEASE"],
     runs.map((r) => [
       r.runId,
-      r.direction,
+      r.kind === "repair" ? "repair" : r.direction,
       state(c, r.status),
       time(r.startedAt),
       r.endedAt !== undefined ? duration(r.endedAt - r.startedAt) : c.dim("running"),

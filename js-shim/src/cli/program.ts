@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { cancel } from "./commands/cancel.js";
 import { create } from "./commands/create.js";
 import { deploy } from "./commands/deploy.js";
+import { repair } from "./commands/repair.js";
 import { status } from "./commands/status.js";
 import { runMigrations, type RunOptions } from "./commands/up.js";
 import { loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
@@ -18,6 +19,7 @@ import { releaseFrom } from "./release.js";
 import { registerSchemaCommands } from "./schema/index.js";
 import { mask, type Target } from "./transport/convexRun.js";
 import { TransportError } from "./transport/types.js";
+import { VERSIONED_EXPORT_LINE } from "../client/exportLine.js";
 
 /** Engine refusals that mean the request or the manifest is wrong (exit 2), not the data. */
 const USAGE_CODES = new Set([
@@ -25,7 +27,6 @@ const USAGE_CODES = new Set([
   "INVALID_ID",
   "DUPLICATE_ID",
   "EMPTY_TABLE",
-  "NOT_SORTED",
   "UNKNOWN_MIGRATION",
   "STEPS_AND_TO",
   "NO_DOWN_TARGET",
@@ -33,6 +34,7 @@ const USAGE_CODES = new Set([
   "NO_DOWN_STEP",
   "INVALID_BATCH_SIZE",
   "INVALID_PARALLELISM",
+  "NOT_REPAIRABLE",
 ]);
 
 type TargetFlags = { prod?: boolean; previewName?: string; deploymentName?: string; envFile?: string };
@@ -74,6 +76,9 @@ function withRunFlags(cmd: Command): Command {
     .option("--tag <tag>", "release record: release tag")
     .option("--json", "print one JSON document on stdout; logs go to stderr");
 }
+
+/** Commander's way to let a flag repeat: `--id a --id b`. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const targetOf = (f: TargetFlags): Target => ({
   ...(f.prod ? { prod: true } : {}),
@@ -184,6 +189,22 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
     .option("--json", "print one JSON document on stdout")
     .action(act(async (f: CommonFlags & { runId?: string }) => await cancel(context(f), f)));
 
+  withTarget(program.command("repair").description("accept edited or deleted applied migrations, on the record"))
+    .option("--id <id>", "only this migration (repeat for more); default: every edited or deleted one", collect, [])
+    .option("--env <name>", "release record: environment name")
+    .option("--commit <sha>", "release record: commit (default: from the CI environment)")
+    .option("--tag <tag>", "release record: release tag")
+    .option("--json", "print one JSON document on stdout")
+    .action(
+      act(
+        async (f: CommonFlags & { id: string[]; env?: string; commit?: string; tag?: string }) =>
+          await repair(context(f), {
+            ids: f.id,
+            release: releaseFrom({ env: f.env, commit: f.commit, tag: f.tag }, io.env, targetOf(f)),
+          }),
+      ),
+    );
+
   withRunFlags(
     program
       .command("deploy")
@@ -248,14 +269,16 @@ function report(error: unknown, io: Io): Reported {
   if (error instanceof TransportError) {
     const data = error.data as { kind?: string; code?: string; hint?: string } | undefined;
     const usage =
-      (data?.kind === "ENGINE_ERROR" && USAGE_CODES.has(data.code ?? "")) || data?.kind === "UNKNOWN_RUN";
+      (data?.kind === "ENGINE_ERROR" && USAGE_CODES.has(data.code ?? "")) ||
+      data?.kind === "UNKNOWN_RUN" ||
+      data?.kind === "MISSING_EXPORT";
     const missingFunction = /Could not find (public )?(function|module)/i.test(error.message);
     return print(
       usage || missingFunction ? EXIT.USAGE : EXIT.FAILED,
       error.message,
       data?.hint ||
         (missingFunction
-          ? "Export start, status, cancel and batch from your migrations module (see functionsModule in convex-migrate.json), and deploy."
+          ? `Export the functions from your migrations module (see functionsModule in convex-migrate.json), and deploy: ${VERSIONED_EXPORT_LINE}`
           : undefined),
     );
   }

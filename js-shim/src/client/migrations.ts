@@ -294,7 +294,7 @@ export class Migrations<DataModel extends GenericDataModel> {
    *
    * @example
    * ```ts
-   * export const { start, status, cancel, batch } = migrations.versioned(manifest);
+   * export const { start, status, cancel, batch, repair } = migrations.versioned(manifest);
    * ```
    */
   versioned(manifest: MigrationSet<DataModel>) {

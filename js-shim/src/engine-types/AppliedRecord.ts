@@ -24,4 +24,10 @@ state: MigrationState,
  * differently; absent in records written before it existed, which
  * count as `up`.
  */
-lastDirection?: Direction, };
+lastDirection?: Direction, 
+/**
+ * The description stored with the record (the one it last ran with).
+ * Form v1 hashed the description, so a v1 record is verified with it:
+ * an edited description is not drift for a v1 record either.
+ */
+description?: string, };

@@ -28,4 +28,18 @@ storedChecksum?: string,
 /**
  * False for a stored migration the manifest no longer contains.
  */
-inManifest: boolean, };
+inManifest: boolean, 
+/**
+ * The form of the stored checksum (1 for `sha256:`, 2 for
+ * `sha256v2:`), when the deployment has a record in a known form.
+ */
+storedForm?: number, 
+/**
+ * For a shipped migration with a record: true when the shipped code
+ * has the stored checksum (computed in the stored form).
+ */
+codeUnchanged?: boolean, 
+/**
+ * True when the shipped migration has a down step.
+ */
+hasDown: boolean, };
