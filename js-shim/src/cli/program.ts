@@ -3,6 +3,7 @@
  * command, one place that turns errors into a message and an exit code.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { Command, CommanderError, Option } from "commander";
 import { cancel } from "./commands/cancel.js";
@@ -102,6 +103,22 @@ function runOptions(direction: "up" | "down", f: RunFlags, config: Config, io: I
   };
 }
 
+/**
+ * `--env-file` names a file `npx convex` reads from the same folder; a path
+ * that is not there is a usage error here, before any child starts (Node 20
+ * would otherwise stop the child with its own "not found").
+ */
+function checkEnvFile(envFile: string | undefined, cwd: string): void {
+  if (envFile === undefined) return;
+  const resolved = path.resolve(cwd, envFile);
+  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isFile()) {
+    throw usageError(
+      `--env-file ${envFile}: no such file (looked for ${resolved}).`,
+      "Pass the path of an existing .env file, relative to the folder you run convex-migrate in.",
+    );
+  }
+}
+
 function version(): string {
   // The repository runs src/cli/program.ts; the package runs dist/js-shim/src/cli/program.js.
   for (const rel of ["../../../package.json", "../../../../package.json"]) {
@@ -118,8 +135,10 @@ function version(): string {
 /** Run the CLI with `argv` (without node and script) and return the exit code. */
 export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.OK;
-  const context = (flags: CommonFlags): Context =>
-    makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  const context = (flags: CommonFlags): Context => {
+    checkEnvFile(flags.envFile, io.cwd);
+    return makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  };
   const act =
     <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) =>
     async (...args: A) => {
