@@ -9,6 +9,7 @@ import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
 import { activeRun, jobName, stepRun } from "./runs.js";
+import { CONVEX_MIGRATE_VERSION } from "./version.js";
 import {
   vDirection,
   vDriftFinding,
@@ -16,7 +17,7 @@ import {
   vMigrationDef,
   vMigrationState,
   vPlanItem,
-  vRelease,
+  vReleaseRecord,
   vRunStatus,
   vStartOptions,
 } from "./validators.js";
@@ -106,7 +107,7 @@ export const start = mutation({
       ...(args.rawBatchHandle ? { rawBatchHandle: args.rawBatchHandle } : {}),
       driftAllowed: decision.driftAllowed,
       drift: decision.drift,
-      release: args.release ?? {},
+      release: { ...args.release, convexMigrateVersion: CONVEX_MIGRATE_VERSION },
     });
     await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() });
     return {
@@ -153,7 +154,7 @@ const vRunView = v.object({
   endedAt: v.optional(v.number()),
   error: v.optional(v.string()),
   driftAllowed: v.boolean(),
-  release: vRelease,
+  release: vReleaseRecord,
   items: v.array(
     v.object({
       id: v.string(),
