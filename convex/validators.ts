@@ -178,8 +178,8 @@ export const vRelease = v.object({
 
 /**
  * A run's stored release record: the release it was started for, and the
- * convex-migrate version that ran it (absent on runs recorded before 0.1.0
- * stored it, so their rows stay valid).
+ * convex-migrate version that ran it. Optional, so rows stored before the
+ * record held it stay valid (docs/DECISIONS.md, Versioning).
  */
 export const vReleaseRecord = v.object({ ...vRelease.fields, convexMigrateVersion: v.optional(v.string()) });
 

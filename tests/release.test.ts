@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import componentSchema from "../convex/schema";
 import { CONVEX_MIGRATE_VERSION } from "../convex/version";
 import schema from "../example/convex/schema";
+import { loadDemo } from "../js-shim/src/cli/commands/demoLoader";
 import type { Transport } from "../js-shim/src/cli/transport/types";
 import type { StatusReport } from "../js-shim/src/cli/types";
 import { cli } from "./cli/helpers";
@@ -83,7 +84,7 @@ describe("versions", () => {
     expect(human.stdout).toContain(`convex-migrate ${PACKAGE_VERSION}`);
   });
 
-  test("a run stored without the version (before 0.1.0 stored it) still reads; status reports no version for it", async () => {
+  test("a run stored without the version (as before the record held it) still reads; status reports no version for it", async () => {
     const t = deployment();
     await seedExampleApp(t);
     const transport = transportOf(t);
@@ -102,5 +103,37 @@ describe("versions", () => {
     expect(run?.status).toBe("succeeded");
     expect(run?.release).toEqual({ environment: "staging" });
     expect((await cli(["status"], { cwd: process.cwd(), transport })).stdout).not.toContain("convex-migrate ");
+  });
+});
+
+describe("demo from the installed package", () => {
+  /** The error Node throws when a bare import does not resolve. */
+  const notFound = (pkg: string) =>
+    Object.assign(new Error(`Cannot find package '${pkg}' imported from /app/node_modules/convex-migrate/dist/x.js`), {
+      code: "ERR_MODULE_NOT_FOUND",
+    });
+
+  test.each(["convex-test", "tsx"])("without %s the demo is a configuration error that gives the install line", async (pkg) => {
+    const importer = async (specifier: string) => {
+      if (specifier.startsWith(pkg)) throw notFound(pkg);
+      if (specifier.startsWith("tsx")) return { register: () => undefined };
+      throw notFound("convex-test");
+    };
+    const error = await loadDemo(importer, true).catch((e: unknown) => e);
+    expect(error).toMatchObject({ exitCode: 2, message: `The demo needs ${pkg}, which is not installed here.` });
+    expect((error as { hint: string }).hint).toContain('npm install --save-dev convex-test@">=0.0.60" tsx@"^4.0.0"');
+  });
+
+  test("compiled, it registers the TypeScript loader before importing the demo", async () => {
+    const order: string[] = [];
+    const importer = async (specifier: string) => {
+      order.push(specifier.startsWith("tsx") ? specifier : "demo");
+      return specifier.startsWith("tsx") ? { register: () => order.push("register") } : { demo: () => 0 };
+    };
+    await loadDemo(importer, true);
+    expect(order).toEqual(["tsx/esm/api", "register", "demo"]);
+    order.length = 0;
+    await loadDemo(importer, false);
+    expect(order).toEqual(["demo"]);
   });
 });

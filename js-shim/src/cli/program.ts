@@ -9,12 +9,14 @@ import { Command, CommanderError, Option } from "commander";
 import { cancel } from "./commands/cancel.js";
 import { create } from "./commands/create.js";
 import { deploy } from "./commands/deploy.js";
+import { loadDemo } from "./commands/demoLoader.js";
 import { status } from "./commands/status.js";
 import { runMigrations, type RunOptions } from "./commands/up.js";
 import { loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
 import { makeContext, type Context } from "./context.js";
 import { CliError, EXIT, usageError, type ExitCode } from "./errors.js";
 import { colorsFor, type Io } from "./io.js";
+import { PACKAGE } from "./packageRoot.js";
 import { releaseFrom } from "./release.js";
 import { registerSchemaCommands } from "./schema/index.js";
 import { mask, type Target } from "./transport/convexRun.js";
@@ -119,19 +121,6 @@ function checkEnvFile(envFile: string | undefined, cwd: string): void {
   }
 }
 
-function version(): string {
-  // The repository runs src/cli/program.ts; the package runs dist/js-shim/src/cli/program.js.
-  for (const rel of ["../../../package.json", "../../../../package.json"]) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "convex-migrate" && pkg.version) return pkg.version;
-    } catch {
-      // Not here: the published layout differs from the repository's.
-    }
-  }
-  return "unknown";
-}
-
 /** Run the CLI with `argv` (without node and script) and return the exit code. */
 export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.OK;
@@ -147,7 +136,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
 
   const program = new Command("convex-migrate")
     .description("Versioned, checksummed online data migrations for Convex.")
-    .version(version())
+    .version(PACKAGE.pkg.version ?? "unknown")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError("Run `convex-migrate <command> --help` for the flags.");
@@ -220,19 +209,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   program
     .command("demo")
     .description("the whole workflow on an in-memory deployment of the example app")
-    .action(
-      act(async () => {
-        // Loaded only here: it needs convex-test and the repository's example app.
-        const loaded = await import("./commands/demo.js").catch((error: Error) => {
-          throw new CliError(
-            `The demo could not load: ${error.message}`,
-            EXIT.FAILED,
-            "Run it from a clone of the convex-migrate repository: npm ci && npm run demo.",
-          );
-        });
-        return await loaded.demo(io);
-      }),
-    );
+    .action(act(async () => await (await loadDemo()).demo(io)));
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -1,9 +1,10 @@
 /**
- * `npm run demo`: the whole workflow, run by the real CLI commands against an
- * in-memory deployment of a copy of `example/`: seed data, create a
- * migration, apply it with live progress, read the status and its release
- * record, get blocked by drift, roll back, and fix and resume a failing
- * migration.
+ * `convex-migrate demo` (`npm run demo` in the repository): the whole
+ * workflow, run by the real CLI commands against an in-memory deployment of
+ * a copy of `example/` (the package ships it; the copy goes under the
+ * package's `.demo/`): seed data, create a migration, apply it with live
+ * progress, read the status and its release record, get blocked by drift,
+ * roll back, and fix and resume a failing migration.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -50,9 +51,9 @@ export async function demo(io: Io): Promise<ExitCode> {
 
   if (!fs.existsSync(path.join(REPO_ROOT, "example", "convex"))) {
     throw new CliError(
-      "The demo needs the repository's example app (example/convex), which is not here.",
+      `The demo's example app (example/convex) is missing from ${REPO_ROOT}.`,
       EXIT.FAILED,
-      "Run it from a clone of the convex-migrate repository: npm ci && npm run demo.",
+      "Reinstall the package (npm install convex-migrate), or run it from a clone: npm ci && npm run demo.",
     );
   }
   const project = copyExampleProject(path.join(REPO_ROOT, ".demo", "project"));
@@ -60,7 +61,7 @@ export async function demo(io: Io): Promise<ExitCode> {
   fs.writeFileSync(path.join(project, "convex-migrate.json"), `${JSON.stringify(CONFIG, null, 2)}\n`);
   const deployment = await InProcessDeployment.create(project);
   const cliIo: Io = { ...io, cwd: project, transport: deployment };
-  const rel = (p: string) => path.relative(REPO_ROOT, p);
+  const rel = (p: string) => path.relative(io.cwd, p);
   say(c.dim(`Project: ${rel(project)} (convex-migrate.json: ${JSON.stringify(CONFIG)})`));
 
   const steps: Step[] = [];
