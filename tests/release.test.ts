@@ -121,7 +121,7 @@ describe("demo from the installed package", () => {
     };
     const error = await loadDemo(importer, true).catch((e: unknown) => e);
     expect(error).toMatchObject({ exitCode: 2, message: `The demo needs ${pkg}, which is not installed here.` });
-    expect((error as { hint: string }).hint).toContain('npm install --save-dev convex-test@">=0.0.60" tsx@"^4.0.0"');
+    expect((error as { hint: string }).hint).toContain('npm install --save-dev convex-test@">=0.0.60" tsx@"^4.23.15"');
   });
 
   test("compiled, it registers the TypeScript loader before importing the demo", async () => {
