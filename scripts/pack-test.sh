@@ -42,7 +42,11 @@ JS
 }
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# The fresh copy lives at a path fixed per checkout: Cargo keys its build of
+# the workspace's crates by their path, so from the second run on the copy's
+# Wasm build finds them compiled (the copy keeps the files' times).
+clone="${TMPDIR:-/tmp}/convex-migrate-pack-$(printf '%s' "$repo" | sha256sum | cut -c1-12)"
+trap 'rm -rf "$work" "$clone"' EXIT
 
 # --refresh-fixture: rewrite tests/pack/app/convex/_generated, which the
 # repository's own tsc needs to typecheck the fixture. Run it after adding or
@@ -64,7 +68,7 @@ step "fresh copy of the working tree"
 # contents as they are now. node_modules is linked in (set-up would install
 # the same lock file); the Rust build shares the repository's target folder,
 # so only the workspace's own crates compile again.
-clone="$work/clone"
+rm -rf "$clone"
 mkdir -p "$clone"
 git ls-files -z --cached --others --exclude-standard |
   while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
