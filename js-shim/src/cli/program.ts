@@ -209,7 +209,12 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   program
     .command("demo")
     .description("the whole workflow on an in-memory deployment of the example app")
-    .action(act(async () => await (await loadDemo()).demo(io)));
+    .addOption(
+      new Option("--todos <n>", "how many todos to seed and migrate (default 20,000)").argParser((v) =>
+        positiveInteger(v, "--todos"),
+      ),
+    )
+    .action(act(async (f: { todos?: number }) => await (await loadDemo()).demo(io, f)));
 
   try {
     await program.parseAsync(argv, { from: "user" });
