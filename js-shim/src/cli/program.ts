@@ -107,8 +107,8 @@ function runOptions(direction: "up" | "down", f: RunFlags, config: Config, io: I
 
 /**
  * `--env-file` names a file `npx convex` reads from the same folder; a path
- * that is not there is a usage error here, before any child starts (Node 20
- * would otherwise stop the child with its own "not found").
+ * that is not there is a usage error here, before any child starts (Node in
+ * the npx child would otherwise stop with its own "not found", exit 9).
  */
 function checkEnvFile(envFile: string | undefined, cwd: string): void {
   if (envFile === undefined) return;
