@@ -1,6 +1,6 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
-import { vDirection, vDriftFinding, vMigrationState, vRelease, vRepair, vRunState, vWorkerState } from "./validators.js";
+import { vDirection, vDriftFinding, vMigrationState, vReleaseRecord, vRepair, vRunState, vWorkerState } from "./validators.js";
 
 /**
  * The component's own tables. App data never lives here: the component only
@@ -75,6 +75,6 @@ export default defineSchema({
     batchSize: v.optional(v.number()),
     driftAllowed: v.boolean(),
     drift: v.array(vDriftFinding),
-    release: vRelease,
+    release: vReleaseRecord,
   }).index("active", ["active"]),
 });

@@ -183,6 +183,13 @@ export const vRelease = v.object({
   url: v.optional(v.string()),
 });
 
+/**
+ * A run's stored release record: the release it was started for, and the
+ * convex-migrate version that ran it. Optional, so rows stored before the
+ * record held it stay valid (docs/DECISIONS.md, Versioning).
+ */
+export const vReleaseRecord = v.object({ ...vRelease.fields, convexMigrateVersion: v.optional(v.string()) });
+
 /** The arguments of a versioned `start`, as the CLI sends them. */
 export const vStartOptions = {
   direction: v.optional(vDirection),

@@ -9,6 +9,7 @@ import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
 import { activeRun, jobName, stepRun, versionRecord } from "./runs.js";
+import { CONVEX_MIGRATE_VERSION } from "./version.js";
 import {
   vDirection,
   vDriftFinding,
@@ -17,6 +18,7 @@ import {
   vMigrationState,
   vPlanItem,
   vRelease,
+  vReleaseRecord,
   vRepair,
   vRunStatus,
   vStartOptions,
@@ -114,7 +116,7 @@ export const start = mutation({
       ...(args.rawBatchHandle ? { rawBatchHandle: args.rawBatchHandle } : {}),
       driftAllowed: decision.driftAllowed,
       drift: decision.drift,
-      release: args.release ?? {},
+      release: { ...args.release, convexMigrateVersion: CONVEX_MIGRATE_VERSION },
     });
     await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() });
     return {
@@ -164,7 +166,7 @@ const vRunView = v.object({
   endedAt: v.optional(v.number()),
   error: v.optional(v.string()),
   driftAllowed: v.boolean(),
-  release: vRelease,
+  release: vReleaseRecord,
   items: v.array(
     v.object({
       id: v.string(),
@@ -359,7 +361,7 @@ export const repair = mutation({
       batchFnHandle: args.batchHandle,
       driftAllowed: false,
       drift: decision.drift,
-      release: args.release ?? {},
+      release: { ...args.release, convexMigrateVersion: CONVEX_MIGRATE_VERSION },
     });
     for (const accepted of decision.repairs) {
       // The engine repairs only records it was given, all read above in this transaction.

@@ -100,7 +100,7 @@ export function runHeadline(c: Colors, run: RunView): string {
   return `${verb} ${run.runId} ${state(c, run.status)}`;
 }
 
-/** The release record of a run in one line: environment, commit, tag, who, link. */
+/** The release record of a run in one line: environment, commit, tag, who, link, the convex-migrate that ran it. */
 export function releaseLine(c: Colors, run: RunView): string {
   const r = run.release;
   const parts = [
@@ -109,6 +109,7 @@ export function releaseLine(c: Colors, run: RunView): string {
     r.tag && `tag ${r.tag}`,
     r.initiatedBy && `by ${r.initiatedBy}`,
     r.url,
+    r.convexMigrateVersion && c.dim(`convex-migrate ${r.convexMigrateVersion}`),
   ].filter(Boolean);
   return parts.length ? parts.join(c.dim(" · ")) : c.dim("no release metadata");
 }

@@ -3,11 +3,13 @@
  * command, one place that turns errors into a message and an exit code.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { Command, CommanderError, Option } from "commander";
 import { cancel } from "./commands/cancel.js";
 import { create } from "./commands/create.js";
 import { deploy } from "./commands/deploy.js";
+import { loadDemo } from "./commands/demoLoader.js";
 import { repair } from "./commands/repair.js";
 import { status } from "./commands/status.js";
 import { runMigrations, type RunOptions } from "./commands/up.js";
@@ -15,6 +17,7 @@ import { loadConfig, parseDuration, positiveInteger, type Config } from "./confi
 import { makeContext, type Context } from "./context.js";
 import { CliError, EXIT, usageError, type ExitCode } from "./errors.js";
 import { colorsFor, type Io } from "./io.js";
+import { PACKAGE } from "./packageRoot.js";
 import { releaseFrom } from "./release.js";
 import { registerSchemaCommands } from "./schema/index.js";
 import { mask, type Target } from "./transport/convexRun.js";
@@ -107,24 +110,29 @@ function runOptions(direction: "up" | "down", f: RunFlags, config: Config, io: I
   };
 }
 
-function version(): string {
-  // The repository runs src/cli/program.ts; the package runs dist/js-shim/src/cli/program.js.
-  for (const rel of ["../../../package.json", "../../../../package.json"]) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "convex-migrate" && pkg.version) return pkg.version;
-    } catch {
-      // Not here: the published layout differs from the repository's.
-    }
+/**
+ * `--env-file` names a file `npx convex` reads from the same folder; a path
+ * that is not there is a usage error here, before any child starts (Node in
+ * the npx child would otherwise stop with its own "not found", exit 9).
+ */
+function checkEnvFile(envFile: string | undefined, cwd: string): void {
+  if (envFile === undefined) return;
+  const resolved = path.resolve(cwd, envFile);
+  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isFile()) {
+    throw usageError(
+      `--env-file ${envFile}: no such file (looked for ${resolved}).`,
+      "Pass the path of an existing .env file, relative to the folder you run convex-migrate in.",
+    );
   }
-  return "unknown";
 }
 
 /** Run the CLI with `argv` (without node and script) and return the exit code. */
 export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.OK;
-  const context = (flags: CommonFlags): Context =>
-    makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  const context = (flags: CommonFlags): Context => {
+    checkEnvFile(flags.envFile, io.cwd);
+    return makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  };
   const act =
     <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) =>
     async (...args: A) => {
@@ -133,7 +141,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
 
   const program = new Command("convex-migrate")
     .description("Versioned, checksummed online data migrations for Convex.")
-    .version(version())
+    .version(PACKAGE.pkg.version ?? "unknown")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError("Run `convex-migrate <command> --help` for the flags.");
@@ -222,19 +230,12 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   program
     .command("demo")
     .description("the whole workflow on an in-memory deployment of the example app")
-    .action(
-      act(async () => {
-        // Loaded only here: it needs convex-test and the repository's example app.
-        const loaded = await import("./commands/demo.js").catch((error: Error) => {
-          throw new CliError(
-            `The demo could not load: ${error.message}`,
-            EXIT.FAILED,
-            "Run it from a clone of the convex-migrate repository: npm ci && npm run demo.",
-          );
-        });
-        return await loaded.demo(io);
-      }),
-    );
+    .addOption(
+      new Option("--todos <n>", "how many todos to seed and migrate (default 20,000)").argParser((v) =>
+        positiveInteger(v, "--todos"),
+      ),
+    )
+    .action(act(async (f: { todos?: number }) => await (await loadDemo()).demo(io, f)));
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -14,14 +14,18 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { convexTest } from "convex-test";
 import type { GenericMutationCtx, GenericDataModel } from "convex/server";
 import { functionsDir } from "../config.js";
+import { PACKAGE } from "../packageRoot.js";
 import { TransportError, type FunctionKind, type Transport } from "./types.js";
 
-/** The repository root (this file is js-shim/src/cli/transport/inProcess.ts). */
-export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+/**
+ * The package's root: the repository, or the installed package folder. Both
+ * hold the component's sources (convex/) and the example app (example/convex).
+ */
+export const REPO_ROOT = PACKAGE.dir;
 
 type Loaders = Record<string, () => Promise<unknown>>;
 type TestConvex = ReturnType<typeof convexTest>;
