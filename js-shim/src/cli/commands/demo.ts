@@ -13,6 +13,7 @@ import { count, duration, table } from "../output.js";
 import { runCli } from "../program.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
 import type { StatusReport } from "../types.js";
+import { bridgeChapter } from "./demoBridge.js";
 
 /** How many todos the demo migrates (tens of thousands, as in a real app). */
 export const DEMO_TODOS = 20_000;
@@ -170,6 +171,8 @@ export async function demo(io: Io): Promise<ExitCode> {
   await deploy("the fix");
   await cli(["up", "--env", "demo"], EXIT.OK);
   await cli(["status", "--exit-code"], EXIT.OK);
+
+  await bridgeChapter({ io, c, say, chapter, steps });
 
   const report = (await deployment.run("migrate:status", { limit: 50 }, "query")) as StatusReport;
   const docs = report.recentRuns.reduce((n, r) => n + r.items.reduce((m, i) => m + i.processed, 0), 0);

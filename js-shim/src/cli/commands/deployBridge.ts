@@ -95,7 +95,7 @@ export async function deployBridge(
     human.write(`${c.green("✔")} No schema change needs data work: no bridge is needed.\n`);
     if (!opts.dryRun) return await deploy(ctx, convexArgs, target, opts);
     human.write(
-      `  Would run: npx convex deploy ${deployArgs(convexArgs, target).join(" ")}, then convex-migrate up --strict, waiting.\n` +
+      `  Would run: ${deployLine(deployArgs(convexArgs, target))}, then convex-migrate up --strict, waiting.\n` +
         "Dry run: nothing was pushed, migrated or changed.\n",
     );
     return EXIT.OK;
@@ -137,7 +137,7 @@ export async function deployBridge(
   human.write(
     `\n${c.bold("Push 1 of 2")}: the new code on the bridge schema. Type-checking is off for this push only: ` +
       `the code was checked against ${opts.schema}, which the bridge only widens.\n` +
-      `${c.dim("$")} npx convex deploy ${bridgeArgs.join(" ")}\n`,
+      `${c.dim("$")} ${deployLine(bridgeArgs)}\n`,
   );
   const first = await push(ctx, file, source, bridgeArgs);
   outcome.pushes.push({ schema: "bridge", args: bridgeArgs, ok: first === undefined });
@@ -186,9 +186,7 @@ export async function deployBridge(
   }
 
   // 4. New code, target schema.
-  human.write(
-    `\n${c.bold("Push 2 of 2")}: the new code on ${opts.schema}.\n${c.dim("$")} npx convex deploy ${targetArgs.join(" ")}\n`,
-  );
+  human.write(`\n${c.bold("Push 2 of 2")}: the new code on ${opts.schema}.\n${c.dim("$")} ${deployLine(targetArgs)}\n`);
   const second = await push(ctx, undefined, undefined, targetArgs);
   outcome.pushes.push({ schema: "target", args: targetArgs, ok: second === undefined });
   if (second !== undefined) {
@@ -203,6 +201,9 @@ export async function deployBridge(
   human.write(`${c.green("✔")} Deployed ${opts.schema} with every migration applied.\n`);
   return end("deployed", EXIT.OK);
 }
+
+/** `npx convex deploy` with its arguments, as printed. */
+const deployLine = (args: string[]) => ["npx convex deploy", ...args].join(" ");
 
 const optionOf = (strict: boolean | undefined) => (strict === undefined ? {} : { strictTableNameTypes: strict });
 
@@ -275,10 +276,10 @@ function planText(
       : [c.dim("    (none: check decides whether the data already fits)")]),
     "",
     "  Steps:",
-    `    1. npx convex deploy ${bridgeArgs.join(" ")}   (new code, bridge schema in place of ${schema}, restored after)`,
+    `    1. ${deployLine(bridgeArgs)}   (new code, bridge schema in place of ${schema}, restored after)`,
     "    2. convex-migrate up --strict, waiting",
     `    3. convex-migrate check --schema ${schema}   (stops before push 2 if any document would be rejected)`,
-    `    4. npx convex deploy ${targetArgs.join(" ")}   (new code, ${schema})`,
+    `    4. ${deployLine(targetArgs)}   (new code, ${schema})`,
     "",
   ];
   return `${lines.join("\n")}\n`;
