@@ -333,6 +333,18 @@ describe("deploy --bridge", () => {
     expect(r.stdout).toContain("no bridge is needed");
   });
 
+  test("a deployment without deployedSchema (new, or older code) gets a direct deploy, type-checked", async () => {
+    answer({
+      "migrate:deployedSchema": { code: 1, stderr: "✖ Could not find public function for 'migrate:deployedSchema'\n" },
+    });
+    const r = await bridge();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(deploys().map((d) => d.argv)).toEqual([["convex", "deploy"]]);
+    expect(deploys()[0]?.schema).toBe(TARGET_SOURCE);
+    expect(r.stdout).toContain("no deployed schema to bridge from");
+    expectTreeUnchanged();
+  });
+
   test("a schema file that is not there is a usage error (exit 2)", async () => {
     answer();
     const r = await bridge("--schema", "convex/nope.ts");

@@ -89,7 +89,19 @@ export async function deployBridge(
   const { c, human } = ctx;
   const cwd = ctx.io.cwd;
   const local = await loadLocalSchema(opts.schema, cwd);
-  const deployed = (await query(ctx, "deployedSchema", {})) as string;
+  const deployed = await deployedSchema(ctx);
+  if (deployed === undefined) {
+    human.write(
+      `${c.yellow("!")} The deployment has no ${ctx.config.functionsModule}:deployedSchema (a new deployment, or code from ` +
+        "before convex-migrate): there is no deployed schema to bridge from, so this deploys directly. " +
+        "Convex refuses the push if stored data does not fit.\n",
+    );
+    if (!opts.dryRun) return await deploy(ctx, convexArgs, target, opts);
+    human.write(
+      `  Would run: ${deployLine(deployArgs(convexArgs, target))}, then convex-migrate up --strict, waiting.\n`,
+    );
+    return EXIT.OK;
+  }
   const plan = planBridge({ deployed, target: local });
   if (plan.mode === "direct") {
     human.write(`${c.green("✔")} No schema change needs data work: no bridge is needed.\n`);
@@ -219,7 +231,18 @@ async function push(ctx: Context, file: string | undefined, source: string | und
   }
 }
 
-async function query(ctx: Context, name: "deployedSchema" | "status", args: Record<string, unknown>): Promise<unknown> {
+/** The deployed schema, or undefined when the deployment has no function that tells it. */
+async function deployedSchema(ctx: Context): Promise<string | undefined> {
+  const fn = `${ctx.config.functionsModule}:deployedSchema`;
+  try {
+    return (await ctx.transport.run(fn, {}, "query")) as string;
+  } catch (error) {
+    if (missingFunction(error, fn)) return undefined;
+    throw error;
+  }
+}
+
+async function query(ctx: Context, name: "status", args: Record<string, unknown>): Promise<unknown> {
   const fn = `${ctx.config.functionsModule}:${name}`;
   try {
     return await ctx.transport.run(fn, args, "query");
