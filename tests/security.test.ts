@@ -110,6 +110,7 @@ describe("the functions the library creates in the app are internal", () => {
           "checkSchema",
           "define",
           "deployedSchema",
+          "recordDeploy",
           "runner",
           "seriesRunner",
           "start",

@@ -81,7 +81,19 @@ describe("deploy --bridge on a deployment that validates each push", () => {
     const status = (await p.deployment.run("migrate:status", {}, "query")) as StatusReport;
     expect(status.pending).toEqual([]);
     expect(status.migrations.every((m) => m.state === "completed")).toBe(true);
-    expect(status.recentRuns[0]?.release).toMatchObject({ environment: "staging" });
+    // One release record for the run, both pushes and the check.
+    expect(status.recentRuns[0]?.release).toMatchObject({
+      environment: "staging",
+      deploy: {
+        pipeline: "bridge",
+        outcome: "deployed",
+        pushes: [
+          { schema: "bridge", ok: true },
+          { schema: "target", ok: true },
+        ],
+        check: { rejected: 0 },
+      },
+    });
     const todos = await p.deployment.inDatabase(async (ctx) => await ctx.db.query("todos").collect());
     expect(
       todos.every((t) => typeof t.done === "boolean" && ["low", "medium", "high"].includes(String(t.priority))),
@@ -105,6 +117,11 @@ describe("deploy --bridge on a deployment that validates each push", () => {
     expect(r.stdout).toContain('found string "urgent"');
     expect(r.stdout).toContain("Not pushing convex/schema.ts");
     expect(treeOf(p.dir)).toEqual(before);
+    const status = (await p.deployment.run("migrate:status", {}, "query")) as StatusReport;
+    expect(status.recentRuns[0]?.release.deploy).toMatchObject({
+      outcome: "check_failed",
+      pushes: [{ schema: "bridge", ok: true }],
+    });
     // The deployment stays on the bridge, which accepts the data as it is.
     const deployed = (await p.deployment.run("migrate:deployedSchema", {}, "query")) as string;
     expect(deployed).toContain('"sessions"');

@@ -154,6 +154,7 @@ function answer(overrides: Partial<Replies> = {}) {
     "migrate:status": ok(statusReport(runView("succeeded"))),
     "migrate:start": ok(started),
     "migrate:checkSchema": ok(page(0)),
+    "migrate:recordDeploy": ok(null),
     deploys: [pushed, pushed],
   };
   fs.writeFileSync(replies, JSON.stringify({ ...base, ...overrides }));
@@ -233,6 +234,20 @@ describe("deploy --bridge", () => {
     expect(JSON.parse(start?.argv[3] ?? "{}")).toMatchObject({ direction: "up", strict: true });
     expect(r.stdout).toContain("Type-checking is off for this push only");
     expect(r.stdout).toContain("Deployed convex/schema.ts with every migration applied");
+    // One release record: the run's, completed with both pushes and the check.
+    const recorded = calls().find((c) => c.argv[2] === "migrate:recordDeploy");
+    expect(JSON.parse(recorded?.argv[3] ?? "{}")).toEqual({
+      runId: "r1",
+      deploy: {
+        pipeline: "bridge",
+        outcome: "deployed",
+        pushes: [
+          { schema: "bridge", ok: true },
+          { schema: "target", ok: true },
+        ],
+        check: { scanned: 2, rejected: 0 },
+      },
+    });
     for (const c of calls()) expect(c.env.CONVEX_DEPLOY_KEY).toBe(DEPLOY_KEY);
     expectNoKey(r);
     expectTreeUnchanged();
@@ -299,7 +314,23 @@ describe("deploy --bridge", () => {
     expect(r.stdout).toContain("k57todo");
     expect(r.stdout).toContain('priority: expected "low" | "high", found string "medium"');
     expect(r.stdout).toContain("Not pushing convex/schema.ts");
+    const recorded = calls().find((c) => c.argv[2] === "migrate:recordDeploy");
+    expect(JSON.parse(recorded?.argv[3] ?? "{}").deploy).toMatchObject({
+      outcome: "check_failed",
+      check: { rejected: 1 },
+    });
     expectTreeUnchanged();
+  });
+
+  test("an app without recordDeploy still deploys, with a warning about the release record", async () => {
+    answer({
+      "migrate:recordDeploy": { code: 1, stderr: "✖ Could not find public function for 'migrate:recordDeploy'\n" },
+    });
+    const r = await bridge();
+    expect(r.code).toBe(0);
+    expect(deploys()).toHaveLength(2);
+    expect(r.stdout).toContain("does not list the pushes and the check");
+    expect(r.stdout).toContain("Export recordDeploy");
   });
 
   test("second push fails: exit 1, the deployment on the bridge with every migration applied", async () => {

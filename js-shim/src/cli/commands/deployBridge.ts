@@ -128,8 +128,9 @@ export async function deployBridge(
     migrations,
     pushes: [],
   };
-  const end = (status: BridgeStatus, exitCode: ExitCode, next?: string): ExitCode => {
+  const end = async (status: BridgeStatus, exitCode: ExitCode, next?: string): Promise<ExitCode> => {
     if (next) human.write(`  ${next}\n`);
+    await recordOnRun(ctx, outcome, status);
     if (ctx.json) ctx.emit({ ...outcome, status, exitCode });
     return exitCode;
   };
@@ -137,7 +138,7 @@ export async function deployBridge(
   human.write(planText(c, opts.schema, plan, migrations, bridgeArgs, targetArgs));
   if (opts.dryRun) {
     human.write("Dry run: nothing was pushed, migrated or changed.\n");
-    return end("dry_run", EXIT.OK);
+    return await end("dry_run", EXIT.OK);
   }
 
   // 1. New code, bridge schema.
@@ -155,7 +156,7 @@ export async function deployBridge(
   outcome.pushes.push({ schema: "bridge", args: bridgeArgs, ok: first === undefined });
   if (first !== undefined) {
     human.write(`${c.red("✖")} The bridge push failed: ${first}\n`);
-    return end(
+    return await end(
       "first_push_failed",
       EXIT.FAILED,
       `The deployment still runs the previous release; nothing was migrated and ${opts.schema} is unchanged. Fix the error above and run this again.`,
@@ -166,13 +167,14 @@ export async function deployBridge(
   human.write(`\n${c.bold("Migrate")}: up --strict, waiting.\n`);
   let run: RunOutcome | undefined;
   const code = await runMigrations(
-    { ...ctx, emit: (value) => (run = value as RunOutcome) },
+    // Its outcome document is kept for this command's record and `--json`, not printed.
+    { ...ctx, json: true, emit: (value) => (run = value as RunOutcome) },
     { ...opts, direction: "up", strict: true, wait: true },
     "deploy",
   );
   if (run) outcome.run = run;
   if (code !== EXIT.OK) {
-    return end(
+    return await end(
       "migration_failed",
       code,
       "The deployment runs the new code on the bridge schema, which accepts both shapes: it is safe to stay there. " +
@@ -189,7 +191,7 @@ export async function deployBridge(
   outcome.check = report;
   human.write(`${formatCheck(report, c)}\n`);
   if (report.rejected > 0) {
-    return end(
+    return await end(
       "check_failed",
       EXIT.FAILED,
       `Not pushing ${opts.schema}: Convex would reject it. The deployment stays on the bridge schema, which accepts these documents. ` +
@@ -203,7 +205,7 @@ export async function deployBridge(
   outcome.pushes.push({ schema: "target", args: targetArgs, ok: second === undefined });
   if (second !== undefined) {
     human.write(`${c.red("✖")} The target push failed: ${second}\n`);
-    return end(
+    return await end(
       "second_push_failed",
       EXIT.FAILED,
       "The deployment stays on the bridge schema with every migration applied, which is safe. " +
@@ -211,7 +213,35 @@ export async function deployBridge(
     );
   }
   human.write(`${c.green("✔")} Deployed ${opts.schema} with every migration applied.\n`);
-  return end("deployed", EXIT.OK);
+  return await end("deployed", EXIT.OK);
+}
+
+/**
+ * Put the pushes and the check on the release record of the run they went
+ * with, so one record tells the whole deploy. Nothing to do when no run
+ * started (every migration was applied already). An app that does not
+ * export `recordDeploy` gets a warning; the deploy's outcome stands.
+ */
+async function recordOnRun(ctx: Context, outcome: BridgeOutcome, status: BridgeStatus): Promise<void> {
+  const runId = outcome.run?.runId;
+  if (runId === undefined || status === "dry_run" || status === "first_push_failed") return;
+  const deploy = {
+    pipeline: "bridge" as const,
+    outcome: status,
+    pushes: outcome.pushes.map((p) => ({ schema: p.schema, ok: p.ok })),
+    ...(outcome.check ? { check: { scanned: outcome.check.scanned, rejected: outcome.check.rejected } } : {}),
+  };
+  const fn = `${ctx.config.functionsModule}:recordDeploy`;
+  try {
+    await ctx.transport.run(fn, { runId, deploy }, "mutation");
+  } catch (error) {
+    const missing = missingFunction(error, fn);
+    ctx.human.write(
+      `${ctx.c.yellow("!")} The release record of run ${runId} does not list the pushes and the check: ` +
+        (missing ? `${missing.message} ${missing.hint ?? ""}` : (error as Error).message) +
+        "\n",
+    );
+  }
 }
 
 /** `npx convex deploy` with its arguments, as printed. */
