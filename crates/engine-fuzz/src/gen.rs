@@ -1059,7 +1059,10 @@ pub fn plan_bridge_request(s: &mut Source) -> Val {
     };
     let deployed = maybe_string(s, deployed_object);
     let target = maybe_string(s, target_object);
-    object(s, vec![("deployed", Some(deployed)), ("target", Some(target))])
+    object(
+        s,
+        vec![("deployed", Some(deployed)), ("target", Some(target))],
+    )
 }
 
 /// A `classifyFailure` request: real Convex error texts, spliced.
