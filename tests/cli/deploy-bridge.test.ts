@@ -384,6 +384,23 @@ describe("deploy --bridge", () => {
     expect(deploys()).toEqual([]);
   });
 
+  test("a bridge module left by a killed run is refused as the target (exit 2), naming the fix", async () => {
+    answer();
+    const leftover = `// Bridge schema written by \`convex-migrate deploy --bridge\` for one push; your schema file is restored after it.\n${TARGET_SOURCE}`;
+    fs.writeFileSync(schemaFile, leftover);
+    const r = await bridge();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("git checkout -- convex/schema.ts");
+    expect(calls()).toEqual([]);
+    expect(fs.readFileSync(schemaFile, "utf8")).toBe(leftover);
+  });
+
+  test("--no-wait with --bridge is a usage error", async () => {
+    const r = await bridge("--no-wait");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Drop --no-wait");
+  });
+
   test("--schema without --bridge is a usage error", async () => {
     const r = await cli(["deploy", "--schema", "convex/schema.ts"], { cwd: project, env: env() });
     expect(r.code).toBe(2);

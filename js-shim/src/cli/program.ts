@@ -197,6 +197,9 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
       const ctx = context(f);
       const options = runOptions("up", f, ctx.config, io);
       if (f.bridge) {
+        if (!f.wait) {
+          throw usageError("deploy --bridge waits for the migrations before the second push.", "Drop --no-wait.");
+        }
         return await deployBridge(ctx, convexArgs, targetOf(f), {
           ...options,
           schema: f.schema ?? `${functionsDir(io.cwd)}/schema.ts`,

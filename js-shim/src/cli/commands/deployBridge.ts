@@ -20,7 +20,7 @@ import { planBridge } from "../../engine.js";
 import type { BridgePlan } from "../../engine-types/BridgePlan.js";
 import type { SchemaDiff } from "../../engine-types/SchemaDiff.js";
 import type { Context } from "../context.js";
-import { CliError, EXIT, type ExitCode } from "../errors.js";
+import { CliError, EXIT, usageError, type ExitCode } from "../errors.js";
 import type { Colors } from "../io.js";
 import { schemaModuleSource, strictTableNameTypesOf, type ExportedSchema } from "../schema/bridgeModule.js";
 import { check, formatCheck, missingFunction, type CheckReport } from "../schema/check.js";
@@ -88,6 +88,14 @@ export async function deployBridge(
 ): Promise<ExitCode> {
   const { c, human } = ctx;
   const cwd = ctx.io.cwd;
+  const file = path.resolve(cwd, opts.schema);
+  if (fs.existsSync(file) && fs.readFileSync(file, "utf8").startsWith(`// ${HEADER}`)) {
+    // A killed run (kill -9) cannot restore the file; pushing this as the target would skip the narrowing.
+    throw usageError(
+      `${opts.schema} is the bridge module an interrupted \`deploy --bridge\` wrote, not your schema.`,
+      `Restore yours (git checkout -- ${opts.schema}), then run this again.`,
+    );
+  }
   const local = await loadLocalSchema(opts.schema, cwd);
   const deployed = await deployedSchema(ctx);
   if (deployed === undefined) {
@@ -142,7 +150,6 @@ export async function deployBridge(
   }
 
   // 1. New code, bridge schema.
-  const file = path.resolve(cwd, opts.schema);
   const source = schemaModuleSource(plan.bridge as ExportedSchema, {
     header: HEADER,
     ...optionOf(strictTableNameTypesOf(fs.readFileSync(file, "utf8"))),
