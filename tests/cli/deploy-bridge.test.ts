@@ -376,6 +376,25 @@ describe("deploy --bridge", () => {
     expectTreeUnchanged();
   });
 
+  test("--dry-run --json prints one document, bridged or direct, and pushes nothing", async () => {
+    answer();
+    const bridged = await bridge("--dry-run", "--json");
+    expect(bridged.code).toBe(0);
+    expect(JSON.parse(bridged.stdout)).toMatchObject({
+      mode: "bridge",
+      status: "dry_run",
+      pushes: [],
+      migrations: MIGRATIONS,
+    });
+    answer({
+      "migrate:deployedSchema": { code: 1, stderr: "✖ Could not find public function for 'migrate:deployedSchema'\n" },
+    });
+    const direct = await bridge("--dry-run", "--json");
+    expect(direct.code).toBe(0);
+    expect(JSON.parse(direct.stdout)).toEqual({ command: "deploy", mode: "direct", status: "dry_run", exitCode: 0 });
+    expect(deploys()).toEqual([]);
+  });
+
   test("a schema file that is not there is a usage error (exit 2)", async () => {
     answer();
     const r = await bridge("--schema", "convex/nope.ts");

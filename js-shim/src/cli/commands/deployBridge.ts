@@ -97,28 +97,28 @@ export async function deployBridge(
     );
   }
   const local = await loadLocalSchema(opts.schema, cwd);
-  const deployed = await deployedSchema(ctx);
-  if (deployed === undefined) {
-    human.write(
-      `${c.yellow("!")} The deployment has no ${ctx.config.functionsModule}:deployedSchema (a new deployment, or code from ` +
-        "before convex-migrate): there is no deployed schema to bridge from, so this deploys directly. " +
-        "Convex refuses the push if stored data does not fit.\n",
-    );
-    if (!opts.dryRun) return await deploy(ctx, convexArgs, target, opts);
-    human.write(
-      `  Would run: ${deployLine(deployArgs(convexArgs, target))}, then convex-migrate up --strict, waiting.\n`,
-    );
-    return EXIT.OK;
-  }
-  const plan = planBridge({ deployed, target: local });
-  if (plan.mode === "direct") {
-    human.write(`${c.green("✔")} No schema change needs data work: no bridge is needed.\n`);
+  /** No bridge: today's `deploy`, or under --dry-run what it would do. */
+  const directly = async (why: string, changes?: SchemaDiff): Promise<ExitCode> => {
+    human.write(why);
     if (!opts.dryRun) return await deploy(ctx, convexArgs, target, opts);
     human.write(
       `  Would run: ${deployLine(deployArgs(convexArgs, target))}, then convex-migrate up --strict, waiting.\n` +
         "Dry run: nothing was pushed, migrated or changed.\n",
     );
+    if (ctx.json) ctx.emit({ command: "deploy", mode: "direct", status: "dry_run", exitCode: EXIT.OK, changes });
     return EXIT.OK;
+  };
+  const deployed = await deployedSchema(ctx);
+  if (deployed === undefined) {
+    return await directly(
+      `${c.yellow("!")} The deployment has no ${ctx.config.functionsModule}:deployedSchema (a new deployment, or code from ` +
+        "before convex-migrate): there is no deployed schema to bridge from, so this deploys directly. " +
+        "Convex refuses the push if stored data does not fit.\n",
+    );
+  }
+  const plan = planBridge({ deployed, target: local });
+  if (plan.mode === "direct") {
+    return await directly(`${c.green("✔")} No schema change needs data work: no bridge is needed.\n`, plan.changes);
   }
 
   const status = (await query(ctx, "status", { limit: 1 })) as StatusReport;
