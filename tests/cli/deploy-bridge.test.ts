@@ -306,6 +306,17 @@ describe("deploy --bridge", () => {
     expectTreeUnchanged();
   });
 
+  test("drift blocks the run: exit 3 after the first push, the deployment on the bridge", async () => {
+    const drift = [{ kind: "checksum_mismatch", id: MIGRATIONS[0], message: "edited after it ran", blocking: true }];
+    answer({ "migrate:start": ok({ status: "drift_blocked", plan: [], drift }) });
+    const r = await bridge();
+    expect(r.code).toBe(3);
+    expect(deploys()).toHaveLength(1);
+    expect(ran("migrate:checkSchema")).toBe(false);
+    expect(r.stdout).toContain("safe to stay there");
+    expectTreeUnchanged();
+  });
+
   test("check finds violating documents: exit 1 before the second push, naming them", async () => {
     answer({ "migrate:checkSchema": ok(page(1)) });
     const r = await bridge();
