@@ -98,6 +98,8 @@ describe("deploy --bridge on a deployment that validates each push", () => {
     expect(
       todos.every((t) => typeof t.done === "boolean" && ["low", "medium", "high"].includes(String(t.priority))),
     ).toBe(true);
+    const shown = await p.run("status");
+    expect(shown.stdout).toContain("deploy --bridge deployed (2 of 2 pushes)");
     const users = await p.deployment.inDatabase(async (ctx) => await ctx.db.query("users").collect());
     expect(users.every((u) => u.fullName !== undefined && u.name === undefined)).toBe(true);
     expect(await p.deployment.inDatabase(async (ctx) => (await ctx.db.query("sessions").collect()).length)).toBe(0);

@@ -107,6 +107,7 @@ export function releaseLine(c: Colors, run: RunView): string {
     r.commit && `commit ${r.commit.slice(0, 12)}`,
     r.tag && `tag ${r.tag}`,
     r.initiatedBy && `by ${r.initiatedBy}`,
+    r.deploy && `deploy --bridge ${r.deploy.outcome.replaceAll("_", " ")} (${r.deploy.pushes.filter((p) => p.ok).length} of 2 pushes)`,
     r.url,
   ].filter(Boolean);
   return parts.length ? parts.join(c.dim(" · ")) : c.dim("no release metadata");
