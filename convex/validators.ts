@@ -174,6 +174,22 @@ export const vLimits = v.object({
   timeMs: v.number(),
 });
 
+/**
+ * What `convex-migrate deploy --bridge` did around a run: both pushes, in
+ * order, the preflight check of the target schema, and where it ended.
+ */
+export const vDeployRecord = v.object({
+  pipeline: v.literal("bridge"),
+  outcome: v.union(
+    v.literal("deployed"),
+    v.literal("migration_failed"),
+    v.literal("check_failed"),
+    v.literal("second_push_failed"),
+  ),
+  pushes: v.array(v.object({ schema: v.union(v.literal("bridge"), v.literal("target")), ok: v.boolean() })),
+  check: v.optional(v.object({ scanned: v.number(), rejected: v.number() })),
+});
+
 /** Who started a run, from where, for which release. */
 export const vRelease = v.object({
   environment: v.optional(v.string()),
@@ -181,6 +197,8 @@ export const vRelease = v.object({
   tag: v.optional(v.string()),
   initiatedBy: v.optional(v.string()),
   url: v.optional(v.string()),
+  /** Set by `deploy --bridge`: the pushes and the check that went with this run. */
+  deploy: v.optional(vDeployRecord),
 });
 
 /**

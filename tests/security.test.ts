@@ -111,6 +111,7 @@ describe("the functions the library creates in the app are internal", () => {
           "define",
           "deployedSchema",
           "repair",
+          "recordDeploy",
           "runner",
           "seriesRunner",
           "start",

@@ -9,6 +9,7 @@
 import { ConvexError, type Value } from "convex/values";
 import * as wasm from "../wasm/engine.js";
 import { ENGINE_WASM_BASE64 } from "../wasm/engine-bytes.js";
+import type { BridgePlan } from "./engine-types/BridgePlan.js";
 import type { BatchLimitsRequest } from "./engine-types/BatchLimitsRequest.js";
 import type { BuildManifestRequest } from "./engine-types/BuildManifestRequest.js";
 import type { ChecksumResult } from "./engine-types/ChecksumResult.js";
@@ -24,6 +25,7 @@ import type { MigrationDef } from "./engine-types/MigrationDef.js";
 import type { NewRunRequest } from "./engine-types/NewRunRequest.js";
 import type { PageCheckRequest } from "./engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
+import type { PlanBridgeRequest } from "./engine-types/PlanBridgeRequest.js";
 import type { RepairDecision } from "./engine-types/RepairDecision.js";
 import type { RepairRequest } from "./engine-types/RepairRequest.js";
 import type { RunState } from "./engine-types/RunState.js";
@@ -131,3 +133,5 @@ export const classifyFailure = (req: ClassifyFailureRequest): FailureKind =>
 export const checkPage = (req: PageCheckRequest): PageCheckResult => invoke(engine().checkPage, req);
 /** Classify every change between two exported schemas. */
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);
+/** Plan a roll-forward from the deployed schema to a target: direct, or through a bridge schema. */
+export const planBridge = (req: PlanBridgeRequest): BridgePlan => invoke(engine().planBridge, req);

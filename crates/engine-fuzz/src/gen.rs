@@ -1072,6 +1072,24 @@ pub fn diff_schemas_request(s: &mut Source) -> Val {
     object(s, vec![("old", Some(old)), ("new", Some(new))])
 }
 
+/// A `planBridge` request: two schemas, often one a near copy of the other.
+pub fn plan_bridge_request(s: &mut Source) -> Val {
+    let deployed_object = schema_object(s);
+    let target_object = if s.flag() {
+        let mut target = deployed_object.clone();
+        mutate(s, &mut target);
+        target
+    } else {
+        schema_object(s)
+    };
+    let deployed = maybe_string(s, deployed_object);
+    let target = maybe_string(s, target_object);
+    object(
+        s,
+        vec![("deployed", Some(deployed)), ("target", Some(target))],
+    )
+}
+
 /// A `classifyFailure` request: real Convex error texts, spliced.
 pub fn classify_failure_request(s: &mut Source) -> Val {
     let parts = 1 + s.below(3);

@@ -39,6 +39,7 @@ pub const API: &[&str] = &[
     "batchLimits",
     "checkPage",
     "diffSchemas",
+    "planBridge",
     "classifyFailure",
     "decideRepair",
 ];
@@ -116,7 +117,8 @@ fn call_api(which: usize, input: &impl Input) -> String {
         10 => call(input, api::batch_limits),
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
-        13 => call(input, api::classify_failure),
+        13 => call(input, api::plan_bridge),
+        14 => call(input, api::classify_failure),
         _ => call(input, api::decide_repair),
     }
 }
@@ -150,7 +152,8 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         10 => gen::batch_limits_request(s),
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
-        13 => gen::classify_failure_request(s),
+        13 => gen::plan_bridge_request(s),
+        14 => gen::classify_failure_request(s),
         _ => gen::repair_request(s),
     }
 }

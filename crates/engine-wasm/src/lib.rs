@@ -120,3 +120,8 @@ pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::classify_failure)
 }
+
+#[wasm_bindgen(js_name = planBridge)]
+pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::plan_bridge)
+}

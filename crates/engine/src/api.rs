@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
 use crate::drift::{AppliedRecord, MigrationState};
 use crate::failure;
@@ -238,4 +239,18 @@ pub struct ClassifyFailureRequest {
 
 pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, EngineError> {
     Ok(failure::classify(&req.message, req.code.as_deref()))
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlanBridgeRequest {
+    /// The deployed schema (`deployedSchema`), as `defineSchema(...).export()` gives it.
+    pub deployed: serde_json::Value,
+    /// The local schema to roll forward to, in the same form.
+    pub target: serde_json::Value,
+}
+
+pub fn plan_bridge(req: PlanBridgeRequest) -> Result<BridgePlan, EngineError> {
+    bridge::plan_bridge(&req.deployed, &req.target)
 }

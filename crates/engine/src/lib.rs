@@ -8,6 +8,7 @@
 //! only translates arguments and results.
 
 pub mod api;
+pub mod bridge;
 pub mod checksum;
 pub mod drift;
 pub mod error;

@@ -108,6 +108,7 @@ export function releaseLine(c: Colors, run: RunView): string {
     r.commit && `commit ${r.commit.slice(0, 12)}`,
     r.tag && `tag ${r.tag}`,
     r.initiatedBy && `by ${r.initiatedBy}`,
+    r.deploy && `deploy --bridge ${r.deploy.outcome.replaceAll("_", " ")} (${r.deploy.pushes.filter((p) => p.ok).length} of 2 pushes)`,
     r.url,
     r.convexMigrateVersion && c.dim(`convex-migrate ${r.convexMigrateVersion}`),
   ].filter(Boolean);

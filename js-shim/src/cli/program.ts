@@ -11,9 +11,10 @@ import { create } from "./commands/create.js";
 import { deploy } from "./commands/deploy.js";
 import { loadDemo } from "./commands/demoLoader.js";
 import { repair } from "./commands/repair.js";
+import { deployBridge } from "./commands/deployBridge.js";
 import { status } from "./commands/status.js";
 import { runMigrations, type RunOptions } from "./commands/up.js";
-import { loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
+import { functionsDir, loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
 import { makeContext, type Context } from "./context.js";
 import { CliError, EXIT, usageError, type ExitCode } from "./errors.js";
 import { colorsFor, type Io } from "./io.js";
@@ -217,11 +218,24 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
     program
       .command("deploy")
       .description("npx convex deploy, then up --strict, waiting; a failed deploy migrates nothing")
-      .argument("[convexDeployFlags...]", "flags for `npx convex deploy`, after --"),
+      .argument("[convexDeployFlags...]", "flags for `npx convex deploy`, after --")
+      .option("--bridge", "narrowing changes too: push on a bridge schema (deployed ∪ local), migrate, check, push the local schema")
+      .option("--schema <path>", "with --bridge: the local schema file (default: convex/schema.ts)"),
   ).action(
-    act(async (convexArgs: string[], f: RunFlags) => {
+    act(async (convexArgs: string[], f: RunFlags & { bridge?: boolean; schema?: string }) => {
       const ctx = context(f);
-      return await deploy(ctx, convexArgs, targetOf(f), runOptions("up", f, ctx.config, io));
+      const options = runOptions("up", f, ctx.config, io);
+      if (f.bridge) {
+        if (!f.wait) {
+          throw usageError("deploy --bridge waits for the migrations before the second push.", "Drop --no-wait.");
+        }
+        return await deployBridge(ctx, convexArgs, targetOf(f), {
+          ...options,
+          schema: f.schema ?? `${functionsDir(io.cwd)}/schema.ts`,
+        });
+      }
+      if (f.schema !== undefined) throw usageError("--schema is for deploy --bridge.", "Add --bridge, or drop --schema.");
+      return await deploy(ctx, convexArgs, targetOf(f), options);
     }),
   );
 

@@ -17,7 +17,7 @@ import {
 import { ConvexError, v } from "convex/values";
 import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { CODE_CHANGED, vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
-import { vRelease, vStartOptions } from "../../../convex/validators.js";
+import { vDeployRecord, vRelease, vStartOptions } from "../../../convex/validators.js";
 import * as engine from "../engine.js";
 import type { MigrationDef } from "../engine-types/MigrationDef.js";
 import {
@@ -308,6 +308,11 @@ export class Versioned<DataModel extends GenericDataModel> {
       },
     });
 
+    const recordDeploy = internalMutationGeneric({
+      args: { runId: v.string(), deploy: vDeployRecord },
+      handler: async (ctx, args) => await ctx.runMutation(this.component.releases.recordDeploy, args),
+    });
+
     return {
       /** Start a run: `{ direction?, steps?, to?, keep?, dryRun?, allowDrift?, strict?, batchSize?, restart?, release? }`. */
       start,
@@ -320,6 +325,8 @@ export class Versioned<DataModel extends GenericDataModel> {
        * `{ ids?, release? }`. Refused while a run is active.
        */
       repair,
+      /** `deploy --bridge`: put its pushes and its check on the run's release record. */
+      recordDeploy,
       /** One batch of a step, called by the component; writes go through `internalMutation`. */
       batch: builder({ args: vBatchArgs, handler: batchHandler }),
       /** The same for steps with `writeMode: "raw"`: writes skip the custom builder. */

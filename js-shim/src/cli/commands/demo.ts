@@ -14,6 +14,7 @@ import { count, duration, table } from "../output.js";
 import { runCli } from "../program.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
 import type { StatusReport } from "../types.js";
+import { bridgeChapter } from "./demoBridge.js";
 
 /** How many todos the demo migrates by default (tens of thousands, as in a real app; `--todos` changes it). */
 export const DEMO_TODOS = 20_000;
@@ -173,6 +174,8 @@ export async function demo(io: Io, options: { todos?: number } = {}): Promise<Ex
   await deploy("the fix");
   await cli(["up", "--env", "demo"], EXIT.OK);
   await cli(["status", "--exit-code"], EXIT.OK);
+
+  await bridgeChapter({ io, c, say, chapter, steps });
 
   const report = (await deployment.run("migrate:status", { limit: 50 }, "query")) as StatusReport;
   const docs = report.recentRuns.reduce((n, r) => n + r.items.reduce((m, i) => m + i.processed, 0), 0);
