@@ -24,6 +24,7 @@ import type { MigrationDef } from "./engine-types/MigrationDef.js";
 import type { NewRunRequest } from "./engine-types/NewRunRequest.js";
 import type { PageCheckRequest } from "./engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
+import type { PageIdQuestions } from "./engine-types/PageIdQuestions.js";
 import type { RunState } from "./engine-types/RunState.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
@@ -125,5 +126,8 @@ export const classifyFailure = (req: ClassifyFailureRequest): FailureKind =>
   invoke(engine().classifyFailure, req);
 /** Check a page of documents against an exported schema. */
 export const checkPage = (req: PageCheckRequest): PageCheckResult => invoke(engine().checkPage, req);
+/** The strings in a page to look up with `normalizeId` before `checkPage`. */
+export const pageIdQuestions = (req: PageCheckRequest): PageIdQuestions =>
+  invoke(engine().pageIdQuestions, req);
 /** Classify every change between two exported schemas. */
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);

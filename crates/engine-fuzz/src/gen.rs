@@ -1020,6 +1020,13 @@ pub fn page_check_request(s: &mut Source) -> Val {
         }
     });
     let max_samples = small(s);
+    // Answers about ids: strings from the same pool the documents use, each
+    // an id of some table or of none.
+    let ids = list(s, 6, |s| {
+        let value = Val::Str(s.text(KEYS));
+        let table = if s.flag() { table_name(s) } else { Val::Null };
+        Val::Obj(vec![("value".into(), value), ("table".into(), table)])
+    });
     object(
         s,
         vec![
@@ -1027,6 +1034,7 @@ pub fn page_check_request(s: &mut Source) -> Val {
             ("table", Some(table)),
             ("documents", Some(documents)),
             ("maxSamples", Some(max_samples)),
+            ("ids", Some(ids)),
         ],
     )
 }

@@ -39,6 +39,7 @@ pub const API: &[&str] = &[
     "batchLimits",
     "checkPage",
     "diffSchemas",
+    "pageIdQuestions",
     "classifyFailure",
 ];
 
@@ -115,6 +116,7 @@ fn call_api(which: usize, input: &impl Input) -> String {
         10 => call(input, api::batch_limits),
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
+        13 => call(input, api::page_id_questions),
         _ => call(input, api::classify_failure),
     }
 }
@@ -148,6 +150,7 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         10 => gen::batch_limits_request(s),
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
+        13 => gen::page_check_request(s),
         _ => gen::classify_failure_request(s),
     }
 }
@@ -330,6 +333,8 @@ pub fn check_page(data: &[u8]) {
     };
     let once = || format!("{:?}", engine::validator::check_page(&request));
     assert_deterministic("validator::check_page", &once(), &once());
+    let asked = || format!("{:?}", engine::validator::page_id_questions(&request));
+    assert_deterministic("validator::page_id_questions", &asked(), &asked());
 }
 
 /// Schema diffs between arbitrary schemas, and of a schema with itself,

@@ -16,7 +16,7 @@ use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
 use crate::run::{self, RunEvent, RunState, RunTransition};
 use crate::schema_diff::{self, SchemaDiff};
-use crate::validator::{self, PageCheckRequest, PageCheckResult};
+use crate::validator::{self, PageCheckRequest, PageCheckResult, PageIdQuestions};
 use crate::versioned::{self, StartDecision, StartRequest, StatusReport};
 use crate::EngineError;
 
@@ -206,6 +206,12 @@ pub fn batch_limits(req: BatchLimitsRequest) -> Result<Limits, EngineError> {
 
 pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError> {
     validator::check_page(&req)
+}
+
+/// The strings in a page that the query must look up as ids before
+/// [`check_page`] can judge them.
+pub fn page_id_questions(req: PageCheckRequest) -> Result<PageIdQuestions, EngineError> {
+    validator::page_id_questions(&req)
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
