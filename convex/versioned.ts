@@ -13,6 +13,7 @@ import {
   vDirection,
   vDriftFinding,
   vItemStatus,
+  vEstimate,
   vMigrationDef,
   vMigrationState,
   vPlanItem,
@@ -143,6 +144,8 @@ const vProgress = v.object({
   workers: v.number(),
   /** Set when no scheduled batch will continue this migration; `start` resumes it. */
   stalled: v.optional(v.boolean()),
+  /** Fraction done and time left for this migration. */
+  estimate: v.optional(vEstimate),
 });
 
 const vRunView = v.object({
@@ -168,6 +171,8 @@ const vRunView = v.object({
       progress: v.optional(vProgress),
     }),
   ),
+  /** The run's progress across its planned migrations. */
+  estimate: v.optional(vEstimate),
 });
 
 async function runView(ctx: QueryCtx, run: Doc<"runs">) {
@@ -200,6 +205,12 @@ async function runView(ctx: QueryCtx, run: Doc<"runs">) {
     driftAllowed: run.driftAllowed,
     release: run.release,
     items,
+    estimate: engine.runEstimate({
+      items: items.map((item) => ({
+        status: item.status,
+        ...(item.progress?.estimate ? { estimate: item.progress.estimate } : {}),
+      })),
+    }),
   };
 }
 
@@ -208,7 +219,7 @@ async function progressOf(ctx: QueryCtx, name: string) {
   if (!migration) return undefined;
   const workers = await workersOf(ctx, migration._id);
   if (workers.length === 0) return undefined;
-  const { progress } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const { progress, estimate } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
   return {
     ...(stalled ? { stalled: true } : {}),
@@ -219,6 +230,7 @@ async function progressOf(ctx: QueryCtx, name: string) {
     batchSize: progress.batchSize,
     elapsedMs: progress.elapsedMs,
     workers: progress.workers,
+    estimate,
   };
 }
 

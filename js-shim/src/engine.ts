@@ -25,6 +25,8 @@ import type { NewRunRequest } from "./engine-types/NewRunRequest.js";
 import type { PageCheckRequest } from "./engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
 import type { PageIdQuestions } from "./engine-types/PageIdQuestions.js";
+import type { Estimate } from "./engine-types/Estimate.js";
+import type { RunEstimateRequest } from "./engine-types/RunEstimateRequest.js";
 import type { RunState } from "./engine-types/RunState.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
@@ -115,6 +117,8 @@ export const workerStep = (req: WorkerStepRequest): WorkerTransition => invoke(e
 export const newRun = (req: NewRunRequest): RunState => invoke(engine().newRun, req);
 /** Feed one event to a run's state machine. */
 export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().runStep, req);
+/** Fraction done and time left across a versioned run's migrations. */
+export const runEstimate = (req: RunEstimateRequest): Estimate => invoke(engine().runEstimate, req);
 /** Aggregate the workers of one migration into one status and progress. */
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */

@@ -40,6 +40,7 @@ pub const API: &[&str] = &[
     "checkPage",
     "diffSchemas",
     "pageIdQuestions",
+    "runEstimate",
     "classifyFailure",
 ];
 
@@ -117,6 +118,7 @@ fn call_api(which: usize, input: &impl Input) -> String {
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
         13 => call(input, api::page_id_questions),
+        14 => call(input, api::run_estimate),
         _ => call(input, api::classify_failure),
     }
 }
@@ -151,6 +153,7 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
         13 => gen::page_check_request(s),
+        14 => gen::run_estimate_request(s),
         _ => gen::classify_failure_request(s),
     }
 }

@@ -111,6 +111,11 @@ pub fn page_id_questions(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::page_id_questions)
 }
 
+#[wasm_bindgen(js_name = runEstimate)]
+pub fn run_estimate(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::run_estimate)
+}
+
 #[wasm_bindgen(js_name = diffSchemas)]
 pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::diff_schemas)

@@ -11,6 +11,7 @@ pub mod api;
 pub mod checksum;
 pub mod drift;
 pub mod error;
+pub mod estimate;
 pub mod failure;
 pub mod machine;
 pub mod manifest;
