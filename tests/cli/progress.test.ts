@@ -43,7 +43,7 @@ function item(id: string, status: RunItemView["status"], e?: Estimate): RunItemV
             batchSize: 800,
             elapsedMs: 4_200,
             workers: 1,
-            ...(e ? { estimate: e } : {}),
+            estimate: e ?? estimate(null, null, "none"),
           },
         }
       : {}),

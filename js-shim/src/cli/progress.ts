@@ -35,11 +35,12 @@ export class Progress {
             stream: out as NodeJS.WriteStream,
             barsize: BAR_WIDTH,
             hideCursor: true,
-            clearOnComplete: false,
+            // The last frame is written as plain lines by finish(): once
+            // stopped, cli-progress cuts lines counting colour codes as
+            // characters. While live, the terminal cuts them (no wrap).
+            clearOnComplete: true,
             stopOnComplete: false,
-            // null: leave lines to the terminal. cli-progress's own cut
-            // counts colour codes as characters and cuts too early.
-            linewrap: null,
+            linewrap: false,
             forceRedraw: true,
             // Each row lays itself out; the library draws the bar at the
             // fraction given, with its own glyphs.
@@ -87,21 +88,35 @@ export class Progress {
   /** The run ended (or we stopped following it): leave its last state on screen. */
   finish(run: RunView | undefined): void {
     if (this.live) {
-      if (run) this.draw(this.live, run);
       this.live.stop();
+      if (run) this.out.write(`${this.lines(run).map((row) => row.render(this.barText)).join("\n")}\n`);
       return;
     }
     if (run) this.update(run);
   }
 
   /** One row for the run, then one per migration, each with its bar. */
-  private draw(live: cliProgress.MultiBar, run: RunView): void {
+  private lines(run: RunView): Row[] {
     const now = this.now();
     const w = idWidthOf(run.items);
-    const rows: Row[] = [
+    return [
       { render: (bar) => `  ${runHeadline(this.c, run, bar)}` },
       ...run.items.map((item) => ({ render: (bar: (fraction: number) => string) => `  ${itemLine(this.c, item, now, w, bar)}` })),
     ];
+  }
+
+  /** The bar glyphs cli-progress draws, for the last frame written after it stops. */
+  private readonly barText = (fraction: number) =>
+    cliProgress.Format.BarFormat(Math.min(1, Math.max(0, fraction)), {
+      ...cliProgress.Presets.shades_classic,
+      barsize: BAR_WIDTH,
+      barGlue: "",
+      barCompleteString: cliProgress.Presets.shades_classic.barCompleteChar!.repeat(BAR_WIDTH),
+      barIncompleteString: cliProgress.Presets.shades_classic.barIncompleteChar!.repeat(BAR_WIDTH),
+    });
+
+  private draw(live: cliProgress.MultiBar, run: RunView): void {
+    const rows = this.lines(run);
     rows.forEach((row, i) => {
       const bar = this.rows[i];
       if (bar) bar.update(0, row);
