@@ -308,7 +308,10 @@ mod tests {
         assert_eq!(e.fraction_done, Some(0.25));
         // A quarter took a second: three more, less the time since.
         assert_eq!(e.eta_ms, Some(3_000.0));
-        assert_eq!(estimate(std::slice::from_ref(&w), 2_500.0).eta_ms, Some(1_500.0));
+        assert_eq!(
+            estimate(std::slice::from_ref(&w), 2_500.0).eta_ms,
+            Some(1_500.0)
+        );
         let w = commit(&w, 2_000.0, page(1_500.0, None), false);
         let e = estimate(std::slice::from_ref(&w), 2_000.0);
         assert_eq!((e.fraction_done, e.eta_ms), (Some(0.5), Some(2_000.0)));
