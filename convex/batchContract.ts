@@ -6,6 +6,7 @@
 import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import type { FailureKind } from "../js-shim/src/engine-types/FailureKind.js";
+import type { PagePosition } from "../js-shim/src/engine-types/PagePosition.js";
 import type { Usage } from "../js-shim/src/engine-types/Usage.js";
 import { vDirection, vKeyRange } from "./validators.js";
 
@@ -62,6 +63,8 @@ export type BatchResult = {
   updated?: number;
   usage?: Usage;
   samples?: DryRunSample[];
+  /** Where the page left a walk in `_creationTime` order (none for a `customRange`). */
+  position?: PagePosition;
 };
 
 /** The error a batch throws when `migrateOne` fails on a document. */

@@ -281,6 +281,7 @@ export async function runBatch(
       isDone: result.isDone,
       elapsedMs: Date.now() - startedMs,
       ...(result.usage ? { usage: result.usage } : {}),
+      ...(result.position ? { position: result.position } : {}),
     };
   } catch (error) {
     const failure = classifyFailure(error);

@@ -41,6 +41,7 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
     batches: summary.progress.batches,
     ratePerSec: summary.progress.ratePerSec,
     elapsedMs: summary.progress.elapsedMs,
+    estimate: summary.estimate,
     ...(workers.length > 1
       ? {
           workers: workers.map((w) => ({

@@ -5,6 +5,8 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Failure } from "../js-shim/src/engine-types/Failure.js";
+import type { Estimate } from "../js-shim/src/engine-types/Estimate.js";
+import type { KeyPosition } from "../js-shim/src/engine-types/KeyPosition.js";
 import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
 import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
 import type { RunState } from "../js-shim/src/engine-types/RunState.js";
@@ -36,6 +38,15 @@ export const vKeyRange = v.object({
   hi: v.optional(v.number()),
 });
 
+export const vKeyPosition = v.object({ lo: v.number(), hi: v.number(), at: v.number() });
+
+/** Fraction done and time left, exactly the engine's `Estimate`. */
+export const vEstimate = v.object({
+  fractionDone: v.union(v.number(), v.null()),
+  etaMs: v.union(v.number(), v.null()),
+  basis: v.union(v.literal("creationTime"), v.literal("done"), v.literal("none")),
+});
+
 export const vWorkerState = v.object({
   status: vWorkerStatus,
   cursor: v.optional(v.string()),
@@ -54,6 +65,7 @@ export const vWorkerState = v.object({
   generation: v.number(),
   oneBatchOnly: v.boolean(),
   range: v.optional(vKeyRange),
+  position: v.optional(vKeyPosition),
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */
@@ -132,6 +144,8 @@ export const vMigrationStatus = v.object({
   failedDocumentId: v.optional(v.string()),
   /** Set while `inProgress` but no scheduled batch will continue it; a start resumes it. */
   stalled: v.optional(v.boolean()),
+  /** Fraction done and time left, estimated without counting the table. */
+  estimate: v.optional(vEstimate),
   workers: v.optional(
     v.array(
       v.object({
@@ -159,6 +173,8 @@ const agree = <T extends true>(): T | undefined => undefined;
 agree<Same<Infer<typeof vWorkerState>, WorkerState>>();
 agree<Same<Infer<typeof vFailure>, Failure>>();
 agree<Same<Infer<typeof vKeyRange>, KeyRange>>();
+agree<Same<Infer<typeof vKeyPosition>, KeyPosition>>();
+agree<Same<Infer<typeof vEstimate>, Estimate>>();
 agree<Same<Infer<typeof vRunState>, RunState>>();
 agree<Same<Infer<typeof vStepDef>, StepDef>>();
 agree<Same<Infer<typeof vPlanItem>, PlanItem>>();

@@ -14,6 +14,7 @@ import {
   vDirection,
   vDriftFinding,
   vItemStatus,
+  vEstimate,
   vMigrationDef,
   vMigrationState,
   vPlanItem,
@@ -153,6 +154,8 @@ const vProgress = v.object({
   workers: v.number(),
   /** Set when no scheduled batch will continue this migration; `start` resumes it. */
   stalled: v.optional(v.boolean()),
+  /** Fraction done and time left for this migration. */
+  estimate: v.optional(vEstimate),
 });
 
 const vRunView = v.object({
@@ -181,6 +184,8 @@ const vRunView = v.object({
       progress: v.optional(vProgress),
     }),
   ),
+  /** The run's progress across its planned migrations. */
+  estimate: v.optional(vEstimate),
 });
 
 async function runView(ctx: QueryCtx, run: Doc<"runs">) {
@@ -215,6 +220,12 @@ async function runView(ctx: QueryCtx, run: Doc<"runs">) {
     driftAllowed: run.driftAllowed,
     release: run.release,
     items,
+    estimate: engine.runEstimate({
+      items: items.map((item) => ({
+        status: item.status,
+        ...(item.progress?.estimate ? { estimate: item.progress.estimate } : {}),
+      })),
+    }),
   };
 }
 
@@ -223,7 +234,7 @@ async function progressOf(ctx: QueryCtx, name: string) {
   if (!migration) return undefined;
   const workers = await workersOf(ctx, migration._id);
   if (workers.length === 0) return undefined;
-  const { progress } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const { progress, estimate } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
   return {
     ...(stalled ? { stalled: true } : {}),
@@ -234,6 +245,7 @@ async function progressOf(ctx: QueryCtx, name: string) {
     batchSize: progress.batchSize,
     elapsedMs: progress.elapsedMs,
     workers: progress.workers,
+    estimate,
   };
 }
 

@@ -28,6 +28,9 @@ import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
 import type { PlanBridgeRequest } from "./engine-types/PlanBridgeRequest.js";
 import type { RepairDecision } from "./engine-types/RepairDecision.js";
 import type { RepairRequest } from "./engine-types/RepairRequest.js";
+import type { PageIdQuestions } from "./engine-types/PageIdQuestions.js";
+import type { Estimate } from "./engine-types/Estimate.js";
+import type { RunEstimateRequest } from "./engine-types/RunEstimateRequest.js";
 import type { RunState } from "./engine-types/RunState.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
@@ -120,6 +123,8 @@ export const workerStep = (req: WorkerStepRequest): WorkerTransition => invoke(e
 export const newRun = (req: NewRunRequest): RunState => invoke(engine().newRun, req);
 /** Feed one event to a run's state machine. */
 export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().runStep, req);
+/** Fraction done and time left across a versioned run's migrations. */
+export const runEstimate = (req: RunEstimateRequest): Estimate => invoke(engine().runEstimate, req);
 /** Aggregate the workers of one migration into one status and progress. */
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
@@ -131,6 +136,9 @@ export const classifyFailure = (req: ClassifyFailureRequest): FailureKind =>
   invoke(engine().classifyFailure, req);
 /** Check a page of documents against an exported schema. */
 export const checkPage = (req: PageCheckRequest): PageCheckResult => invoke(engine().checkPage, req);
+/** The strings in a page to look up with `normalizeId` before `checkPage`. */
+export const pageIdQuestions = (req: PageCheckRequest): PageIdQuestions =>
+  invoke(engine().pageIdQuestions, req);
 /** Classify every change between two exported schemas. */
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);
 /** Plan a roll-forward from the deployed schema to a target: direct, or through a bridge schema. */

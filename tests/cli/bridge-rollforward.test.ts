@@ -20,7 +20,7 @@ import {
 } from "../../js-shim/src/cli/commands/demoBridge";
 import { InProcessDeployment, REPO_ROOT } from "../../js-shim/src/cli/transport/inProcess";
 import type { StatusReport } from "../../js-shim/src/cli/types";
-import { checkPage } from "../../js-shim/src/engine";
+import { checkDocuments } from "../../js-shim/src/client/preflight";
 import { capture, cli, removeProject } from "./helpers";
 
 const projects: string[] = [];
@@ -41,8 +41,10 @@ async function release(name: string) {
   /** Every stored document of `table` fits the schema the deployment runs. */
   const fitsDeployed = async (table: string) => {
     const deployed = (await deployment.run("migrate:deployedSchema", {}, "query")) as string;
-    const documents = await deployment.inDatabase(async (ctx) => await ctx.db.query(table as never).collect());
-    return checkPage({ schema: deployed, table, documents, maxSamples: 1 }).violating === 0;
+    const result = await deployment.inDatabase(async (ctx) =>
+      checkDocuments(ctx.db, { schema: deployed, table, documents: await ctx.db.query(table as never).collect(), maxSamples: 1 }),
+    );
+    return result.violating === 0;
   };
   return { dir, deployment, target, run, fitsDeployed };
 }

@@ -216,10 +216,10 @@ describe("deploy --bridge", () => {
       { _id: "a", text: "old", priority: "medium" },
       { _id: "b", title: "new", done: true, priority: "high" },
     ];
-    const accepted = checkPage({ schema: pushedSchema.export(), table: "todos", documents, maxSamples: 2 });
+    const accepted = checkPage({ schema: pushedSchema.export(), table: "todos", documents, maxSamples: 2, ids: [] });
     expect(accepted.violating).toBe(0);
     expect(
-      checkPage({ schema: pushedSchema.export(), table: "legacy", documents: [{ _id: "l", note: "x" }], maxSamples: 1 })
+      checkPage({ schema: pushedSchema.export(), table: "legacy", documents: [{ _id: "l", note: "x" }], maxSamples: 1, ids: [] })
         .violating,
     ).toBe(0);
     // Push 2: the user's own schema file and flags.

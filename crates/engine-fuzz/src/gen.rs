@@ -464,6 +464,13 @@ pub fn worker_state(s: &mut Source) -> Val {
     let generation = count(s);
     let one_batch_only = bool_(s);
     let range = maybe(s, key_range);
+    let position = maybe(s, |s| {
+        let (lo, hi, at) = (time_val(s), time_val(s), time_val(s));
+        object(
+            s,
+            vec![("lo", Some(lo)), ("hi", Some(hi)), ("at", Some(at))],
+        )
+    });
     object(
         s,
         vec![
@@ -484,6 +491,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ("generation", Some(generation)),
             ("oneBatchOnly", Some(one_batch_only)),
             ("range", range),
+            ("position", position),
         ],
     )
 }
@@ -538,6 +546,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             let is_done = Val::Bool(s.chance(48));
             let elapsed = num(s);
             let usage = maybe(s, usage);
+            let position = maybe(s, page_position);
             object(
                 s,
                 vec![
@@ -549,6 +558,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
                     ("isDone", Some(is_done)),
                     ("elapsedMs", Some(elapsed)),
                     ("usage", usage),
+                    ("position", position),
                 ],
             )
         }
@@ -573,6 +583,38 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
         }
         _ => any(s, 2),
     }
+}
+
+/// Where a page left a walk: a key, and sometimes the walk's bounds.
+fn page_position(s: &mut Source) -> Val {
+    let at = time_val(s);
+    let bounds = maybe(s, |s| {
+        let (lo, hi) = (time_val(s), time_val(s));
+        object(s, vec![("lo", Some(lo)), ("hi", Some(hi))])
+    });
+    object(s, vec![("at", Some(at)), ("bounds", bounds)])
+}
+
+/// A `runEstimate` request: a run's items, some with their own estimate.
+pub fn run_estimate_request(s: &mut Source) -> Val {
+    let items = list(s, 6, |s| {
+        let status = name(s, ITEM_STATUSES);
+        let estimate = maybe(s, |s| {
+            let fraction = if s.flag() { num(s) } else { Val::Null };
+            let eta = if s.flag() { num(s) } else { Val::Null };
+            let basis = word(s, &["creationTime", "done", "none", "bogus"]);
+            object(
+                s,
+                vec![
+                    ("fractionDone", Some(fraction)),
+                    ("etaMs", Some(eta)),
+                    ("basis", Some(basis)),
+                ],
+            )
+        });
+        object(s, vec![("status", Some(status)), ("estimate", estimate)])
+    });
+    object(s, vec![("items", Some(items))])
 }
 
 /// A `workerStep` request.
@@ -1045,6 +1087,13 @@ pub fn page_check_request(s: &mut Source) -> Val {
         }
     });
     let max_samples = small(s);
+    // Answers about ids: strings from the same pool the documents use, each
+    // an id of some table or of none.
+    let ids = list(s, 6, |s| {
+        let value = Val::Str(s.text(KEYS));
+        let table = if s.flag() { table_name(s) } else { Val::Null };
+        Val::Obj(vec![("value".into(), value), ("table".into(), table)])
+    });
     object(
         s,
         vec![
@@ -1052,6 +1101,7 @@ pub fn page_check_request(s: &mut Source) -> Val {
             ("table", Some(table)),
             ("documents", Some(documents)),
             ("maxSamples", Some(max_samples)),
+            ("ids", Some(ids)),
         ],
     )
 }

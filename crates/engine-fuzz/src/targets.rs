@@ -40,6 +40,8 @@ pub const API: &[&str] = &[
     "checkPage",
     "diffSchemas",
     "planBridge",
+    "pageIdQuestions",
+    "runEstimate",
     "classifyFailure",
     "decideRepair",
 ];
@@ -118,7 +120,9 @@ fn call_api(which: usize, input: &impl Input) -> String {
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
         13 => call(input, api::plan_bridge),
-        14 => call(input, api::classify_failure),
+        14 => call(input, api::page_id_questions),
+        15 => call(input, api::run_estimate),
+        16 => call(input, api::classify_failure),
         _ => call(input, api::decide_repair),
     }
 }
@@ -153,7 +157,9 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
         13 => gen::plan_bridge_request(s),
-        14 => gen::classify_failure_request(s),
+        14 => gen::page_check_request(s),
+        15 => gen::run_estimate_request(s),
+        16 => gen::classify_failure_request(s),
         _ => gen::repair_request(s),
     }
 }
@@ -340,6 +346,8 @@ pub fn check_page(data: &[u8]) {
     };
     let once = || format!("{:?}", engine::validator::check_page(&request));
     assert_deterministic("validator::check_page", &once(), &once());
+    let asked = || format!("{:?}", engine::validator::page_id_questions(&request));
+    assert_deterministic("validator::page_id_questions", &asked(), &asked());
 }
 
 /// Schema diffs between arbitrary schemas, and of a schema with itself,

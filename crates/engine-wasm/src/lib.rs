@@ -111,6 +111,16 @@ pub fn check_page(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_page)
 }
 
+#[wasm_bindgen(js_name = pageIdQuestions)]
+pub fn page_id_questions(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::page_id_questions)
+}
+
+#[wasm_bindgen(js_name = runEstimate)]
+pub fn run_estimate(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::run_estimate)
+}
+
 #[wasm_bindgen(js_name = diffSchemas)]
 pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::diff_schemas)

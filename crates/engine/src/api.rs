@@ -9,6 +9,7 @@ use ts_rs::TS;
 use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
 use crate::drift::{AppliedRecord, MigrationState};
+use crate::estimate::{self, Estimate, RunItemProgress};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
@@ -18,7 +19,7 @@ use crate::ranges::{self, KeyRange};
 use crate::repair::{self, RepairDecision, RepairRequest};
 use crate::run::{self, RunEvent, RunState, RunTransition};
 use crate::schema_diff::{self, SchemaDiff};
-use crate::validator::{self, PageCheckRequest, PageCheckResult};
+use crate::validator::{self, PageCheckRequest, PageCheckResult, PageIdQuestions};
 use crate::versioned::{self, StartDecision, StartRequest, StatusReport};
 use crate::EngineError;
 
@@ -212,6 +213,25 @@ pub fn batch_limits(req: BatchLimitsRequest) -> Result<Limits, EngineError> {
 
 pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError> {
     validator::check_page(&req)
+}
+
+/// A versioned run's planned migrations, for its overall estimate.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RunEstimateRequest {
+    pub items: Vec<RunItemProgress>,
+}
+
+/// Fraction done and time left across a versioned run's migrations.
+pub fn run_estimate(req: RunEstimateRequest) -> Result<Estimate, EngineError> {
+    Ok(estimate::run_estimate(&req.items))
+}
+
+/// The strings in a page that the query must look up as ids before
+/// [`check_page`] can judge them.
+pub fn page_id_questions(req: PageCheckRequest) -> Result<PageIdQuestions, EngineError> {
+    validator::page_id_questions(&req)
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]

@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod checksum;
 pub mod drift;
 pub mod error;
+pub mod estimate;
 pub mod failure;
 pub mod machine;
 pub mod manifest;

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::estimate::{advance, KeyPosition, PagePosition};
 use crate::policy::{
     after_commit, after_limit_failure, js_number_string, nested_limits, validate_batch_size,
     BatchReport, Limits, Sizing, Usage, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE,
@@ -179,6 +180,11 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub range: Option<KeyRange>,
+    /// Where the walk stands in `_creationTime`, for the progress estimate;
+    /// absent until a batch reports it (never, for a `customRange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub position: Option<KeyPosition>,
 }
 
 /// Something that happened to a worker.
@@ -253,6 +259,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         usage: Option<Usage>,
+        /// Where the page left a walk in `_creationTime` order.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        position: Option<PagePosition>,
     },
     /// The batch's nested transaction threw and rolled back.
     BatchFailed {
@@ -378,9 +388,11 @@ pub fn step(
             is_done,
             elapsed_ms,
             usage,
+            position,
         } => {
             require_in_progress(current, event)?;
             let mut next = current.clone();
+            next.position = advance(current.position.as_ref(), position.as_ref());
             next.processed = next.processed.saturating_add(*processed);
             next.updated = next.updated.saturating_add(*updated);
             next.batches = next.batches.saturating_add(1);
@@ -568,6 +580,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             generation,
             one_batch_only: *one_batch_only,
             range: range.clone(),
+            position: None,
         }
     };
 
@@ -744,6 +757,7 @@ mod tests {
             is_done,
             elapsed_ms: 5.0,
             usage: None,
+            position: None,
         }
     }
 

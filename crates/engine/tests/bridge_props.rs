@@ -10,13 +10,40 @@
 
 use engine::bridge::{bridge_schema, bridge_validator, export_schema, plan_bridge, BridgeMode};
 use engine::validator::{
-    check_document, check_page, parse_schema, Field, IndexDef, Literal, PageCheckRequest,
-    SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
+    check_document, check_page, parse_schema, Field, IdAnswer, IdTables, IndexDef, Literal,
+    PageCheckRequest, SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const CASES: u32 = 256;
+
+/// What the deployment answers for every string in `values` (object keys
+/// included): an id of the table named before its `|`, else of no table.
+fn deployment_answers<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<IdAnswer> {
+    fn answer(s: &str) -> IdAnswer {
+        IdAnswer {
+            value: s.to_string(),
+            table: s.split_once('|').map(|(t, _)| t.to_string()),
+        }
+    }
+    fn walk(v: &Value, out: &mut Vec<IdAnswer>) {
+        match v {
+            Value::String(s) => out.push(answer(s)),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    out.push(answer(k));
+                    walk(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    values.into_iter().for_each(|v| walk(v, &mut out));
+    out
+}
 
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -222,7 +249,14 @@ fn any_value() -> BoxedStrategy<Value> {
 fn value_of(v: &Validator) -> BoxedStrategy<Value> {
     match v {
         Validator::String => "[a-z]{0,4}".prop_map(Value::String).boxed(),
-        Validator::Id { .. } => "[a-z0-9]{1,6}".prop_map(Value::String).boxed(),
+        // An id names its table before the `|`, so the test deployment can
+        // answer which table each id string belongs to.
+        Validator::Id { table } => {
+            let table = table.clone();
+            "[a-z0-9]{1,6}"
+                .prop_map(move |r| Value::String(format!("{table}|{r}")))
+                .boxed()
+        }
         Validator::Number => {
             prop_oneof![(-1e3f64..1e3).prop_map(float), Just(float(f64::NAN))].boxed()
         }
@@ -254,8 +288,18 @@ fn value_of(v: &Validator) -> BoxedStrategy<Value> {
                 .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
                 .boxed()
         }
-        Validator::Record { values, .. } => prop::collection::btree_map(
-            prop::sample::select(vec!["k", "key two", "_x"]).prop_map(String::from),
+        Validator::Record { keys, values } => prop::collection::btree_map(
+            match keys.as_ref() {
+                Validator::Id { table } => {
+                    let table = table.clone();
+                    prop::sample::select(vec!["k", "key two", "x"])
+                        .prop_map(move |k| format!("{table}|{k}"))
+                        .boxed()
+                }
+                _ => prop::sample::select(vec!["k", "key two", "_x"])
+                    .prop_map(String::from)
+                    .boxed(),
+            },
             value_of(values),
             0..3,
         )
@@ -315,7 +359,7 @@ proptest! {
     ) {
         let bridge = bridge_validator(&a, &b);
         for value in &values {
-            let violations = check_document(&bridge, value);
+            let violations = check_document(&bridge, value, &IdTables::new(&deployment_answers([value])));
             prop_assert!(violations.is_empty(), "{value} fails bridge {bridge:?} of {a:?} and {b:?}: {violations:?}");
         }
     }
@@ -331,6 +375,7 @@ proptest! {
                 table: table.clone(),
                 documents: documents.clone(),
                 max_samples: 3,
+                ids: deployment_answers(&documents),
             })
             .unwrap();
             let rejects = result.violating > 0 && parse_schema(&exported).unwrap().schema_validation;
@@ -385,6 +430,7 @@ fn bridge_plan_for_a_required_field_an_enum_narrowing_a_rename_and_a_removed_tab
         check_page(&PageCheckRequest {
             schema: schema.clone(),
             table: table.into(),
+            ids: deployment_answers(&docs),
             documents: docs,
             max_samples: 3,
         })

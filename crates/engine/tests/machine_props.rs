@@ -88,6 +88,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                 is_done,
                 elapsed_ms,
                 usage,
+                position: None,
             })
         });
     let fail = (arb_kind(), proptest::option::of("[a-z]{2}")).prop_map(|(kind, document_id)| {
@@ -140,6 +141,7 @@ fn with_time(event: Event, now: f64) -> Event {
             is_done,
             elapsed_ms,
             usage,
+            position,
             ..
         } => Event::BatchCommitted {
             now_ms: now,
@@ -149,6 +151,7 @@ fn with_time(event: Event, now: f64) -> Event {
             is_done,
             elapsed_ms,
             usage,
+            position,
         },
         Event::BatchFailed {
             kind,

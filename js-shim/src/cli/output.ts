@@ -60,8 +60,31 @@ const arrow = (direction: string) => (direction === "down" ? "down" : "up");
 /** The width that aligns a run's item lines. */
 export const idWidthOf = (items: { id: string }[]) => Math.max(0, ...items.map((i) => i.id.length));
 
-/** One line of a run's item: what it did so far, or where it stands. */
-export function itemLine(c: Colors, item: RunItemView, nowMs: number, idWidth = 0): string {
+type Estimate = NonNullable<RunView["estimate"]>;
+
+/** `42%`, or nothing when there is no estimate; 100% only when done. */
+export function percent(estimate: Estimate | undefined): string | undefined {
+  const f = estimate?.fractionDone;
+  return f === null || f === undefined ? undefined : `${Math.floor(f * 100)}%`;
+}
+
+/** `12s left`, or nothing when the time left is unknown or nothing runs. */
+export function timeLeft(estimate: Estimate | undefined): string | undefined {
+  const eta = estimate?.etaMs;
+  return eta === null || eta === undefined || estimate?.basis === "done" ? undefined : `${duration(eta)} left`;
+}
+
+/**
+ * One line of a run's item: what it did so far, or where it stands. `bar`
+ * draws the item's fraction done (a terminal passes one; plain logs do not).
+ */
+export function itemLine(
+  c: Colors,
+  item: RunItemView,
+  nowMs: number,
+  idWidth = 0,
+  bar?: (fraction: number) => string,
+): string {
   const mark =
     item.status === "completed"
       ? c.green("✔")
@@ -82,22 +105,37 @@ export function itemLine(c: Colors, item: RunItemView, nowMs: number, idWidth = 
     return item.error ? `${line}\n    ${c.red(item.error)}` : line;
   }
   const rate = p?.ratePerSec ?? (elapsed > 0 ? (item.processed * 1_000) / elapsed : 0);
+  const pct = percent(p?.estimate);
+  const left = timeLeft(p?.estimate);
   const facts = [
+    ...(pct ? [pct] : []),
     `${count(item.processed)} docs`,
     `${count(item.updated)} updated`,
     `${count(rate)}/s`,
     ...(p ? [`batch ${count(p.batchSize)}`] : []),
     ...(p && p.workers > 1 ? [`${p.workers} workers`] : []),
+    ...(left ? [left] : []),
     duration(elapsed),
   ];
-  const line = `${head}  ${facts.join(c.dim(" · "))}`;
+  const fraction = item.status === "completed" ? 1 : p?.estimate?.fractionDone;
+  const drawn = bar && fraction !== null && fraction !== undefined ? `${bar(fraction)}  ` : "";
+  const line = `${head}  ${drawn}${facts.join(c.dim(" · "))}`;
   if (item.status === "failed" && item.error) return `${line}\n    ${c.red(item.error)}`;
   return line;
 }
 
-export function runHeadline(c: Colors, run: RunView): string {
+/** The run in one line; while it runs, its progress across its migrations. */
+export function runHeadline(c: Colors, run: RunView, bar?: (fraction: number) => string): string {
   const verb = run.kind === "repair" ? "repair" : run.direction === "down" ? "rollback" : "run";
-  return `${verb} ${run.runId} ${state(c, run.status)}`;
+  const line = `${verb} ${run.runId} ${state(c, run.status)}`;
+  if (run.status !== "running") return line;
+  const done = run.items.filter((i) => i.status === "completed").length;
+  const fraction = run.estimate?.fractionDone;
+  const drawn = bar && fraction !== null && fraction !== undefined ? `${bar(fraction)}  ` : "";
+  const facts = [percent(run.estimate), `${done} of ${run.items.length} migrations`, timeLeft(run.estimate)].filter(
+    (f): f is string => f !== undefined,
+  );
+  return `${line}  ${drawn}${facts.join(c.dim(" · "))}`;
 }
 
 /** The release record of a run in one line: environment, commit, tag, who, link, the convex-migrate that ran it. */

@@ -28,6 +28,7 @@ import {
   type DryRunSample,
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
+import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";
 
 /** Documents per batch when nothing says otherwise (the peer's default too). */
@@ -112,7 +113,7 @@ export async function runBatch(
   extraCtx: Record<string, unknown> = {},
 ): Promise<BatchResult> {
   const before = await metrics(ctx);
-  const { page, continueCursor, isDone } = await readPage(ctx, spec, args);
+  const { page, continueCursor, isDone, position } = await readPage(ctx, spec, args);
   const migrateCtx = { ...ctx, ...extraCtx } as never;
   let updated = 0;
   const doOne = async (doc: AnyDoc) => {
@@ -131,6 +132,7 @@ export async function runBatch(
     processed: page.length,
     updated,
     ...(usage ? { usage } : {}),
+    ...(position ? { position } : {}),
   };
   if (args.dryRun) {
     const samples = await dryRunSamples(ctx, page);
@@ -142,20 +144,26 @@ export async function runBatch(
 }
 
 async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: BatchArgs & { batchSize: number }) {
-  const initializer = ctx.db.query(spec.table);
   const range = args.range;
-  let query: Query<NamedTableInfo<GenericDataModel, string>>;
-  if (range && (range.lo !== undefined || range.hi !== undefined)) {
-    query = initializer.withIndex("by_creation_time", (q) => {
-      const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
-      return range.hi !== undefined ? lower.lt("_creationTime", range.hi) : lower;
-    });
-  } else {
-    query = spec.customRange ? spec.customRange(initializer as never) : initializer;
-  }
+  const ranged = range !== undefined && (range.lo !== undefined || range.hi !== undefined);
+  // A query runs once, so each read builds its own.
+  const walk = (): Query<NamedTableInfo<GenericDataModel, string>> => {
+    const initializer = ctx.db.query(spec.table);
+    if (ranged && range) {
+      return initializer.withIndex("by_creation_time", (q) => {
+        const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
+        return range.hi !== undefined ? lower.lt("_creationTime", range.hi) : lower;
+      });
+    }
+    return spec.customRange ? spec.customRange(initializer as never) : initializer;
+  };
   try {
-    const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
-    return { ...result, page: result.page as AnyDoc[] };
+    const result = await walk().paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
+    const page = result.page as AnyDoc[];
+    // A customRange walks its own index, whose keys say nothing about
+    // _creationTime, so only a _creationTime walk reports where it is.
+    const position = spec.customRange && !ranged ? undefined : await pagePosition(walk, page, !args.cursor);
+    return { ...result, page, position };
   } catch (error) {
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
       throw new ConvexError({
@@ -167,6 +175,24 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     }
     throw error;
   }
+}
+
+/**
+ * Where a page leaves a walk in `_creationTime` order: the last document's
+ * `_creationTime` and, on a walk's first page, the range's first and last
+ * (two indexed reads of one document each).
+ */
+async function pagePosition(
+  walk: () => Query<NamedTableInfo<GenericDataModel, string>>,
+  page: AnyDoc[],
+  firstPage: boolean,
+): Promise<PagePosition | undefined> {
+  const last = page[page.length - 1];
+  if (!last) return undefined;
+  if (!firstPage) return { at: last._creationTime };
+  const lo = (await walk().order("asc").first()) as AnyDoc | null;
+  const hi = (await walk().order("desc").first()) as AnyDoc | null;
+  return { at: last._creationTime, ...(lo && hi ? { bounds: { lo: lo._creationTime, hi: hi._creationTime } } : {}) };
 }
 
 /** Call `migrateOne` and check what it returned; name the document on failure. */

@@ -127,7 +127,11 @@ export async function demo(io: Io, options: { todos?: number } = {}): Promise<Ex
   await cli(["plan", "--schema", "convex/schema.narrowed.ts"], EXIT.OK);
   await cli(["check", "--schema", "convex/schema.narrowed.ts", "--page-size", "2000"], EXIT.FAILED);
 
-  chapter("Migrate", "`up` applies every pending migration in id order, one batch per transaction, with live progress.");
+  chapter(
+    "Migrate",
+    "`up` applies every pending migration in id order, one batch per transaction, with live progress: a bar per " +
+      "migration and for the run, percent and time left, placed by where each walk stands in _creationTime (no count).",
+  );
   await cli(["up", "--env", "demo", "--commit", "3f2a9c1e8b7d", "--tag", "v1.4.0"], EXIT.OK);
   say("After the migrations, the narrowed schema fits every document:");
   await cli(["check", "--schema", "convex/schema.narrowed.ts", "--page-size", "2000"], EXIT.OK);

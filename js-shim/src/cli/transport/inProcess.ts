@@ -23,8 +23,7 @@ import { pathToFileURL } from "node:url";
 import { convexTest } from "convex-test";
 import type { GenericMutationCtx, GenericDataModel } from "convex/server";
 import { convexToJson, type Value } from "convex/values";
-import { exportSchema, type AnySchema } from "../../client/preflight.js";
-import { checkPage } from "../../engine.js";
+import { checkDocuments, exportSchema, type AnySchema } from "../../client/preflight.js";
 import { functionsDir } from "../config.js";
 import { PACKAGE } from "../packageRoot.js";
 import { schemaTables } from "../schema/load.js";
@@ -122,13 +121,14 @@ export class InProcessDeployment implements Transport {
     const exported = exportSchema(schema);
     if ((JSON.parse(exported) as { schemaValidation?: boolean }).schemaValidation === false) return;
     for (const table of schemaTables(exported)) {
-      const documents = await this.inDatabase(async (ctx) => await ctx.db.query(table).collect());
-      const result = checkPage({
-        schema: exported,
-        table,
-        documents: documents.map((d) => convexToJson(d as Value)),
-        maxSamples: 1,
-      });
+      const result = await this.inDatabase(async (ctx) =>
+        checkDocuments(ctx.db, {
+          schema: exported,
+          table,
+          documents: (await ctx.db.query(table).collect()).map((d) => convexToJson(d as Value)),
+          maxSamples: 1,
+        }),
+      );
       const [sample] = result.samples;
       const [reason] = sample?.violations ?? [];
       if (sample && reason) {
