@@ -17,6 +17,8 @@ import type { Doc, Id } from "./_generated/dataModel.js";
 import type { MutationCtx, QueryCtx } from "./_generated/server.js";
 import {
   classifyFailure,
+  isBatchResult,
+  notABatch,
   type BatchArgs,
   type BatchResult,
   MIGRATION_DESCRIPTION,
@@ -32,6 +34,11 @@ export type StartOptions = {
   oneBatchOnly?: boolean;
   parallelism?: number;
   limits?: Limits;
+  /**
+   * Run the first worker's first batch inside this mutation, as the peer's
+   * `lib:migrate` does; later batches are scheduled. Off for hops and series.
+   */
+  inline?: boolean;
 };
 
 export async function migrationByName(ctx: QueryCtx, name: string) {
@@ -71,10 +78,12 @@ async function batchArgs(
   const checksum = run?.planned.find((p) => p.id === target?.migrationId)?.checksum;
   return {
     cursor: action.cursor ?? null,
-    batchSize: action.batchSize,
+    // A hand-written peer-protocol function takes its own default unless a size was given.
+    batchSize: migration.protocol === "peer" ? migration.fixedBatchSize : action.batchSize,
     dryRun: false,
     oneBatchOnly: true,
     ...(state.range ? { range: state.range } : {}),
+    ...(migration.reader === "paginator" && migration.protocol !== "peer" ? { paginator: true } : {}),
     ...(target ? { versioned: { ...target, ...(checksum ? { checksum } : {}) } } : {}),
   };
 }
@@ -99,15 +108,17 @@ export async function startWorkers(
     workers = [];
   }
   if (workers.length === 0) {
-    const ranges = await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism);
+    const ranges = await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism ?? 1);
     for (const [index, range] of ranges.entries()) {
-      await applyEvent(ctx, migration, { index, state: undefined, range }, startEvent(opts, range), opts.limits);
+      const inline = opts.inline === true && index === 0;
+      await applyEvent(ctx, migration, { index, state: undefined, range }, startEvent(opts, range), opts.limits, inline);
     }
     return;
   }
   for (const w of workers) {
     const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
-    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits);
+    const inline = opts.inline === true && w.index === 0;
+    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits, inline);
   }
 }
 
@@ -178,7 +189,7 @@ async function rangesFor(
   parallelism: number,
 ): Promise<(KeyRange | undefined)[]> {
   if (parallelism <= 1) return [undefined];
-  const { bounds } = await describe(ctx, migration.fnHandle, versionedTarget(migration));
+  const { bounds } = await describe(ctx, handleOf(migration), versionedTarget(migration));
   if (bounds === null) return [undefined];
   return engine.splitRange({ lo: bounds.lo, hi: bounds.hi, parts: parallelism });
 }
@@ -192,6 +203,7 @@ async function applyEvent(
   worker: WorkerRef,
   event: Event,
   limits?: Limits,
+  inline = false,
 ): Promise<Action> {
   const t = engine.workerStep({
     ...(worker.state ? { state: worker.state.state } : {}),
@@ -207,7 +219,7 @@ async function applyEvent(
     const id = await ctx.db.insert("workers", { migration: migration._id, index: worker.index, state: t.state });
     row = (await ctx.db.get(id))!;
   }
-  await act(ctx, migration, row, t.action, limits);
+  await act(ctx, migration, row, t.action, limits, inline);
   return t.action;
 }
 
@@ -218,11 +230,13 @@ async function act(
   worker: Doc<"workers">,
   action: Action,
   limits?: Limits,
+  inline = false,
 ): Promise<void> {
   switch (action.type) {
     case "runBatch":
-      if (worker.state.oneBatchOnly) {
-        // Driven inline (runToCompletion, oneBatchOnly): no chain to schedule.
+      if (worker.state.oneBatchOnly || inline) {
+        // Driven inline (runToCompletion, oneBatchOnly, a start's first
+        // batch): the batch's outcome schedules whatever follows.
         await runBatch(ctx, migration, worker, action, limits);
       } else {
         const scheduledId = await ctx.scheduler.runAfter(0, internal.worker.tick, {
@@ -266,12 +280,21 @@ export async function runBatch(
   const nested = engine.batchLimits(limits ? { limits } : {});
   const startedMs = Date.now();
   let event: Event;
+  let answer: unknown;
   try {
-    const result = (await ctx.runMutation(
-      migration.fnHandle as FunctionHandle<"mutation">,
+    answer = await ctx.runMutation(
+      handleOf(migration) as FunctionHandle<"mutation">,
       await batchArgs(ctx, migration, worker.state, action),
       { transactionLimits: toTransactionLimits(nested) },
-    )) as BatchResult;
+    );
+  } catch (error) {
+    answer = { failed: error };
+  }
+  // Not an outcome of a batch: refuse, rolling back this whole transaction.
+  if (!isBatchResult(answer) && !isBatchFailure(answer)) throw notABatch(migration.name, answer);
+  try {
+    if (isBatchFailure(answer)) throw answer.failed;
+    const result: BatchResult = answer;
     event = {
       type: "batchCommitted",
       nowMs: Date.now(),
@@ -324,6 +347,10 @@ export async function tick(
   if (t.action.type !== "runBatch") return;
   await ctx.db.patch(worker._id, { scheduledId: undefined });
   await runBatch(ctx, migration, { ...worker, scheduledId: undefined }, t.action, limits);
+}
+
+function isBatchFailure(answer: unknown): answer is { failed: unknown } {
+  return typeof answer === "object" && answer !== null && Object.keys(answer).length === 1 && "failed" in answer;
 }
 
 /** Cancel every worker of a migration; takes effect between batches. */
@@ -411,7 +438,19 @@ export async function continueSeries(ctx: MutationCtx, migration: Doc<"migration
     name: first.name,
     fnHandle: first.fnHandle,
     next: rest,
+    ...(migration.resetNext ? { reset: true } : {}),
   });
+}
+
+/** The migration's function handle; every path that runs a batch has set it. */
+export function handleOf(migration: Doc<"migrations">): string {
+  if (migration.fnHandle === undefined) {
+    throw new ConvexError({
+      kind: "INVALID_FUNCTION",
+      message: `Migration ${migration.name} has no function to run yet. Start it with its runner (migrations.runner()) or runOne.`,
+    });
+  }
+  return migration.fnHandle;
 }
 
 /** Throws a clear error when a handle cannot be a function handle. */
@@ -420,8 +459,9 @@ export function assertHandle(fnHandle: string) {
     throw new ConvexError({
       kind: "INVALID_FUNCTION",
       message:
-        "Invalid function handle. Start migrations through the runner your app exports " +
-        "(migrations.runner()) or the convex-migrate CLI, not by calling the component directly.",
+        // The peer's words first, so code matching on them keeps working.
+        `Invalid fnHandle: Invalid function handle ${JSON.stringify(fnHandle.slice(0, 80))}. Start migrations through ` +
+        "the runner your app exports (migrations.runner()) or the convex-migrate CLI, not by calling the component directly.",
     });
   }
 }

@@ -25,6 +25,9 @@ import type { NewRunRequest } from "./engine-types/NewRunRequest.js";
 import type { PageCheckRequest } from "./engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
 import type { RunState } from "./engine-types/RunState.js";
+import type { CheckBatchSizeRequest } from "./engine-types/CheckBatchSizeRequest.js";
+import type { PeerAdoption } from "./engine-types/PeerAdoption.js";
+import type { PeerRow } from "./engine-types/PeerRow.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
 import type { SchemaDiff } from "./engine-types/SchemaDiff.js";
@@ -127,3 +130,7 @@ export const classifyFailure = (req: ClassifyFailureRequest): FailureKind =>
 export const checkPage = (req: PageCheckRequest): PageCheckResult => invoke(engine().checkPage, req);
 /** Classify every change between two exported schemas. */
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);
+/** Check a batch size given to the drop-in API before anything runs. */
+export const checkBatchSize = (req: CheckBatchSizeRequest): number => invoke(engine().checkBatchSize, req);
+/** The worker that carries on what a row of @convex-dev/migrations recorded. */
+export const adoptPeer = (row: PeerRow): PeerAdoption => invoke(engine().adoptPeer, row);

@@ -115,3 +115,13 @@ pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::classify_failure)
 }
+
+#[wasm_bindgen(js_name = checkBatchSize)]
+pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_batch_size)
+}
+
+#[wasm_bindgen(js_name = adoptPeer)]
+pub fn adopt_peer(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::adopt_peer)
+}

@@ -11,6 +11,7 @@ use crate::drift::{AppliedRecord, MigrationState};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
+use crate::peer::{self, PeerAdoption, PeerRow};
 use crate::policy::{self, Limits};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
@@ -233,4 +234,20 @@ pub struct ClassifyFailureRequest {
 
 pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, EngineError> {
     Ok(failure::classify(&req.message, req.code.as_deref()))
+}
+
+/// A batch size given to the drop-in API, checked before anything runs.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CheckBatchSizeRequest {
+    pub batch_size: f64,
+}
+
+pub fn check_batch_size(req: CheckBatchSizeRequest) -> Result<u32, EngineError> {
+    policy::validate_batch_size(req.batch_size)
+}
+
+pub fn adopt_peer(row: PeerRow) -> Result<PeerAdoption, EngineError> {
+    peer::adopt(&row)
 }

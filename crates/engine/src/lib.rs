@@ -14,6 +14,7 @@ pub mod error;
 pub mod failure;
 pub mod machine;
 pub mod manifest;
+pub mod peer;
 pub mod plan;
 pub mod policy;
 pub mod progress;

@@ -15,7 +15,9 @@ import type {
   SchemaDefinition,
   TableNamesInDataModel,
 } from "convex/server";
+import { defineSchema, defineTable } from "convex/server";
 import { ConvexError, type GenericId } from "convex/values";
+import { paginator } from "convex-helpers/server/pagination";
 import {
   DRY_RUN,
   MIGRATE_ONE_FAILED,
@@ -60,6 +62,8 @@ export type BatchSpec<DataModel extends GenericDataModel> = {
   migrateOne: (ctx: never, doc: never) => unknown;
   customRange?: CustomRange<DataModel, TableNamesInDataModel<DataModel>>;
   parallelize?: boolean;
+  /** The app's schema: its indexes let a peer cursor resume inside a customRange. */
+  schema?: SchemaDefinition<GenericSchema, boolean>;
 };
 
 type AnyDoc = { _id: GenericId<string>; _creationTime: number } & Record<string, unknown>;
@@ -142,7 +146,7 @@ export async function runBatch(
 }
 
 async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: BatchArgs & { batchSize: number }) {
-  const initializer = ctx.db.query(spec.table);
+  const initializer = pagesFor(ctx, spec, args);
   const range = args.range;
   let query: Query<NamedTableInfo<GenericDataModel, string>>;
   if (range && (range.lo !== undefined || range.hi !== undefined)) {
@@ -167,6 +171,32 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     }
     throw error;
   }
+}
+
+/**
+ * Where the batch reads its page. A migration carried on from a cursor that
+ * @convex-dev/migrations 0.3.5+ saved reads with convex-helpers' `paginator`,
+ * the only reader that can continue that cursor (a JSON array); everything
+ * else reads with `.paginate()`, whose cursors only it can continue.
+ */
+function pagesFor(
+  ctx: AnyCtx,
+  spec: BatchSpec<GenericDataModel>,
+  args: BatchArgs,
+): QueryInitializer<NamedTableInfo<GenericDataModel, string>> {
+  if (!args.paginator) return ctx.db.query(spec.table);
+  if (spec.customRange && !spec.schema) {
+    throw new ConvexError({
+      kind: "INVALID_CURSOR",
+      message:
+        `This migration on ${spec.table} resumes a cursor @convex-dev/migrations saved inside a customRange; reading it ` +
+        "needs the range's index. Pass your schema: new Migrations(components.migrations, { schema }).",
+    });
+  }
+  const schema = spec.schema ?? defineSchema({ [spec.table]: defineTable({}) });
+  return paginator(ctx.db as never, schema).query(spec.table) as unknown as QueryInitializer<
+    NamedTableInfo<GenericDataModel, string>
+  >;
 }
 
 /** Call `migrateOne` and check what it returned; name the document on failure. */
