@@ -15,6 +15,7 @@ import {
   NOT_A_MIGRATION,
   UNKNOWN_TABLE,
   failureFacts,
+  isBatchResult,
   type DryRunOutcome,
   type MigrationDescription,
 } from "./batchContract.js";
@@ -233,8 +234,9 @@ async function dryRunOnce(
   const existing = await migrationByName(ctx, args.name);
   const base = existing ? await statusOf(ctx, existing) : neverRun(args.name);
   const cursor = args.cursor !== undefined ? args.cursor : (base.cursor ?? null);
+  let answer: unknown;
   try {
-    await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
+    answer = await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
       cursor,
       ...(args.paginator ? { paginator: true } : {}),
       ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
@@ -260,9 +262,10 @@ async function dryRunOnce(
     };
   }
   // A function that returned normally kept its writes: refuse, rolling back all.
-  if (refuse) throw refuse();
+  if (refuse && !isBatchResult(answer)) throw refuse();
   throw new Error(
-    `Dry run of ${args.name} did not roll back. Define it with migrations.define() so dryRun is honoured.`,
+    `Dry run of ${args.name} did not roll back: it returned normally with dryRun: true. Define it with ` +
+      'migrations.define(), or have it throw ConvexError({ kind: "DRY RUN", result }) when dryRun is set.',
   );
 }
 
