@@ -370,10 +370,13 @@ export class Migrations<
     return new Versioned<DataModel>(this.component, manifest, this.options as MigrationsOptions<DataModel>).functions();
   }
 
-  /** The status of the first of `names` that is running, if any. */
+  /**
+   * The status of the first of `names` whose batches are running, if any. A
+   * stalled one (no live hop) is not: starting it again is how it resumes.
+   */
   private async anyInProgress(ctx: RunQueryCtx, names: string[]): Promise<MigrationStatus | undefined> {
     const statuses = await ctx.runQuery(this.component.lib.getStatus, { names });
-    return statuses.find((s) => s.state === "inProgress");
+    return statuses.find((s) => s.state === "inProgress" && !s.stalled);
   }
 
   /** A name with the configured prefix, unless it names a module already. */
