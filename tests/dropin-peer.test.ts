@@ -30,7 +30,8 @@ import {
 import { ConvexError } from "convex/values";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { components, internal } from "../example/convex/_generated/api";
-import type { Id } from "../example/convex/_generated/dataModel";
+import type { DataModel, Doc, Id } from "../example/convex/_generated/dataModel";
+import type { MutationCtx } from "../example/convex/_generated/server";
 import schema from "../example/convex/schema";
 import { drain, modules, seedTodos, todos } from "./harness";
 
@@ -39,6 +40,14 @@ afterEach(() => vi.useRealTimers());
 
 /** Inferred from the schema alone, as the peer's `Migrations<DM, Schema>` does. */
 const inferred = new Migrations(components.migrations, { schema });
+
+/** As public apps write it: a prefix for names, and migrateOne declared on its own with the app's types. */
+const withPrefix = new Migrations<DataModel>(components.migrations, { migrationsLocationPrefix: "peerStyle:" });
+async function bumpTodo(ctx: MutationCtx, doc: Doc<"todos">) {
+  await ctx.db.patch(doc._id, { counter: (doc.counter ?? 0) + 1 });
+}
+type TodoMigration = ReturnType<typeof withPrefix.define<"todos">>;
+const bumpElsewhere: TodoMigration = withPrefix.define({ table: "todos", migrateOne: bumpTodo });
 
 /** App functions written against the peer's API, in a module beside the example app's. */
 const peerStyle = {
@@ -63,6 +72,10 @@ const peerStyle = {
       return { continueCursor: "", isDone: true, processed: 1 };
     },
   }),
+  bumpElsewhere,
+  /** The same declared migrateOne through the schema-inferred instance. */
+  bumpInferred: inferred.define({ table: "todos", migrateOne: bumpTodo }),
+  run: withPrefix.runner(),
   whoAmI: internalMutationGeneric({
     args: {},
     handler: async () => ({ meta: await getFunctionMetadata(), metrics: await getTransactionMetrics() }),
@@ -271,6 +284,16 @@ describe("types real migrations.ts files rely on", () => {
       oneBatchOnly: true,
     });
     expect(r).toMatchObject({ processed: 2, isDone: false });
+  });
+
+  test("migrationsLocationPrefix and a migrateOne declared elsewhere with the app's own ctx and Doc types", async () => {
+    const t = deployment();
+    await seedTodos(t as never, 4);
+    await t.mutation(makeFunctionReference<"mutation", MigrationArgs>("peerStyle:run"), { fn: "bumpElsewhere" });
+    await t.mutation(makeFunctionReference<"mutation", MigrationArgs>("peerStyle:run"), { fn: "bumpInferred" });
+    await drain(t as never);
+    expect(await counters(t)).toEqual(Array(4).fill(2));
+    expect(await status(t, "peerStyle:bumpElsewhere")).toMatchObject({ state: "success", processed: 4 });
   });
 
   test("runOne takes an action's ctx", async () => {
