@@ -23,8 +23,6 @@ export const vBatchArgs = {
   oneBatchOnly: v.optional(v.boolean()),
   /** Only documents whose `_creationTime` falls in this range. */
   range: v.optional(vKeyRange),
-  /** Read with convex-helpers' paginator: the cursor is one @convex-dev/migrations saved. */
-  paginator: v.optional(v.boolean()),
   /** Describe the migration (defaults, workers, table bounds) instead of running a batch. */
   describe: v.optional(v.boolean()),
   /** Set when a versioned run calls the shared batch function. */

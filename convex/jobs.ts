@@ -83,7 +83,6 @@ async function batchArgs(
     dryRun: false,
     oneBatchOnly: true,
     ...(state.range ? { range: state.range } : {}),
-    ...(migration.reader === "paginator" && migration.protocol !== "peer" ? { paginator: true } : {}),
     ...(target ? { versioned: { ...target, ...(checksum ? { checksum } : {}) } } : {}),
   };
 }

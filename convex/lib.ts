@@ -7,7 +7,6 @@ import type { FunctionHandle } from "convex/server";
 import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import { EngineError } from "../js-shim/src/engine.js";
-import { isNewFormatCursor } from "../js-shim/src/client/peerSurface.js";
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
 import {
@@ -95,12 +94,11 @@ export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promi
   const run = { ...args, cursor };
   if (!described) return await startPeerProtocol(ctx, run, existing, refusal);
   const batchSize = args.batchSize ?? described.batchSize;
-  if (args.dryRun) {
-    // A peer row's 0.3.5+ cursor is read the way the peer wrote it, adopted or not.
-    const peerCursor = existing?.reader === "paginator" || (existing !== null && isPeerRow(existing) && typeof existing.cursor === "string" && isNewFormatCursor(existing.cursor));
-    return await dryRunOnce(ctx, { ...run, batchSize, paginator: peerCursor });
-  }
-  const migration = await upsert(ctx, run, described.workers);
+  if (args.dryRun) return await dryRunOnce(ctx, { ...run, batchSize });
+  const upserted = await upsert(ctx, run, described.workers);
+  // It describes itself now: whatever ran under this name before by the peer's protocol is replaced.
+  if (upserted.protocol) await ctx.db.patch(upserted._id, { protocol: undefined, fixedBatchSize: undefined });
+  const migration = upserted.protocol ? (await ctx.db.get(upserted._id))! : upserted;
   await startWorkers(ctx, migration, {
     ...defaultsFrom(described),
     batchSize,
@@ -228,7 +226,7 @@ async function upsert(
  */
 async function dryRunOnce(
   ctx: MutationCtx,
-  args: { name: string; fnHandle: string; cursor?: string | null; batchSize?: number; paginator?: boolean },
+  args: { name: string; fnHandle: string; cursor?: string | null; batchSize?: number },
   refuse?: () => Error,
 ): Promise<MigrationStatus> {
   const existing = await migrationByName(ctx, args.name);
@@ -238,7 +236,6 @@ async function dryRunOnce(
   try {
     answer = await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
       cursor,
-      ...(args.paginator ? { paginator: true } : {}),
       ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
       dryRun: true,
       oneBatchOnly: true,

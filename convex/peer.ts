@@ -5,7 +5,6 @@
  * touches it by name adopts it: the row becomes one of ours and gets the
  * worker the engine derived from it.
  */
-import { isNewFormatCursor } from "../js-shim/src/client/peerSurface.js";
 import * as engine from "../js-shim/src/engine.js";
 import type { PeerAdoption } from "../js-shim/src/engine-types/PeerAdoption.js";
 import type { PeerJobState } from "../js-shim/src/engine-types/PeerJobState.js";
@@ -68,8 +67,6 @@ export async function adoptPeerRow(ctx: MutationCtx, migration: Doc<"migrations"
     kind: "function",
     parallelism: 1,
     ...(adoption.stopJob && migration.workerId ? { peerJob: migration.workerId } : {}),
-    // 0.3.5+ saved convex-helpers paginator cursors; older versions `.paginate()` ones.
-    ...(typeof migration.cursor === "string" && isNewFormatCursor(migration.cursor) ? { reader: "paginator" as const } : {}),
     cursor: undefined,
     workerId: undefined,
     error: undefined,

@@ -43,8 +43,6 @@ export default defineSchema({
     protocol: v.optional(v.literal("peer")),
     /** The batch size given for a `peer`-protocol function, if any. */
     fixedBatchSize: v.optional(v.number()),
-    /** Pages are read with convex-helpers' paginator, to continue a cursor the peer saved. */
-    reader: v.optional(v.literal("paginator")),
     /** The peer's scheduled hop this row was adopted from: if it ever runs, it does nothing. */
     peerJob: v.optional(v.id("_scheduled_functions")),
     /** The peer's own fields, present only on a row it left (removed on adoption). */

@@ -31,6 +31,7 @@ import {
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
 import type { Usage } from "../engine-types/Usage.js";
+import { isNewFormatCursor } from "./peerSurface.js";
 
 /** Documents per batch when nothing says otherwise (the peer's default too). */
 export const DEFAULT_BATCH_SIZE = 100;
@@ -174,25 +175,20 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
 }
 
 /**
- * Where the batch reads its page. A migration carried on from a cursor that
- * @convex-dev/migrations 0.3.5+ saved reads with convex-helpers' `paginator`,
- * the only reader that can continue that cursor (a JSON array); everything
- * else reads with `.paginate()`, whose cursors only it can continue.
+ * Where the batch reads its page, as @convex-dev/migrations 0.3.5+ does:
+ * convex-helpers' `paginator`, whose cursors are JSON arrays, which works
+ * inside components and any number of times per function. A cursor of
+ * `.paginate()` (saved by the peer before 0.3.5) only `.paginate()` can
+ * continue. A `customRange` needs the schema's index fields for the
+ * paginator; without the schema such a migration reads with `.paginate()`.
  */
 function pagesFor(
   ctx: AnyCtx,
   spec: BatchSpec<GenericDataModel>,
   args: BatchArgs,
 ): QueryInitializer<NamedTableInfo<GenericDataModel, string>> {
-  if (!args.paginator) return ctx.db.query(spec.table);
-  if (spec.customRange && !spec.schema) {
-    throw new ConvexError({
-      kind: "INVALID_CURSOR",
-      message:
-        `This migration on ${spec.table} resumes a cursor @convex-dev/migrations saved inside a customRange; reading it ` +
-        "needs the range's index. Pass your schema: new Migrations(components.migrations, { schema }).",
-    });
-  }
+  if (spec.customRange && !spec.schema) return ctx.db.query(spec.table);
+  if (!isNewFormatCursor(args.cursor ?? null)) return ctx.db.query(spec.table);
   const schema = spec.schema ?? defineSchema({ [spec.table]: defineTable({}) });
   return paginator(ctx.db as never, schema).query(spec.table) as unknown as QueryInitializer<
     NamedTableInfo<GenericDataModel, string>
