@@ -227,6 +227,22 @@ describe("a deployment switched from @convex-dev/migrations", () => {
     expect(await status(t)).toMatchObject({ state: "success", processed: 250 });
   });
 
+  test("cancelAll and clearAll reach the peer's rows, stopping its pending hop", async () => {
+    const t = deployment();
+    await seedTodos(t, 150);
+    const cursor = await peerFirstBatch(t, 100, "paginator");
+    await writePeerRow(t, { name: NAME, cursor, isDone: false, processed: 100, latestStart: 1 }, "pending");
+    await writePeerRow(t, { name: "done:one", cursor: null, isDone: true, processed: 7, latestStart: 1 });
+    const canceled = await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.cancelAll, {}));
+    expect(canceled).toEqual([expect.objectContaining({ name: NAME, state: "canceled", processed: 100 })]);
+    expect(await t.run(async (ctx) => await ctx.runMutation(componentFn("peerHops"), {}))).toEqual(["canceled"]);
+    vi.advanceTimersByTime(1_000); // clearAll takes rows created before now
+    await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.clearAll, {}));
+    expect(await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, {}))).toEqual([]);
+    await drain(t);
+    expect(await counters(t)).toEqual([...Array(100).fill(1), ...Array(50).fill(0)]);
+  });
+
   test("failed: shown failed with the peer's error, and a run retries from its cursor", async () => {
     const t = deployment();
     await seedTodos(t, 120);
