@@ -20,7 +20,6 @@ import {
   isBatchResult,
   notABatch,
   type BatchArgs,
-  type BatchResult,
   MIGRATION_DESCRIPTION,
   type MigrationDescription,
 } from "./batchContract.js";
@@ -279,21 +278,15 @@ export async function runBatch(
   const nested = engine.batchLimits(limits ? { limits } : {});
   const startedMs = Date.now();
   let event: Event;
-  let answer: unknown;
+  let refusal: Error | undefined;
   try {
-    answer = await ctx.runMutation(
+    const result: unknown = await ctx.runMutation(
       handleOf(migration) as FunctionHandle<"mutation">,
       await batchArgs(ctx, migration, worker.state, action),
       { transactionLimits: toTransactionLimits(nested) },
     );
-  } catch (error) {
-    answer = { failed: error };
-  }
-  // Not an outcome of a batch: refuse, rolling back this whole transaction.
-  if (!isBatchResult(answer) && !isBatchFailure(answer)) throw notABatch(migration.name, answer);
-  try {
-    if (isBatchFailure(answer)) throw answer.failed;
-    const result: BatchResult = answer;
+    // Not an outcome of a batch: refused, rolling back this whole transaction.
+    if (!isBatchResult(result)) throw (refusal = notABatch(migration.name, result));
     event = {
       type: "batchCommitted",
       nowMs: Date.now(),
@@ -305,6 +298,7 @@ export async function runBatch(
       ...(result.usage ? { usage: result.usage } : {}),
     };
   } catch (error) {
+    if (error === refusal) throw error;
     const failure = classifyFailure(error);
     event = {
       type: "batchFailed",
@@ -346,10 +340,6 @@ export async function tick(
   if (t.action.type !== "runBatch") return;
   await ctx.db.patch(worker._id, { scheduledId: undefined });
   await runBatch(ctx, migration, { ...worker, scheduledId: undefined }, t.action, limits);
-}
-
-function isBatchFailure(answer: unknown): answer is { failed: unknown } {
-  return typeof answer === "object" && answer !== null && Object.keys(answer).length === 1 && "failed" in answer;
 }
 
 /** Cancel every worker of a migration; takes effect between batches. */
