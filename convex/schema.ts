@@ -13,17 +13,43 @@ export default defineSchema({
    * "function"`), and one per versioned migration and direction (`kind:
    * "versioned"`, named `<id>:<direction>`). Its progress lives in `workers`.
    */
+  /*
+   * The table keeps the name @convex-dev/migrations gave its own, so a
+   * deployment switching over keeps that component's rows here and Convex
+   * validates them against this table on push: every field of theirs is
+   * accepted, and fields of ours they lack are optional. A row without
+   * `kind` is one of theirs, adopted (given a worker) the first time a
+   * mutation touches it by name; queries read it as it is.
+   */
   migrations: defineTable({
     name: v.string(),
-    kind: v.union(v.literal("function"), v.literal("versioned")),
-    fnHandle: v.string(),
+    /** Absent on a row the peer left and nothing here has adopted yet. */
+    kind: v.optional(v.union(v.literal("function"), v.literal("versioned"))),
+    /** Absent until the migration is started here (a peer row canceled before that). */
+    fnHandle: v.optional(v.string()),
     isDone: v.boolean(),
     latestStart: v.number(),
     latestEnd: v.optional(v.number()),
     /** Migrations to run after this one, in order (drop-in `next`). */
     next: v.optional(v.array(v.object({ name: v.string(), fnHandle: v.string() }))),
+    /** The series was started with `reset`: each next migration runs again from the start. */
+    resetNext: v.optional(v.boolean()),
     /** How many workers (key ranges) this migration runs with. */
-    parallelism: v.number(),
+    parallelism: v.optional(v.number()),
+    /**
+     * `peer` for a hand-written mutation speaking @convex-dev/migrations'
+     * batch protocol: fixed batches, its own default size unless one is given.
+     */
+    protocol: v.optional(v.literal("peer")),
+    /** The batch size given for a `peer`-protocol function, if any. */
+    fixedBatchSize: v.optional(v.number()),
+    /** The peer's scheduled hop this row was adopted from: if it ever runs, it does nothing. */
+    peerJob: v.optional(v.id("_scheduled_functions")),
+    /** The peer's own fields, present only on a row it left (removed on adoption). */
+    cursor: v.optional(v.union(v.string(), v.null())),
+    workerId: v.optional(v.id("_scheduled_functions")),
+    error: v.optional(v.string()),
+    processed: v.optional(v.number()),
     /** For versioned migrations: which run, migration id and direction. */
     versioned: v.optional(
       v.object({ run: v.id("runs"), migrationId: v.string(), direction: vDirection }),

@@ -1,15 +1,8 @@
 /** The scheduled hops of a migration's workers. Internal: only the component schedules them. */
 import { v } from "convex/values";
 import { internalMutation } from "./_generated/server.js";
-import {
-  assertHandle,
-  continueSeries,
-  defaultsFrom,
-  describe,
-  migrationByName,
-  startWorkers,
-  tick as runTick,
-} from "./jobs.js";
+import { tick as runTick } from "./jobs.js";
+import { startMigration } from "./lib.js";
 import { vLimits } from "./validators.js";
 
 /** One hop of one worker: runs a batch if the engine says this hop is current. */
@@ -28,29 +21,19 @@ export const startNext = internalMutation({
     name: v.string(),
     fnHandle: v.string(),
     next: v.array(v.object({ name: v.string(), fnHandle: v.string() })),
+    reset: v.optional(v.boolean()),
   },
   returns: v.null(),
   handler: async (ctx, args) => {
-    assertHandle(args.fnHandle);
-    const existing = await migrationByName(ctx, args.name);
-    const id =
-      existing?._id ??
-      (await ctx.db.insert("migrations", {
-        name: args.name,
-        kind: "function",
-        fnHandle: args.fnHandle,
-        isDone: false,
-        latestStart: Date.now(),
-        parallelism: 1,
-      }));
-    await ctx.db.patch(id, { fnHandle: args.fnHandle, next: args.next });
-    const migration = (await ctx.db.get(id))!;
-    if (migration.isDone) {
-      // Already completed: skip it and keep the series going.
-      await continueSeries(ctx, migration);
-      return null;
-    }
-    await startWorkers(ctx, migration, defaultsFrom(await describe(ctx, args.fnHandle)));
+    // The same start as lib:migrate: completed ones are skipped (and the
+    // series goes on) unless the series was started with reset.
+    await startMigration(ctx, {
+      name: args.name,
+      fnHandle: args.fnHandle,
+      next: args.next,
+      dryRun: false,
+      ...(args.reset ? { reset: true, cursor: null } : {}),
+    });
     return null;
   },
 });

@@ -202,8 +202,7 @@ describe("3. cancel mid-run, twice, and after the end", () => {
   test("layer 1: cancel mid-run, cancel again, resume, cancel the finished run", async () => {
     const t = deployment();
     await seedTodos(t, 50);
-    await runDropIn(t, "counting:countTodos", { batchSize: 10 });
-    await oneHop(t);
+    await runDropIn(t, "counting:countTodos", { batchSize: 10 }); // its first batch runs inline
     expect((await cancelDropIn(t, "counting:countTodos")).state).toBe("canceled");
     const twice = await cancelDropIn(t, "counting:countTodos");
     expect(twice).toMatchObject({ state: "canceled", processed: 10 });
@@ -300,8 +299,7 @@ describe("5. the app inserts, updates and deletes while the migration runs", () 
     const t = deployment();
     await seedTodos(t, 30, () => ({ done: true }));
     const seeded = await todos(t);
-    await runDropIn(t, "counting:countTodosByDone");
-    await oneHop(t); // ten todos done; the cursor sits inside the done: true group
+    await runDropIn(t, "counting:countTodosByDone"); // the inline first batch: ten todos done; the cursor sits inside the done: true group
     expect((await dropInStatus(t, "counting:countTodosByDone")).processed).toBe(10);
 
     const ids = await t.run(async (ctx) => {
@@ -471,8 +469,7 @@ describe("7. a scheduled batch that never runs", () => {
     await seedTodos(t, 50);
     await runDropIn(t, "counting:countTodos", { batchSize: 10 });
     expect((await dropInStatus(t, "counting:countTodos")).stalled).toBeUndefined();
-    await oneHop(t);
-    await breakTheChain(t);
+    await breakTheChain(t); // after the inline first batch, its next hop is lost
     await drain(t);
     expect(await counters(t)).toEqual([...ones(10), ...Array<number>(40).fill(0)]);
     expect(await dropInStatus(t, "counting:countTodos")).toMatchObject({ state: "inProgress", stalled: true, processed: 10 });

@@ -43,8 +43,10 @@ describe("estimate on status rows", () => {
     await seedTodos(t, 1_000);
     await t.mutation(internal.counting.run, { fn: "counting:countTodos", batchSize: 40 });
     const seen = await follow(t, "counting:countTodos");
-    // Before the first batch there is no position yet, so no estimate.
-    expect(seen[0]).toMatchObject({ processed: 0, estimate: { fractionDone: null, basis: "none" } });
+    // The first batch runs inside the starting mutation, so the first row
+    // read already stands on its position: 40 of 1,000 evenly spread todos.
+    expect(seen[0]).toMatchObject({ processed: 40, estimate: { basis: "creationTime" } });
+    expect(seen[0]!.estimate!.fractionDone!).toBeCloseTo(0.04, 1);
     const running = seen.filter((r) => !r.isDone && r.processed > 0);
     expect(running.length).toBeGreaterThan(2);
     for (const r of running) {

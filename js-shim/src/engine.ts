@@ -32,6 +32,9 @@ import type { PageIdQuestions } from "./engine-types/PageIdQuestions.js";
 import type { Estimate } from "./engine-types/Estimate.js";
 import type { RunEstimateRequest } from "./engine-types/RunEstimateRequest.js";
 import type { RunState } from "./engine-types/RunState.js";
+import type { CheckBatchSizeRequest } from "./engine-types/CheckBatchSizeRequest.js";
+import type { PeerAdoption } from "./engine-types/PeerAdoption.js";
+import type { PeerRow } from "./engine-types/PeerRow.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
 import type { SchemaDiff } from "./engine-types/SchemaDiff.js";
@@ -143,3 +146,7 @@ export const pageIdQuestions = (req: PageCheckRequest): PageIdQuestions =>
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);
 /** Plan a roll-forward from the deployed schema to a target: direct, or through a bridge schema. */
 export const planBridge = (req: PlanBridgeRequest): BridgePlan => invoke(engine().planBridge, req);
+/** Check a batch size given to the drop-in API before anything runs. */
+export const checkBatchSize = (req: CheckBatchSizeRequest): number => invoke(engine().checkBatchSize, req);
+/** The worker that carries on what a row of @convex-dev/migrations recorded. */
+export const adoptPeer = (row: PeerRow): PeerAdoption => invoke(engine().adoptPeer, row);

@@ -1158,3 +1158,50 @@ pub fn batch_limits_request(s: &mut Source) -> Val {
     let limits = maybe(s, limits);
     object(s, vec![("limits", limits)])
 }
+
+/// A `checkBatchSize` request.
+pub fn check_batch_size_request(s: &mut Source) -> Val {
+    let size = if s.chance(4) { num(s) } else { small(s) };
+    object(s, vec![("batchSize", Some(size))])
+}
+
+/// An `adoptPeer` request: a row @convex-dev/migrations stored, with the
+/// state of the job its `workerId` names.
+pub fn peer_row(s: &mut Source) -> Val {
+    let name_ = word(s, &["migrations:setDefault", "", "a"]);
+    let is_done = bool_(s);
+    let cursor = maybe(s, |s| {
+        word(
+            s,
+            &[
+                "[1719412234000,\"k97d5ycbj3vgwcprmmxvmrm2dh7a5qhv\"]",
+                "u1oU8i23WMATVwA2CneZ",
+                "[]",
+                "",
+            ],
+        )
+    });
+    let processed = if s.chance(8) { num(s) } else { count(s) };
+    let error = maybe(s, |s| word(s, &["Document failed: boom", ""]));
+    let latest_start = time_val(s);
+    let latest_end = maybe(s, time_val);
+    let job = maybe(s, |s| {
+        name(
+            s,
+            &["pending", "inProgress", "success", "failed", "canceled"],
+        )
+    });
+    object(
+        s,
+        vec![
+            ("name", Some(name_)),
+            ("isDone", Some(is_done)),
+            ("cursor", cursor),
+            ("processed", Some(processed)),
+            ("error", error),
+            ("latestStart", Some(latest_start)),
+            ("latestEnd", latest_end),
+            ("job", job),
+        ],
+    )
+}

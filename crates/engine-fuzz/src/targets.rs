@@ -44,6 +44,8 @@ pub const API: &[&str] = &[
     "runEstimate",
     "classifyFailure",
     "decideRepair",
+    "checkBatchSize",
+    "adoptPeer",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -123,7 +125,9 @@ fn call_api(which: usize, input: &impl Input) -> String {
         14 => call(input, api::page_id_questions),
         15 => call(input, api::run_estimate),
         16 => call(input, api::classify_failure),
-        _ => call(input, api::decide_repair),
+        17 => call(input, api::decide_repair),
+        18 => call(input, api::check_batch_size),
+        _ => call(input, api::adopt_peer),
     }
 }
 
@@ -160,7 +164,9 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         14 => gen::page_check_request(s),
         15 => gen::run_estimate_request(s),
         16 => gen::classify_failure_request(s),
-        _ => gen::repair_request(s),
+        17 => gen::repair_request(s),
+        18 => gen::check_batch_size_request(s),
+        _ => gen::peer_row(s),
     }
 }
 

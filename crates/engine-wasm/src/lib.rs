@@ -135,3 +135,13 @@ pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::plan_bridge)
 }
+
+#[wasm_bindgen(js_name = checkBatchSize)]
+pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_batch_size)
+}
+
+#[wasm_bindgen(js_name = adoptPeer)]
+pub fn adopt_peer(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::adopt_peer)
+}

@@ -13,6 +13,7 @@ use crate::estimate::{self, Estimate, RunItemProgress};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
+use crate::peer::{self, PeerAdoption, PeerRow};
 use crate::policy::{self, Limits};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
@@ -273,4 +274,20 @@ pub struct PlanBridgeRequest {
 
 pub fn plan_bridge(req: PlanBridgeRequest) -> Result<BridgePlan, EngineError> {
     bridge::plan_bridge(&req.deployed, &req.target)
+}
+
+/// A batch size given to the drop-in API, checked before anything runs.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CheckBatchSizeRequest {
+    pub batch_size: f64,
+}
+
+pub fn check_batch_size(req: CheckBatchSizeRequest) -> Result<u32, EngineError> {
+    policy::validate_batch_size(req.batch_size)
+}
+
+pub fn adopt_peer(row: PeerRow) -> Result<PeerAdoption, EngineError> {
+    peer::adopt(&row)
 }

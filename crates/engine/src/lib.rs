@@ -16,6 +16,7 @@ pub mod estimate;
 pub mod failure;
 pub mod machine;
 pub mod manifest;
+pub mod peer;
 pub mod plan;
 pub mod policy;
 pub mod progress;

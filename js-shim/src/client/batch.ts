@@ -15,7 +15,9 @@ import type {
   SchemaDefinition,
   TableNamesInDataModel,
 } from "convex/server";
+import { defineSchema, defineTable } from "convex/server";
 import { ConvexError, type GenericId } from "convex/values";
+import { paginator } from "convex-helpers/server/pagination";
 import {
   DRY_RUN,
   MIGRATE_ONE_FAILED,
@@ -30,6 +32,7 @@ import {
 } from "../../../convex/batchContract.js";
 import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";
+import { isNewFormatCursor } from "./peerSurface.js";
 
 /** Documents per batch when nothing says otherwise (the peer's default too). */
 export const DEFAULT_BATCH_SIZE = 100;
@@ -61,6 +64,8 @@ export type BatchSpec<DataModel extends GenericDataModel> = {
   migrateOne: (ctx: never, doc: never) => unknown;
   customRange?: CustomRange<DataModel, TableNamesInDataModel<DataModel>>;
   parallelize?: boolean;
+  /** The app's schema: its indexes let a peer cursor resume inside a customRange. */
+  schema?: SchemaDefinition<GenericSchema, boolean>;
 };
 
 type AnyDoc = { _id: GenericId<string>; _creationTime: number } & Record<string, unknown>;
@@ -146,9 +151,11 @@ export async function runBatch(
 async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: BatchArgs & { batchSize: number }) {
   const range = args.range;
   const ranged = range !== undefined && (range.lo !== undefined || range.hi !== undefined);
-  // A query runs once, so each read builds its own.
-  const walk = (): Query<NamedTableInfo<GenericDataModel, string>> => {
-    const initializer = ctx.db.query(spec.table);
+  // A query runs once, so each read builds its own: pages through the
+  // paginator that fits the cursor, the range's bounds through plain reads.
+  const walk = (
+    initializer: QueryInitializer<NamedTableInfo<GenericDataModel, string>> = ctx.db.query(spec.table),
+  ): Query<NamedTableInfo<GenericDataModel, string>> => {
     if (ranged && range) {
       return initializer.withIndex("by_creation_time", (q) => {
         const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
@@ -158,11 +165,14 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     return spec.customRange ? spec.customRange(initializer as never) : initializer;
   };
   try {
-    const result = await walk().paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
+    const result = await walk(pagesFor(ctx, spec, args)).paginate({
+      cursor: args.cursor ?? null,
+      numItems: args.batchSize,
+    });
     const page = result.page as AnyDoc[];
     // A customRange walks its own index, whose keys say nothing about
     // _creationTime, so only a _creationTime walk reports where it is.
-    const position = spec.customRange && !ranged ? undefined : await pagePosition(walk, page, !args.cursor);
+    const position = spec.customRange && !ranged ? undefined : await pagePosition(() => walk(), page, !args.cursor);
     return { ...result, page, position };
   } catch (error) {
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
@@ -193,6 +203,27 @@ async function pagePosition(
   const lo = (await walk().order("asc").first()) as AnyDoc | null;
   const hi = (await walk().order("desc").first()) as AnyDoc | null;
   return { at: last._creationTime, ...(lo && hi ? { bounds: { lo: lo._creationTime, hi: hi._creationTime } } : {}) };
+}
+
+/**
+ * Where the batch reads its page, as @convex-dev/migrations 0.3.5+ does:
+ * convex-helpers' `paginator`, whose cursors are JSON arrays, which works
+ * inside components and any number of times per function. A cursor of
+ * `.paginate()` (saved by the peer before 0.3.5) only `.paginate()` can
+ * continue. A `customRange` needs the schema's index fields for the
+ * paginator; without the schema such a migration reads with `.paginate()`.
+ */
+function pagesFor(
+  ctx: AnyCtx,
+  spec: BatchSpec<GenericDataModel>,
+  args: BatchArgs,
+): QueryInitializer<NamedTableInfo<GenericDataModel, string>> {
+  if (spec.customRange && !spec.schema) return ctx.db.query(spec.table);
+  if (!isNewFormatCursor(args.cursor ?? null)) return ctx.db.query(spec.table);
+  const schema = spec.schema ?? defineSchema({ [spec.table]: defineTable({}) });
+  return paginator(ctx.db as never, schema).query(spec.table) as unknown as QueryInitializer<
+    NamedTableInfo<GenericDataModel, string>
+  >;
 }
 
 /** Call `migrateOne` and check what it returned; name the document on failure. */
