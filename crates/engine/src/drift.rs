@@ -185,7 +185,8 @@ pub struct DriftFinding {
 ///   checksum is computed in the form stored with the record (a record
 ///   without a form is v1 and is compared with form v1 of the shipped code),
 ///   so a new checksum form is never drift. A record in a form this engine
-///   does not know cannot be verified and is a mismatch. It blocks, except for a
+///   does not know cannot be verified and is a blocking mismatch. Otherwise
+///   it blocks, except for a
 ///   `failed` record: changing the code of a migration that failed is how the
 ///   failure gets fixed, and the next run resumes it with the new code.
 /// - A pending manifest entry (no record, or a `pending` or `rolled_back`
@@ -310,7 +311,9 @@ fn checksum_mismatch(record: &AppliedRecord, entry: &ManifestEntry) -> DriftFind
         stored_form: Some(stored_form),
         current_checksum: Some(current),
         current_form: Some(current_form),
-        blocking: !fixing_a_failure,
+        // A record this release cannot verify blocks even when it failed:
+        // nothing says whether its code changed.
+        blocking: known.is_none() || !fixing_a_failure,
         message,
     }
 }
@@ -605,6 +608,11 @@ mod tests {
         );
         assert!(findings[0].message.contains("form v3, which this release"));
         assert!(findings[0].message.contains("upgrade convex-migrate"));
+        let failed_later = AppliedRecord {
+            checksum_form: Some(3),
+            ..record(&shipped[0], MigrationState::Failed)
+        };
+        assert!(verify(&[failed_later], &shipped, false)[0].blocking);
     }
 
     #[test]

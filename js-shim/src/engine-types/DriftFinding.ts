@@ -18,7 +18,7 @@ id: string,
  */
 storedChecksum?: string, 
 /**
- * The form of `stored_checksum`.
+ * The form of the stored checksum.
  */
 storedForm?: number, 
 /**
@@ -27,7 +27,7 @@ storedForm?: number,
  */
 currentChecksum?: string, 
 /**
- * The form of `current_checksum`.
+ * The form of the current checksum.
  */
 currentForm?: number, 
 /**

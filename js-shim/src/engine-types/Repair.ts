@@ -19,7 +19,7 @@ kind: DriftKind,
  */
 oldChecksum: string, 
 /**
- * The form of `old_checksum` (1 for a record that stored none).
+ * The form of the old checksum (1 for a record that stored none).
  */
 oldForm: number, 
 /**
@@ -28,7 +28,7 @@ oldForm: number,
  */
 newChecksum?: string, 
 /**
- * The form of `new_checksum`, stored beside it.
+ * The form of the new checksum, stored beside it.
  */
 newForm?: number, 
 /**
