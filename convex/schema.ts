@@ -73,6 +73,11 @@ export default defineSchema({
     state: vMigrationState,
     /** `sha256:<hex>` of the code that last touched data. */
     checksum: v.string(),
+    /**
+     * The form `checksum` was computed in. Rows written before the form was
+     * stored have none: they are form 1, and verified in form 1.
+     */
+    checksumForm: v.optional(v.number()),
     lastDirection: vDirection,
     lastRun: v.id("runs"),
     appliedAt: v.optional(v.number()),
@@ -90,9 +95,19 @@ export default defineSchema({
     repaired: v.optional(v.array(vRepair)),
     direction: vDirection,
     state: vRunState,
-    /** What each planned migration runs with: the checksum recorded, whether it resumes. */
+    /**
+     * What each planned migration runs with: the checksum recorded (and its
+     * form; absent in runs planned before it was stored, which are form 1),
+     * whether it resumes.
+     */
     planned: v.array(
-      v.object({ id: v.string(), checksum: v.string(), description: v.string(), resume: v.boolean() }),
+      v.object({
+        id: v.string(),
+        checksum: v.string(),
+        checksumForm: v.optional(v.number()),
+        description: v.string(),
+        resume: v.boolean(),
+      }),
     ),
     batchFnHandle: v.string(),
     /** Steps (`<id>:<direction>`) that write without triggers, through rawBatchHandle. */

@@ -13,6 +13,7 @@ import type { RunState } from "../js-shim/src/engine-types/RunState.js";
 import type { StepDef } from "../js-shim/src/engine-types/StepDef.js";
 import type { PlanItem } from "../js-shim/src/engine-types/PlanItem.js";
 import type { Repair } from "../js-shim/src/engine-types/Repair.js";
+import type { DriftFinding } from "../js-shim/src/engine-types/DriftFinding.js";
 
 /** The states of one worker, exactly the engine's `WorkerStatus`. */
 export const WORKER_STATUSES = ["inProgress", "success", "failed", "canceled", "paused"] as const;
@@ -179,6 +180,7 @@ agree<Same<Infer<typeof vRunState>, RunState>>();
 agree<Same<Infer<typeof vStepDef>, StepDef>>();
 agree<Same<Infer<typeof vPlanItem>, PlanItem>>();
 agree<Same<Infer<typeof vRepair>, Repair>>();
+agree<Same<Infer<typeof vDriftFinding>, DriftFinding>>();
 
 /** Transaction limits (Convex's, or tighter ones for tests). */
 export const vLimits = v.object({
@@ -259,7 +261,11 @@ export const vDriftFinding = v.object({
   kind: v.union(v.literal("checksum_mismatch"), v.literal("missing_from_manifest"), v.literal("out_of_order")),
   id: v.string(),
   storedChecksum: v.optional(v.string()),
+  /** The form of `storedChecksum`. */
+  storedForm: v.optional(v.number()),
   currentChecksum: v.optional(v.string()),
+  /** The form of `currentChecksum`. */
+  currentForm: v.optional(v.number()),
   blocking: v.boolean(),
   message: v.string(),
 });
@@ -279,6 +285,10 @@ export const vRepair = v.object({
   id: v.string(),
   kind: v.union(v.literal("checksum_mismatch"), v.literal("missing_from_manifest"), v.literal("out_of_order")),
   oldChecksum: v.string(),
+  /** The form of `oldChecksum` (1 for a record that stored none). */
+  oldForm: v.number(),
   newChecksum: v.optional(v.string()),
+  /** The form of `newChecksum`, stored beside it in the record. */
+  newForm: v.optional(v.number()),
   state: vMigrationState,
 });

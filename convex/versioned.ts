@@ -40,6 +40,7 @@ async function records(ctx: QueryCtx): Promise<AppliedRecord[]> {
   return rows.map((r) => ({
     id: r.migrationId,
     checksum: r.checksum,
+    ...(r.checksumForm !== undefined ? { checksumForm: r.checksumForm } : {}),
     state: r.state,
     lastDirection: r.lastDirection,
     description: r.description,
@@ -109,7 +110,13 @@ export const start = mutation({
       }),
       planned: decision.plan.map((p) => {
         const entry = decision.manifest.find((m) => m.id === p.id);
-        return { id: p.id, checksum: entry?.checksum ?? "", description: entry?.description ?? "", resume: p.resume };
+        return {
+          id: p.id,
+          checksum: entry?.checksum ?? "",
+          ...(entry ? { checksumForm: entry.checksumForm } : {}),
+          description: entry?.description ?? "",
+          resume: p.resume,
+        };
       }),
       batchFnHandle: args.batchHandle,
       ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
@@ -264,9 +271,11 @@ export const status = query({
         description: v.string(),
         state: vMigrationState,
         checksum: v.string(),
+        /** The form of `checksum`. */
+        checksumForm: v.number(),
         storedChecksum: v.optional(v.string()),
         inManifest: v.boolean(),
-        /** The checksum form of the stored record: 1 (`sha256:`) or 2 (`sha256v2:`). */
+        /** The form of the stored checksum: the record's `checksumForm`, or 1 for a record without one. */
         storedForm: v.optional(v.number()),
         /** True when the shipped code has the stored checksum, in the stored form. */
         codeUnchanged: v.optional(v.boolean()),
@@ -380,7 +389,7 @@ export const repair = mutation({
       const record = (await versionRecord(ctx, accepted.id))!;
       await ctx.db.patch(record._id, {
         state: accepted.state,
-        ...(accepted.newChecksum !== undefined ? { checksum: accepted.newChecksum } : {}),
+        ...(accepted.newChecksum !== undefined ? { checksum: accepted.newChecksum, checksumForm: accepted.newForm } : {}),
         lastRun: runId,
         updatedAt: Date.now(),
       });

@@ -11,6 +11,7 @@ import { v } from "convex/values";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Migrations, defineMigration, defineMigrationSet } from "convex-migrate";
 import componentSchema from "../convex/schema";
+import type { Doc } from "../convex/_generated/dataModel";
 import { mutation } from "../convex/_generated/server";
 import { components, internal } from "../example/convex/_generated/api";
 import type { DataModel } from "../example/convex/_generated/dataModel";
@@ -28,14 +29,21 @@ const componentModules = import.meta.glob(["../convex/**/*.ts", "!../convex/**/*
 
 /**
  * Test-only component module: writes the component's rows as a deployment
- * that ran an earlier release holds them (records with form v1 checksums),
- * or rewrites a stored checksum as a hotfix deploy leaves it mismatched.
+ * that ran an earlier release holds them (records with a `sha256:` form v1
+ * checksum and no form field, as that release stored them), or with a form
+ * when given one.
  */
 const fixture = {
   writeHistory: mutation({
     args: {
       applied: v.array(
-        v.object({ id: v.string(), description: v.string(), checksum: v.string(), failed: v.optional(v.boolean()) }),
+        v.object({
+          id: v.string(),
+          description: v.string(),
+          checksum: v.string(),
+          checksumForm: v.optional(v.number()),
+          failed: v.optional(v.boolean()),
+        }),
       ),
       atMs: v.number(),
     },
@@ -70,6 +78,7 @@ const fixture = {
           description: a.description,
           state: a.failed ? "failed" : "completed",
           checksum: a.checksum,
+          ...(a.checksumForm !== undefined ? { checksumForm: a.checksumForm } : {}),
           lastDirection: "up",
           lastRun: run,
           appliedAt: args.atMs,
@@ -81,6 +90,10 @@ const fixture = {
   versions: mutation({
     args: {},
     handler: async (ctx) => await ctx.db.query("versions").collect(),
+  }),
+  runs: mutation({
+    args: {},
+    handler: async (ctx) => await ctx.db.query("runs").collect(),
   }),
 };
 
@@ -122,7 +135,15 @@ const fixtureRef = (name: keyof typeof fixture) =>
   (components.migrations as unknown as Record<string, Record<string, AnyMutation>>).upgradeFixture![name]!;
 
 const versions = (t: Deployment) =>
-  t.run(async (ctx) => (await ctx.runMutation(fixtureRef("versions"), {})) as { migrationId: string; checksum: string; state: string }[]);
+  t.run(
+    async (ctx) =>
+      (await ctx.runMutation(fixtureRef("versions"), {})) as { migrationId: string; checksum: string; checksumForm?: number; state: string }[],
+  );
+
+const runs = (t: Deployment) => t.run(async (ctx) => (await ctx.runMutation(fixtureRef("runs"), {})) as Doc<"runs">[]);
+
+/** What users and tooling match every stored checksum value against. */
+const SHA256 = /^sha256:[0-9a-f]{64}$/;
 
 const defs = () => manifestDefs(manifest as never);
 
@@ -161,7 +182,11 @@ describe("checksum forms", () => {
   test("records stored under form v1 are verified in v1: a description-only edit is no drift", async () => {
     const t = deployment();
     const entries = await appliedUnderV1(t, true);
-    expect((await versions(t)).map((r) => r.checksum.startsWith("sha256:"))).toEqual([true, true, true]);
+    // Exactly what the previous release stored: `sha256:<v1 hex>` and no form field.
+    expect((await versions(t)).map((r) => [r.checksum, "checksumForm" in r])).toEqual(
+      entries.slice(0, 3).map((e) => [e.checksumV1, false]),
+    );
+    expect(entries[0]!.checksumV1).toMatch(SHA256);
     const edited = defs();
     edited[0]!.description = "mark every todo as not done yet";
 
@@ -180,16 +205,65 @@ describe("checksum forms", () => {
     await drain(t);
     // A record takes form v2 when its migration next touches data; the others keep v1.
     const stored = new Map((await versions(t)).map((r) => [r.migrationId, r]));
-    expect(entries.map((e) => stored.get(e.id)!.checksum.split(":")[0])).toEqual([
-      "sha256",
-      "sha256v2",
-      "sha256",
-      "sha256v2",
-      "sha256v2",
-      "sha256v2",
+    expect(entries.map((e) => [stored.get(e.id)!.checksum, stored.get(e.id)!.checksumForm])).toEqual([
+      [entries[0]!.checksumV1, undefined],
+      [entries[1]!.checksum, 2],
+      [entries[2]!.checksumV1, undefined],
+      [entries[3]!.checksum, 2],
+      [entries[4]!.checksum, 2],
+      [entries[5]!.checksum, 2],
     ]);
     expect(stored.get(entries[1]!.id)).toMatchObject({ state: "completed", checksum: entries[1]!.checksum });
+    expect([...stored.values()].every((r) => SHA256.test(r.checksum))).toBe(true);
     expect((await call(t, "status", edited)).drift).toEqual([]);
+  });
+
+  test("a v2 record stores a plain sha256:<hex> value with its form, 2, beside it", async () => {
+    const t = deployment();
+    await seed(t);
+    const started = await call(t, "start", defs());
+    expect(started.status).toBe("running");
+    const shipped = engine.buildManifest({ migrations: defs() });
+    // The run plans with the value and its form.
+    const [run] = await runs(t);
+    expect(run!.planned.map((p) => [p.checksum, p.checksumForm])).toEqual(shipped.map((e) => [e.checksum, 2]));
+    await drain(t);
+    const rows = await versions(t);
+    expect(rows).toHaveLength(shipped.length);
+    for (const row of rows) {
+      expect(row.checksum).toMatch(SHA256);
+      expect(row.checksumForm).toBe(2);
+    }
+    const report = await call(t, "status", defs());
+    expect(report.drift).toEqual([]);
+    expect(report.migrations.map((m: { checksum: string; checksumForm: number; storedForm: number }) => [m.checksumForm, m.storedForm])).toEqual(
+      shipped.map(() => [2, 2]),
+    );
+  });
+
+  test("the form field decides how a record is verified, not the value", async () => {
+    const t = deployment();
+    await seed(t);
+    const entries = engine.buildManifest({ migrations: defs() });
+    // The current form's value stored without its form reads as form v1, which it is not.
+    await t.run(async (ctx) =>
+      ctx.runMutation(fixtureRef("writeHistory"), {
+        applied: [{ id: entries[0]!.id, description: entries[0]!.description, checksum: entries[0]!.checksum }],
+        atMs: Date.now(),
+      }),
+    );
+    const report = await call(t, "status", defs());
+    expect(report.drift).toEqual([
+      expect.objectContaining({
+        kind: "checksum_mismatch",
+        id: entries[0]!.id,
+        storedChecksum: entries[0]!.checksum,
+        storedForm: 1,
+        currentChecksum: entries[0]!.checksumV1,
+        currentForm: 1,
+      }),
+    ]);
+    expect(report.migrations[0]).toMatchObject({ storedForm: 1, codeUnchanged: false });
   });
 
   test("a v1 record whose code changed is drift, compared in form v1", async () => {
@@ -200,7 +274,13 @@ describe("checksum forms", () => {
     const result = await call(t, "start", edited);
     expect(result.status).toBe("drift_blocked");
     expect(result.drift).toEqual([
-      expect.objectContaining({ kind: "checksum_mismatch", id: entries[1]!.id, storedChecksum: entries[1]!.checksumV1 }),
+      expect.objectContaining({
+        kind: "checksum_mismatch",
+        id: entries[1]!.id,
+        storedChecksum: entries[1]!.checksumV1,
+        storedForm: 1,
+        currentForm: 1,
+      }),
     ]);
     expect(result.drift[0].currentChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(result.drift[0].currentChecksum).not.toBe(entries[1]!.checksumV1);
@@ -249,7 +329,9 @@ describe("repair", () => {
       id: hotfixed[1]!.id,
       kind: "checksum_mismatch",
       oldChecksum: before.versions[1]!.checksum,
+      oldForm: 2,
       newChecksum: shipped[1]!.checksum,
+      newForm: 2,
       state: "completed",
     });
     expect(removal).toMatchObject({ id: defs()[5]!.id, kind: "missing_from_manifest", state: "removed" });
@@ -266,7 +348,32 @@ describe("repair", () => {
     });
     expect(report.migrations.find((m: { id: string }) => m.id === defs()[5]!.id)).toMatchObject({ state: "removed", inManifest: false });
     expect(await todos(t)).toEqual(before.todos);
+    expect((await versions(t))[1]).toMatchObject({ checksum: shipped[1]!.checksum, checksumForm: 2 });
     expect((await call(t, "start", hotfixed)).status).toBe("noop");
+  });
+
+  test("accepting an edit of a v1 record stores the deployed value with form 2", async () => {
+    const t = deployment();
+    await seed(t);
+    const older = defs().slice(0, 1);
+    const [entry] = engine.buildManifest({ migrations: older });
+    await t.run(async (ctx) =>
+      ctx.runMutation(fixtureRef("writeHistory"), {
+        applied: [{ id: entry!.id, description: entry!.description, checksum: entry!.checksumV1 }],
+        atMs: Date.now(),
+      }),
+    );
+    const hotfixed = defs().slice(0, 1);
+    hotfixed[0]!.up.source = hotfixed[0]!.up.source.replace("false", "true");
+    const [shipped] = engine.buildManifest({ migrations: hotfixed });
+    const result = await call(t, "repair", hotfixed);
+    expect(result.repaired).toEqual([
+      expect.objectContaining({ oldChecksum: entry!.checksumV1, oldForm: 1, newChecksum: shipped!.checksum, newForm: 2 }),
+    ]);
+    const [row] = await versions(t);
+    expect(row).toMatchObject({ checksum: shipped!.checksum, checksumForm: 2 });
+    expect(row!.checksum).toMatch(SHA256);
+    expect((await call(t, "status", hotfixed)).drift).toEqual([]);
   });
 
   test("is refused while a run is active and writes nothing", async () => {
@@ -298,7 +405,9 @@ describe("repair", () => {
     older[0]!.up.source = "async (ctx, doc) => ({ done: true })";
     await t.run(async (ctx) =>
       ctx.runMutation(fixtureRef("writeHistory"), {
-        applied: engine.buildManifest({ migrations: older }).map((e) => ({ id: e.id, description: e.description, checksum: e.checksum })),
+        applied: engine
+          .buildManifest({ migrations: older })
+          .map((e) => ({ id: e.id, description: e.description, checksum: e.checksum, checksumForm: e.checksumForm })),
         atMs: Date.now(),
       }),
     );

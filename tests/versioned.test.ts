@@ -135,7 +135,8 @@ describe("drift", () => {
       expect.objectContaining({ kind: "checksum_mismatch", id: ID.rename, blocking: true, storedChecksum: stored }),
     ]);
     expect(result.drift[0]!.currentChecksum).not.toBe(stored);
-    expect(result.drift[0]!.currentChecksum).toMatch(/^sha256v2:[0-9a-f]{64}$/);
+    expect(result.drift[0]!.currentChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(result.drift[0]).toMatchObject({ storedForm: 2, currentForm: 2 });
   });
 
   test("a deleted applied migration blocks as missing_from_manifest", async () => {

@@ -108,7 +108,7 @@ function invoke<R>(fn: (input: unknown) => unknown, input: unknown): R {
 
 /** The engine's version, checksum form and the names of its states. */
 export const engineInfo = (): EngineInfo => invoke(engine().engineInfo, {});
-/** A migration's `sha256:<hex>` checksum and the canonical text hashed. */
+/** A migration's `sha256:<hex>` checksum, its form and the canonical text hashed. */
 export const checksum = (def: MigrationDef): ChecksumResult => invoke(engine().checksum, def);
 /** Validate a migration set and compute every checksum. */
 export const buildManifest = (req: BuildManifestRequest): ManifestEntry[] =>

@@ -47,7 +47,8 @@ describe("repair", () => {
     expect(out.status).toBe("repaired");
     expect(out.repaired).toHaveLength(1);
     expect(out.repaired[0]).toMatchObject({ id: DONE, kind: "checksum_mismatch", state: "completed" });
-    expect(out.repaired[0]!.newChecksum).toMatch(/^sha256v2:/);
+    expect(out.repaired[0]).toMatchObject({ oldForm: 2, newForm: 2 });
+    expect(out.repaired[0]!.newChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(out.repaired[0]!.newChecksum).not.toBe(out.repaired[0]!.oldChecksum);
 
     expect((await p.run("status", "--exit-code")).code).toBe(0);
@@ -57,13 +58,13 @@ describe("repair", () => {
     const run = status.recentRuns[0]!;
     expect(run).toMatchObject({ kind: "repair", status: "succeeded", release: { commit: "f1x3d", environment: "production" } });
     expect(run.repaired?.[0]).toEqual(out.repaired[0]);
-    expect(status.migrations.find((m) => m.id === DONE)).toMatchObject({ storedForm: 2, codeUnchanged: true });
+    expect(status.migrations.find((m) => m.id === DONE)).toMatchObject({ checksumForm: 2, storedForm: 2, codeUnchanged: true });
 
     const human = await p.run("status");
     expect(human.stdout).toContain("CHECKSUM");
     expect(human.stdout).toMatch(new RegExp(`${DONE}\\s+completed\\s+v2 unchanged`));
     expect(human.stdout).toContain("Repairs");
-    expect(human.stdout).toContain(`${DONE}: edit accepted (${out.repaired[0]!.oldChecksum} → ${out.repaired[0]!.newChecksum})`);
+    expect(human.stdout).toContain(`${DONE}: edit accepted (${out.repaired[0]!.oldChecksum} v2 → ${out.repaired[0]!.newChecksum} v2)`);
     // Later runs go on: nothing is blocked any more.
     expect((await p.run("up")).code).toBe(0);
   });

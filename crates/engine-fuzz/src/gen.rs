@@ -284,19 +284,31 @@ pub fn records(s: &mut Source, manifest: &Val) -> Val {
         if s.flag() {
             continue;
         }
-        let checksum = if s.chance(32) {
-            s.text(&["sha256:0000", "sha256v2:0000", "", "md5:1"])
+        // Mostly a value with its right form (v1 stored with or without the
+        // field, as older releases left it); sometimes a form that does not
+        // fit the value or that this engine does not know.
+        let (checksum, form) = if s.chance(32) {
+            (
+                s.text(&["sha256:0000", "sha256v2:0000", "", "md5:1"]),
+                small(s),
+            )
         } else if s.flag() {
-            engine::checksum::checksum_v1(def)
+            let form = if s.flag() { Val::Null } else { Val::Num(1.0) };
+            (engine::checksum::checksum_v1(def), form)
         } else {
-            engine::checksum::checksum(def)
+            let form = if s.chance(16) {
+                small(s)
+            } else {
+                Val::Num(2.0)
+            };
+            (engine::checksum::checksum(def), form)
         };
-        out.push(record(s, def.id.clone(), checksum));
+        out.push(record(s, def.id.clone(), checksum, form));
     }
     let extra = s.below(3);
     for _ in 0..extra {
         let id = id(s);
-        out.push(record(s, id, "sha256:ffff".into()));
+        out.push(record(s, id, "sha256:ffff".into(), Val::Null));
     }
     if s.chance(64) {
         out.reverse();
@@ -304,14 +316,19 @@ pub fn records(s: &mut Source, manifest: &Val) -> Val {
     Val::Arr(out)
 }
 
-fn record(s: &mut Source, id: String, checksum: String) -> Val {
+fn record(s: &mut Source, id: String, checksum: String, form: Val) -> Val {
     let state = name(s, MIGRATION_STATES);
     let last_direction = maybe(s, |s| name(s, DIRECTIONS));
+    let form = match form {
+        Val::Null => None,
+        form => Some(form),
+    };
     object(
         s,
         vec![
             ("id", Some(Val::Str(id))),
             ("checksum", Some(Val::Str(checksum))),
+            ("checksumForm", form),
             ("state", Some(state)),
             ("lastDirection", last_direction),
         ],

@@ -75,13 +75,17 @@ pub fn engine_info(_: Empty) -> Result<EngineInfo, EngineError> {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct ChecksumResult {
+    /// `sha256:<hex>`, in every form.
     pub checksum: String,
+    /// The form the checksum was computed in, stored beside it.
+    pub checksum_form: u32,
     pub canonical_form: String,
 }
 
 pub fn checksum(def: MigrationDef) -> Result<ChecksumResult, EngineError> {
     Ok(ChecksumResult {
         checksum: checksum::checksum(&def),
+        checksum_form: CHECKSUM_FORM_VERSION,
         canonical_form: checksum::canonical_form(&def),
     })
 }

@@ -4,9 +4,10 @@
 //! A stored checksum is compared with a freshly computed one on every run, so
 //! the exact bytes hashed must never change by accident. They are written
 //! down in `crates/engine/CHECKSUM.md`, one canonical form per version, and
-//! pinned by the golden vectors in `tests/checksum_vectors.rs`. A stored value
-//! names its form by its prefix; [`checksum_in_form`] recomputes a definition
-//! in the form a record was stored with, so a new form never reads as drift.
+//! pinned by the golden vectors in `tests/checksum_vectors.rs`. Every value is
+//! `sha256:<hex>` whatever its form; the form version is stored beside it,
+//! and [`checksum_in_form`] recomputes a definition in the form a record was
+//! stored with, so a new form never reads as drift.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -15,11 +16,13 @@ use ts_rs::TS;
 /// The form new checksums are computed in ([`checksum`]).
 pub const CHECKSUM_FORM_VERSION: u32 = 2;
 
-/// The prefix of every v1 checksum; it means v1 and always will.
-pub const CHECKSUM_PREFIX: &str = "sha256:";
+/// The form of a stored checksum that names none: records written before
+/// the form was stored beside the value were all computed in form v1.
+pub const LEGACY_CHECKSUM_FORM: u32 = 1;
 
-/// The prefix of every v2 checksum.
-pub const CHECKSUM_PREFIX_V2: &str = "sha256v2:";
+/// The prefix of every checksum value, in every form. The value does not
+/// name its form; the form travels beside it as a number.
+pub const CHECKSUM_PREFIX: &str = "sha256:";
 
 /// The first line of the v1 canonical form. Hashing the form's name means two
 /// forms can never produce the same digest for the same migration.
@@ -193,31 +196,21 @@ pub fn canonical_form(def: &MigrationDef) -> String {
     form
 }
 
-/// The checksum stored from now on with every migration that touches data:
-/// `sha256v2:` followed by 64 lowercase hex digits of the SHA-256 of the
-/// UTF-8 bytes of [`canonical_form`].
+/// The checksum stored from now on with every migration that touches data,
+/// in form [`CHECKSUM_FORM_VERSION`]: `sha256:` followed by 64 lowercase hex
+/// digits of the SHA-256 of the UTF-8 bytes of [`canonical_form`].
 pub fn checksum(def: &MigrationDef) -> String {
-    format!("{CHECKSUM_PREFIX_V2}{}", sha256_hex(&canonical_form(def)))
+    format!("{CHECKSUM_PREFIX}{}", sha256_hex(&canonical_form(def)))
 }
 
-/// The form a stored checksum was computed in, read from its prefix; `None`
-/// for a value no form of this engine produces.
-pub fn form_of(value: &str) -> Option<u32> {
-    if value.starts_with(CHECKSUM_PREFIX_V2) {
-        Some(2)
-    } else if value.starts_with(CHECKSUM_PREFIX) {
-        Some(1)
-    } else {
-        None
-    }
-}
-
-/// The checksum of `def` in the form `stored` was computed in, so the two
-/// can be compared; the current form when `stored` names none.
-pub fn checksum_in_form(def: &MigrationDef, stored: &str) -> String {
-    match form_of(stored) {
-        Some(1) => checksum_v1(def),
-        _ => checksum(def),
+/// The checksum of `def` in `form`, so it can be compared with a value
+/// stored in that form; `None` for a form this engine does not know (one a
+/// later release introduced), which nothing here can reproduce.
+pub fn checksum_in_form(def: &MigrationDef, form: u32) -> Option<String> {
+    match form {
+        1 => Some(checksum_v1(def)),
+        2 => Some(checksum(def)),
+        _ => None,
     }
 }
 
@@ -381,25 +374,25 @@ mod tests {
     }
 
     #[test]
-    fn checksum_names_its_form_and_is_lowercase_hex() {
-        for (value, prefix, form) in [
-            (checksum_v1(&def("x")), CHECKSUM_PREFIX, 1),
-            (checksum(&def("x")), CHECKSUM_PREFIX_V2, 2),
-        ] {
-            let hex = value.strip_prefix(prefix).unwrap();
+    fn checksum_is_sha256_and_lowercase_hex_in_every_form() {
+        for value in [checksum_v1(&def("x")), checksum(&def("x"))] {
+            let hex = value.strip_prefix(CHECKSUM_PREFIX).unwrap();
             assert_eq!(hex.len(), 64);
             assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
-            assert_eq!(form_of(&value), Some(form));
         }
-        assert_eq!(form_of("md5:abc"), None);
+        assert_ne!(checksum_v1(&def("x")), checksum(&def("x")));
     }
 
     #[test]
-    fn checksum_in_form_recomputes_in_the_stored_form() {
+    fn checksum_in_form_recomputes_in_the_form_asked_for() {
         let d = def("x");
-        assert_eq!(checksum_in_form(&d, &checksum_v1(&d)), checksum_v1(&d));
-        assert_eq!(checksum_in_form(&d, &checksum(&d)), checksum(&d));
-        assert_eq!(checksum_in_form(&d, "unknown"), checksum(&d));
+        assert_eq!(checksum_in_form(&d, 1), Some(checksum_v1(&d)));
+        assert_eq!(
+            checksum_in_form(&d, CHECKSUM_FORM_VERSION),
+            Some(checksum(&d))
+        );
+        assert_eq!(checksum_in_form(&d, 0), None);
+        assert_eq!(checksum_in_form(&d, 3), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::checksum::LEGACY_CHECKSUM_FORM;
 use crate::manifest::ManifestEntry;
 use crate::plan::Direction;
 
@@ -91,8 +92,14 @@ impl MigrationState {
 pub struct AppliedRecord {
     /// The migration id.
     pub id: String,
-    /// The checksum of the definition that last ran.
+    /// The checksum of the definition that last ran, `sha256:<hex>`.
     pub checksum: String,
+    /// The form `checksum` was computed in. Absent in records written before
+    /// the form was stored beside the value: those are form v1
+    /// ([`AppliedRecord::form`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub checksum_form: Option<u32>,
     /// Where the migration stands in this deployment.
     pub state: MigrationState,
     /// The direction of the step that last ran. It tells a part-way `up`
@@ -111,6 +118,12 @@ pub struct AppliedRecord {
 }
 
 impl AppliedRecord {
+    /// The form the stored checksum was computed in: the stored field, or
+    /// v1 for a record that has none.
+    pub fn form(&self) -> u32 {
+        self.checksum_form.unwrap_or(LEGACY_CHECKSUM_FORM)
+    }
+
     /// True when a rollback of this migration started and did not finish:
     /// `down` resumes it, `up` applies the migration again from the start.
     pub fn is_part_way_rollback(&self) -> bool {
@@ -144,10 +157,19 @@ pub struct DriftFinding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub stored_checksum: Option<String>,
-    /// The checksum of the shipped definition, when there is one.
+    /// The form of the stored checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stored_form: Option<u32>,
+    /// The checksum of the shipped definition, when there is one, in the
+    /// stored record's form when the engine knows that form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub current_checksum: Option<String>,
+    /// The form of the current checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current_form: Option<u32>,
     /// True when a run must stop unless drift is explicitly allowed.
     pub blocking: bool,
     /// One sentence naming the migration and what to do.
@@ -159,10 +181,12 @@ pub struct DriftFinding {
 /// - A record that counts as applied (see [`MigrationState::counts_as_applied`])
 ///   and is absent from the manifest is `missing_from_manifest`, blocking.
 /// - An applied record whose checksum differs from the manifest's is
-///   `checksum_mismatch`, with both checksums. The shipped checksum is
-///   computed in the form the record names (a `sha256:` record is compared
-///   with form v1 of the shipped code), so a new checksum form is never
-///   drift. It blocks, except for a
+///   `checksum_mismatch`, with both checksums and their forms. The shipped
+///   checksum is computed in the form stored with the record (a record
+///   without a form is v1 and is compared with form v1 of the shipped code),
+///   so a new checksum form is never drift. A record in a form this engine
+///   does not know cannot be verified and is a blocking mismatch. Otherwise
+///   it blocks, except for a
 ///   `failed` record: changing the code of a migration that failed is how the
 ///   failure gets fixed, and the next run resumes it with the new code.
 /// - A pending manifest entry (no record, or a `pending` or `rolled_back`
@@ -231,9 +255,7 @@ fn applied_record_finding(
 ) -> Option<DriftFinding> {
     match entry {
         None => Some(missing_from_manifest(record)),
-        Some(entry) if entry.checksum_like(record) != record.checksum => {
-            Some(checksum_mismatch(record, entry))
-        }
+        Some(entry) if !entry.matches(record) => Some(checksum_mismatch(record, entry)),
         Some(_) => None,
     }
 }
@@ -243,7 +265,9 @@ fn missing_from_manifest(record: &AppliedRecord) -> DriftFinding {
         kind: DriftKind::MissingFromManifest,
         id: record.id.clone(),
         stored_checksum: Some(record.checksum.clone()),
+        stored_form: Some(record.form()),
         current_checksum: None,
+        current_form: None,
         blocking: true,
         message: format!(
             "Migration {} has run in this deployment but is no longer in the manifest; restore its file, or record the removal with `convex-migrate repair --id {}`.",
@@ -254,24 +278,42 @@ fn missing_from_manifest(record: &AppliedRecord) -> DriftFinding {
 
 fn checksum_mismatch(record: &AppliedRecord, entry: &ManifestEntry) -> DriftFinding {
     let fixing_a_failure = record.state == MigrationState::Failed;
-    let current = entry.checksum_like(record);
-    let message = if fixing_a_failure {
+    let stored_form = record.form();
+    let known = entry.checksum_like(record);
+    let (current, current_form) = match &known {
+        Some(current) => (current.clone(), stored_form),
+        None => (entry.checksum.clone(), entry.checksum_form),
+    };
+    let compared = format!(
+        "stored {} (form v{stored_form}), now {current} (form v{current_form})",
+        record.checksum
+    );
+    let message = if known.is_none() {
         format!(
-            "Migration {} failed and its code has changed since (stored {}, now {}); the next run resumes it with the new code.",
-            record.id, record.checksum, current
+            "Migration {}'s checksum is stored in form v{stored_form}, which this release of convex-migrate does not know ({compared}); upgrade convex-migrate to the release that wrote it, or accept the deployed code with `convex-migrate repair --id {}`.",
+            record.id, record.id
+        )
+    } else if fixing_a_failure {
+        format!(
+            "Migration {} failed and its code has changed since ({compared}); the next run resumes it with the new code.",
+            record.id
         )
     } else {
         format!(
-            "Migration {} was edited after it ran (stored {}, now {}); restore the original and put the change in a new migration, or accept the edit with `convex-migrate repair --id {}`.",
-            record.id, record.checksum, current, record.id
+            "Migration {} was edited after it ran ({compared}); restore the original and put the change in a new migration, or accept the edit with `convex-migrate repair --id {}`.",
+            record.id, record.id
         )
     };
     DriftFinding {
         kind: DriftKind::ChecksumMismatch,
         id: record.id.clone(),
         stored_checksum: Some(record.checksum.clone()),
-        current_checksum: Some(current.to_string()),
-        blocking: !fixing_a_failure,
+        stored_form: Some(stored_form),
+        current_checksum: Some(current),
+        current_form: Some(current_form),
+        // A record this release cannot verify blocks even when it failed:
+        // nothing says whether its code changed.
+        blocking: known.is_none() || !fixing_a_failure,
         message,
     }
 }
@@ -286,7 +328,9 @@ fn out_of_order(entry: &ManifestEntry, latest: &str, strict: bool) -> DriftFindi
         kind: DriftKind::OutOfOrder,
         id: entry.id.clone(),
         stored_checksum: None,
+        stored_form: None,
         current_checksum: Some(entry.checksum.clone()),
+        current_form: Some(entry.checksum_form),
         blocking: strict,
         message: format!(
             "Migration {} is pending but sorts before {latest}, which has already completed; {remedy}.",
@@ -492,6 +536,7 @@ mod tests {
         let v1 = AppliedRecord {
             id: A.into(),
             checksum: crate::checksum::checksum_v1(&applied),
+            checksum_form: None,
             state: MigrationState::Completed,
             last_direction: None,
             description: None,
@@ -515,6 +560,59 @@ mod tests {
             findings[0].current_checksum,
             Some(crate::checksum::checksum_v1(&edited))
         );
+        assert_eq!(findings[0].stored_form, Some(1));
+        assert_eq!(findings[0].current_form, Some(1));
+        assert!(findings[0].message.contains("(form v1), now sha256:"));
+    }
+
+    #[test]
+    fn verify_selects_the_form_from_the_record_field_never_from_the_value() {
+        let shipped = manifest(&[A]);
+        // The current checksum under no form field reads as v1, so it is
+        // compared with form v1 of the code, which it is not.
+        let unlabelled = AppliedRecord {
+            checksum_form: None,
+            ..record(&shipped[0], MigrationState::Completed)
+        };
+        let findings = verify(std::slice::from_ref(&unlabelled), &shipped, false);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert_eq!(
+            findings[0].current_checksum,
+            Some(shipped[0].checksum_v1.clone())
+        );
+        let labelled = record(&shipped[0], MigrationState::Completed);
+        assert_eq!(labelled.checksum_form, Some(2));
+        assert_eq!(verify(&[labelled], &shipped, false), vec![]);
+    }
+
+    #[test]
+    fn verify_reports_a_record_in_an_unknown_form_as_a_mismatch_naming_the_form() {
+        let shipped = manifest(&[A]);
+        let later = AppliedRecord {
+            checksum_form: Some(3),
+            ..record(&shipped[0], MigrationState::Completed)
+        };
+        let findings = verify(&[later], &shipped, false);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert_eq!(findings[0].stored_form, Some(3));
+        assert_eq!(findings[0].current_form, Some(2));
+        assert_eq!(
+            findings[0].current_checksum,
+            Some(shipped[0].checksum.clone())
+        );
+        assert!(findings[0].message.contains("form v3, which this release"));
+        assert!(findings[0].message.contains("upgrade convex-migrate"));
+        let failed_later = AppliedRecord {
+            checksum_form: Some(3),
+            ..record(&shipped[0], MigrationState::Failed)
+        };
+        assert!(verify(&[failed_later], &shipped, false)[0].blocking);
     }
 
     #[test]
@@ -595,6 +693,7 @@ mod tests {
         let records = vec![AppliedRecord {
             id: B.into(),
             checksum: "sha256:old".into(),
+            checksum_form: None,
             state: MigrationState::Pending,
             last_direction: None,
             description: None,
@@ -628,6 +727,7 @@ mod tests {
         let stale = AppliedRecord {
             id: A.into(),
             checksum: "sha256:stale".into(),
+            checksum_form: None,
             state: MigrationState::RolledBack,
             last_direction: None,
             description: None,
@@ -679,11 +779,31 @@ mod tests {
     }
 
     #[test]
+    fn applied_record_without_a_checksum_form_is_form_v1() {
+        let old: AppliedRecord =
+            serde_json::from_str(r#"{"id":"x","checksum":"sha256:00","state":"completed"}"#)
+                .unwrap();
+        assert_eq!(old.checksum_form, None);
+        assert_eq!(old.form(), 1);
+        assert!(serde_json::to_value(&old)
+            .unwrap()
+            .get("checksumForm")
+            .is_none());
+        let new: AppliedRecord = serde_json::from_str(
+            r#"{"id":"x","checksum":"sha256:00","checksumForm":2,"state":"completed"}"#,
+        )
+        .unwrap();
+        assert_eq!(new.form(), 2);
+    }
+
+    #[test]
     fn drift_finding_omits_absent_checksums() {
         let finding = &verify(&all_completed(&manifest(&[A])), &[], false)[0];
         let json = serde_json::to_value(finding).unwrap();
         assert_eq!(json["kind"], "missing_from_manifest");
         assert!(json.get("currentChecksum").is_none());
+        assert!(json.get("currentForm").is_none());
         assert!(json.get("storedChecksum").is_some());
+        assert_eq!(json["storedForm"], 2);
     }
 }

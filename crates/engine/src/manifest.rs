@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::checksum::{checksum, checksum_v1, form_of, MigrationDef, StepDef};
+use crate::checksum::{checksum, checksum_v1, MigrationDef, StepDef, CHECKSUM_FORM_VERSION};
 use crate::drift::AppliedRecord;
 use crate::EngineError;
 
@@ -40,9 +40,11 @@ pub struct ManifestEntry {
     pub id: String,
     /// What the migration does, for people reading `status`.
     pub description: String,
-    /// The definition's checksum in the current form (`sha256v2:<hex>`),
+    /// The definition's checksum in the current form (`sha256:<hex>`),
     /// stored the next time the migration touches data.
     pub checksum: String,
+    /// The form of `checksum`: [`CHECKSUM_FORM_VERSION`], stored beside it.
+    pub checksum_form: u32,
     /// The same definition in form v1 (`sha256:<hex>`), to verify records
     /// stored before v2 existed without reporting the form change as drift.
     pub checksum_v1: String,
@@ -97,14 +99,14 @@ pub fn build_manifest(defs: &[MigrationDef]) -> Result<Vec<ManifestEntry>, Engin
 }
 
 impl ManifestEntry {
-    /// The shipped definition's checksum in the form `record` was stored
-    /// in, so a record is always compared with its own form; the current
-    /// form when its checksum names none. A v1 record is computed with the
-    /// description it stored, since v1 hashed descriptions and editing one
-    /// changes no data.
-    pub fn checksum_like(&self, record: &AppliedRecord) -> String {
-        match form_of(&record.checksum) {
-            Some(1) => match (&self.definition, &record.description) {
+    /// The shipped definition's checksum in the form stored with `record`
+    /// (v1 when the record stores none), so a record is always compared
+    /// with its own form; `None` for a form this engine does not know. A v1
+    /// record is computed with the description it stored, since v1 hashed
+    /// descriptions and editing one changes no data.
+    pub fn checksum_like(&self, record: &AppliedRecord) -> Option<String> {
+        match record.form() {
+            1 => Some(match (&self.definition, &record.description) {
                 (Some(def), Some(description)) if *description != def.description => {
                     checksum_v1(&MigrationDef {
                         description: description.clone(),
@@ -112,9 +114,16 @@ impl ManifestEntry {
                     })
                 }
                 _ => self.checksum_v1.clone(),
-            },
-            _ => self.checksum.clone(),
+            }),
+            CHECKSUM_FORM_VERSION => Some(self.checksum.clone()),
+            _ => None,
         }
+    }
+
+    /// True when the shipped definition has `record`'s checksum, compared
+    /// in the record's own form.
+    pub fn matches(&self, record: &AppliedRecord) -> bool {
+        self.checksum_like(record).as_deref() == Some(record.checksum.as_str())
     }
 }
 
@@ -239,6 +248,7 @@ fn manifest_entry(def: &MigrationDef) -> ManifestEntry {
         id: def.id.clone(),
         description: def.description.clone(),
         checksum: checksum(def),
+        checksum_form: CHECKSUM_FORM_VERSION,
         checksum_v1: checksum_v1(def),
         up: StepInfo::from(&def.up),
         down: def.down.as_ref().map(StepInfo::from),
@@ -297,6 +307,7 @@ pub(crate) mod fixtures {
         AppliedRecord {
             id: entry.id.clone(),
             checksum: entry.checksum.clone(),
+            checksum_form: Some(entry.checksum_form),
             state,
             last_direction: None,
             description: None,
@@ -484,34 +495,61 @@ mod tests {
     #[test]
     fn manifest_entry_compares_each_stored_form_with_its_own_checksum() {
         let entry = &build_manifest(&[def(A)]).unwrap()[0];
-        assert!(entry.checksum.starts_with("sha256v2:"));
+        assert!(entry.checksum.starts_with("sha256:"));
         assert!(entry.checksum_v1.starts_with("sha256:"));
-        let stored = |checksum: &str, description: Option<&str>| AppliedRecord {
+        assert_eq!(entry.checksum_form, 2);
+        let stored = |form: Option<u32>, description: Option<&str>| AppliedRecord {
             id: A.into(),
-            checksum: checksum.into(),
+            checksum: "sha256:00".into(),
+            checksum_form: form,
             state: crate::drift::MigrationState::Completed,
             last_direction: None,
             description: description.map(String::from),
         };
+        // No form stored: a record of an older release, form v1.
         assert_eq!(
-            entry.checksum_like(&stored("sha256:00", None)),
-            entry.checksum_v1
+            entry.checksum_like(&stored(None, None)),
+            Some(entry.checksum_v1.clone())
         );
         assert_eq!(
-            entry.checksum_like(&stored("sha256v2:00", None)),
-            entry.checksum
+            entry.checksum_like(&stored(Some(1), None)),
+            Some(entry.checksum_v1.clone())
         );
-        assert_eq!(entry.checksum_like(&stored("other", None)), entry.checksum);
+        assert_eq!(
+            entry.checksum_like(&stored(Some(2), None)),
+            Some(entry.checksum.clone())
+        );
+        assert_eq!(entry.checksum_like(&stored(Some(3), None)), None);
         let mut older = def(A);
         older.description = "as it ran".into();
         assert_eq!(
-            entry.checksum_like(&stored("sha256:00", Some("as it ran"))),
-            checksum_v1(&older)
+            entry.checksum_like(&stored(None, Some("as it ran"))),
+            Some(checksum_v1(&older))
         );
         assert_eq!(
-            entry.checksum_like(&stored("sha256v2:00", Some("as it ran"))),
-            entry.checksum
+            entry.checksum_like(&stored(Some(2), Some("as it ran"))),
+            Some(entry.checksum.clone())
         );
+    }
+
+    #[test]
+    fn manifest_entry_matches_a_record_only_in_the_record_form() {
+        let entry = &build_manifest(&[def(A)]).unwrap()[0];
+        let stored = |checksum: &str, form: Option<u32>| AppliedRecord {
+            id: A.into(),
+            checksum: checksum.into(),
+            checksum_form: form,
+            state: crate::drift::MigrationState::Completed,
+            last_direction: None,
+            description: None,
+        };
+        assert!(entry.matches(&stored(&entry.checksum_v1, None)));
+        assert!(entry.matches(&stored(&entry.checksum, Some(2))));
+        // The right value under the wrong form is not a match: the form
+        // decides how the value is recomputed, never the value itself.
+        assert!(!entry.matches(&stored(&entry.checksum, None)));
+        assert!(!entry.matches(&stored(&entry.checksum_v1, Some(2))));
+        assert!(!entry.matches(&stored(&entry.checksum, Some(3))));
     }
 
     #[test]

@@ -51,11 +51,17 @@ pub struct Repair {
     pub kind: DriftKind,
     /// The checksum the record held.
     pub old_checksum: String,
+    /// The form of the old checksum (1 for a record that stored none).
+    pub old_form: u32,
     /// The checksum the record holds now: the deployed code's, in the current
     /// form. Absent for a removal, whose record keeps its old checksum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub new_checksum: Option<String>,
+    /// The form of the new checksum, stored beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub new_form: Option<u32>,
     /// The record's state after the repair (unchanged for an edit,
     /// `removed` for a deletion).
     pub state: MigrationState,
@@ -131,7 +137,9 @@ pub fn decide_repair(req: &RepairRequest) -> Result<RepairDecision, EngineError>
                 id: finding.id.clone(),
                 kind: finding.kind,
                 old_checksum: record.checksum.clone(),
+                old_form: record.form(),
                 new_checksum: entry.map(|entry| entry.checksum.clone()),
+                new_form: entry.map(|entry| entry.checksum_form),
                 state: if entry.is_some() {
                     record.state
                 } else {
@@ -261,6 +269,7 @@ mod tests {
             .map(|r| match decision.repairs.iter().find(|x| x.id == r.id) {
                 Some(x) => AppliedRecord {
                     checksum: x.new_checksum.clone().unwrap_or(r.checksum.clone()),
+                    checksum_form: x.new_form.or(r.checksum_form),
                     state: x.state,
                     ..r.clone()
                 },
@@ -352,14 +361,28 @@ mod tests {
     fn repair_accepts_a_v1_record_by_storing_the_current_form() {
         let mut record = record(&manifest(&[A])[0], MigrationState::Completed);
         record.checksum = checksum_v1(&def(A));
-        let decision = decide_repair(&request(vec![edited(A)], vec![record])).unwrap();
+        record.checksum_form = None;
+        let decision = decide_repair(&request(vec![edited(A)], vec![record.clone()])).unwrap();
         let repair = &decision.repairs[0];
-        assert!(repair.old_checksum.starts_with("sha256:"));
+        assert_eq!(repair.old_checksum, checksum_v1(&def(A)));
+        assert_eq!(repair.old_form, 1);
+        assert_eq!(
+            repair.new_checksum.as_deref(),
+            Some(manifest_of(&[edited(A)])[0].checksum.as_str())
+        );
         assert!(repair
             .new_checksum
             .as_deref()
             .unwrap()
-            .starts_with("sha256v2:"));
+            .starts_with("sha256:"));
+        assert_eq!(repair.new_form, Some(2));
+        // Stored as the component stores it (value and form), nothing drifts.
+        let stored = AppliedRecord {
+            checksum: repair.new_checksum.clone().unwrap(),
+            checksum_form: repair.new_form,
+            ..record
+        };
+        assert_eq!(verify(&[stored], &manifest_of(&[edited(A)]), true), vec![]);
     }
 
     #[test]

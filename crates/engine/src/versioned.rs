@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::checksum::{form_of, MigrationDef};
+use crate::checksum::MigrationDef;
 use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, MigrationState};
 use crate::manifest::{build_manifest, ManifestEntry};
 use crate::plan::{plan_sync, preview, require_down_steps, Direction, PlanItem, PlanRequest};
@@ -208,14 +208,16 @@ pub struct MigrationStatusRow {
     pub state: MigrationState,
     /// The shipped checksum, or the stored one for a migration no longer shipped.
     pub checksum: String,
+    /// The form of `checksum`.
+    pub checksum_form: u32,
     /// The checksum stored with the deployment's record, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub stored_checksum: Option<String>,
     /// False for a stored migration the manifest no longer contains.
     pub in_manifest: bool,
-    /// The form of the stored checksum (1 for `sha256:`, 2 for
-    /// `sha256v2:`), when the deployment has a record in a known form.
+    /// The form of the stored checksum, when the deployment has a record:
+    /// the form stored with it, or 1 for a record that stores none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub stored_form: Option<u32>,
@@ -265,10 +267,11 @@ fn shipped_row(entry: &ManifestEntry, record: Option<&AppliedRecord>) -> Migrati
         description: entry.description.clone(),
         state: record.map_or(MigrationState::Pending, |record| record.state),
         checksum: entry.checksum.clone(),
+        checksum_form: entry.checksum_form,
         stored_checksum: record.map(|record| record.checksum.clone()),
         in_manifest: true,
-        stored_form: record.and_then(|record| form_of(&record.checksum)),
-        code_unchanged: record.map(|record| entry.checksum_like(record) == record.checksum),
+        stored_form: record.map(AppliedRecord::form),
+        code_unchanged: record.map(|record| entry.matches(record)),
         has_down: entry.down.is_some(),
     }
 }
@@ -279,9 +282,10 @@ fn unshipped_row(record: &AppliedRecord) -> MigrationStatusRow {
         description: String::new(),
         state: record.state,
         checksum: record.checksum.clone(),
+        checksum_form: record.form(),
         stored_checksum: Some(record.checksum.clone()),
         in_manifest: false,
-        stored_form: form_of(&record.checksum),
+        stored_form: Some(record.form()),
         code_unchanged: None,
         has_down: false,
     }
@@ -768,11 +772,13 @@ mod tests {
         ));
     }
 
-    /// A record as a deployment stored it before form v2: the v1 checksum.
+    /// A record as a deployment stored it before form v2: the v1 checksum
+    /// and no form field.
     fn v1_record(def: &MigrationDef, state: MigrationState) -> AppliedRecord {
         AppliedRecord {
             id: def.id.clone(),
             checksum: crate::checksum::checksum_v1(def),
+            checksum_form: None,
             state,
             last_direction: Some(Direction::Up),
             description: Some(def.description.clone()),
@@ -795,6 +801,7 @@ mod tests {
             .migrations
             .iter()
             .all(|row| row.stored_form == Some(1) && row.code_unchanged == Some(true)));
+        assert!(report.migrations.iter().all(|row| row.checksum_form == 2));
     }
 
     #[test]

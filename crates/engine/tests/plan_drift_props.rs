@@ -122,6 +122,7 @@ fn record(entry: &ManifestEntry, state: MigrationState) -> AppliedRecord {
     AppliedRecord {
         id: entry.id.clone(),
         checksum: entry.checksum.clone(),
+        checksum_form: Some(entry.checksum_form),
         state,
         last_direction: None,
         description: None,

@@ -180,14 +180,14 @@ function checksumCell(c: Colors, m: MigrationRow): string {
   return m.codeUnchanged ? `${form} unchanged` : `${form} ${c.red("edited")}`;
 }
 
-/** What each repair run accepted, with the old and new checksums. */
+/** What each repair run accepted, with the old and new checksums and their forms. */
 export function repairLines(c: Colors, runs: RunView[]): string {
   return runs
     .flatMap((r) =>
       (r.repaired ?? []).map((x) =>
         x.newChecksum !== undefined
-          ? `  ${r.runId} ${time(r.startedAt)}  ${x.id}: edit accepted (${x.oldChecksum} → ${x.newChecksum})  ${releaseLine(c, r)}\n`
-          : `  ${r.runId} ${time(r.startedAt)}  ${x.id}: removal recorded (was ${x.oldChecksum})  ${releaseLine(c, r)}\n`,
+          ? `  ${r.runId} ${time(r.startedAt)}  ${x.id}: edit accepted (${x.oldChecksum} v${x.oldForm} → ${x.newChecksum} v${x.newForm})  ${releaseLine(c, r)}\n`
+          : `  ${r.runId} ${time(r.startedAt)}  ${x.id}: removal recorded (was ${x.oldChecksum} v${x.oldForm})  ${releaseLine(c, r)}\n`,
       ),
     )
     .join("");

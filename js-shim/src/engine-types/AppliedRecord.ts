@@ -11,9 +11,15 @@ export type AppliedRecord = {
  */
 id: string, 
 /**
- * The checksum of the definition that last ran.
+ * The checksum of the definition that last ran, `sha256:<hex>`.
  */
 checksum: string, 
+/**
+ * The form `checksum` was computed in. Absent in records written before
+ * the form was stored beside the value: those are form v1
+ * ([`AppliedRecord::form`]).
+ */
+checksumForm?: number, 
 /**
  * Where the migration stands in this deployment.
  */

@@ -22,6 +22,10 @@ state: MigrationState,
  */
 checksum: string, 
 /**
+ * The form of `checksum`.
+ */
+checksumForm: number, 
+/**
  * The checksum stored with the deployment's record, when there is one.
  */
 storedChecksum?: string, 
@@ -30,8 +34,8 @@ storedChecksum?: string,
  */
 inManifest: boolean, 
 /**
- * The form of the stored checksum (1 for `sha256:`, 2 for
- * `sha256v2:`), when the deployment has a record in a known form.
+ * The form of the stored checksum, when the deployment has a record:
+ * the form stored with it, or 1 for a record that stores none.
  */
 storedForm?: number, 
 /**

@@ -19,10 +19,18 @@ kind: DriftKind,
  */
 oldChecksum: string, 
 /**
+ * The form of the old checksum (1 for a record that stored none).
+ */
+oldForm: number, 
+/**
  * The checksum the record holds now: the deployed code's, in the current
  * form. Absent for a removal, whose record keeps its old checksum.
  */
 newChecksum?: string, 
+/**
+ * The form of the new checksum, stored beside it.
+ */
+newForm?: number, 
 /**
  * The record's state after the repair (unchanged for an edit,
  * `removed` for a deletion).

@@ -28,8 +28,8 @@ function render(ctx: Context, result: RepairResult): string {
   }
   const lines = result.repaired.map((r) =>
     r.newChecksum !== undefined
-      ? `${c.green("✔")} ${r.id}: accepted the deployed code (${r.oldChecksum} → ${r.newChecksum})`
-      : `${c.green("✔")} ${r.id}: recorded as removed (was ${r.oldChecksum})`,
+      ? `${c.green("✔")} ${r.id}: accepted the deployed code (${r.oldChecksum} v${r.oldForm} → ${r.newChecksum} v${r.newForm})`
+      : `${c.green("✔")} ${r.id}: recorded as removed (was ${r.oldChecksum} v${r.oldForm})`,
   );
   return `${lines.join("\n")}\nRepair ${result.runId} is on the release history; \`convex-migrate status\` shows it.\n`;
 }
