@@ -43,4 +43,5 @@ section "package as users get it"
 bash scripts/pack-test.sh
 
 section "@convex-dev/migrations' own tests against the packed package"
-bash scripts/peer-suite.sh
+# The tarball pack-test made from a fresh copy: one package, tested twice.
+CONVEX_MIGRATE_TARBALL="$PWD/.pack/convex-migrate.tgz" bash scripts/peer-suite.sh
