@@ -8,81 +8,22 @@
 //! - The bridge of a schema with itself is that schema, and its plan is a
 //!   direct push.
 
+mod common;
+
+use common::{base64, deployment_answers, float, int64, literal_json};
 use engine::bridge::{bridge_schema, bridge_validator, export_schema, plan_bridge, BridgeMode};
 use engine::validator::{
-    check_document, check_page, parse_schema, Field, IdAnswer, IdTables, IndexDef, Literal,
-    PageCheckRequest, SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
+    check_document, check_page, parse_schema, Field, IdTables, IndexDef, Literal, PageCheckRequest,
+    SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const CASES: u32 = 256;
 
-/// What the deployment answers for every string in `values` (object keys
-/// included): an id of the table named before its `|`, else of no table.
-fn deployment_answers<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<IdAnswer> {
-    fn answer(s: &str) -> IdAnswer {
-        IdAnswer {
-            value: s.to_string(),
-            table: s.split_once('|').map(|(t, _)| t.to_string()),
-        }
-    }
-    fn walk(v: &Value, out: &mut Vec<IdAnswer>) {
-        match v {
-            Value::String(s) => out.push(answer(s)),
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    out.push(answer(k));
-                    walk(v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    values.into_iter().for_each(|v| walk(v, &mut out));
-    out
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let mut n = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            n |= u32::from(*b) << (16 - 8 * i);
-        }
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
-fn int64(i: i64) -> Value {
-    json!({"$integer": base64(&i.to_le_bytes())})
-}
-
-fn float(f: f64) -> Value {
-    if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) {
-        json!(f)
-    } else {
-        json!({"$float": base64(&f.to_le_bytes())})
-    }
-}
-
-fn literal_json(l: &Literal) -> Value {
-    match l {
-        Literal::String(s) => json!(s),
-        Literal::Number(f) => float(*f),
-        Literal::Int64(i) => int64(*i),
-        Literal::Boolean(b) => json!(b),
-    }
+/// The test deployment: an id names its table before its `|`.
+fn id_table(s: &str) -> Option<String> {
+    s.split_once('|').map(|(t, _)| t.to_string())
 }
 
 // ---------- generators ----------
@@ -359,7 +300,7 @@ proptest! {
     ) {
         let bridge = bridge_validator(&a, &b);
         for value in &values {
-            let violations = check_document(&bridge, value, &IdTables::new(&deployment_answers([value])));
+            let violations = check_document(&bridge, value, &IdTables::new(&deployment_answers([value], id_table)));
             prop_assert!(violations.is_empty(), "{value} fails bridge {bridge:?} of {a:?} and {b:?}: {violations:?}");
         }
     }
@@ -375,7 +316,7 @@ proptest! {
                 table: table.clone(),
                 documents: documents.clone(),
                 max_samples: 3,
-                ids: deployment_answers(&documents),
+                ids: deployment_answers(&documents, id_table),
             })
             .unwrap();
             let rejects = result.violating > 0 && parse_schema(&exported).unwrap().schema_validation;
@@ -430,7 +371,7 @@ fn bridge_plan_for_a_required_field_an_enum_narrowing_a_rename_and_a_removed_tab
         check_page(&PageCheckRequest {
             schema: schema.clone(),
             table: table.into(),
-            ids: deployment_answers(&docs),
+            ids: deployment_answers(&docs, id_table),
             documents: docs,
             max_samples: 3,
         })

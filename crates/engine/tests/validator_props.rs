@@ -11,6 +11,10 @@
 //!   `new` whenever it says yes; and the schema diff calls a change safe
 //!   exactly when `accepts_all_of` holds.
 
+mod common;
+
+use common::{base64, deployment_answers, float, int64, literal_json};
+use engine::bridge::export_validator;
 use engine::schema_diff::{accepts_all_of, diff_schemas, Safety};
 use engine::validator::{
     check_document, parse_schema, parse_validator, Field, IdTables, Literal, Validator,
@@ -20,86 +24,6 @@ use proptest::sample::Index;
 use serde_json::{json, Map, Value};
 
 const CASES: u32 = 1024;
-
-// ---------- encoding helpers (convexToJson) ----------
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn int64(i: i64) -> Value {
-    json!({"$integer": base64(&i.to_le_bytes())})
-}
-
-fn float(f: f64) -> Value {
-    if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) {
-        json!(f)
-    } else {
-        json!({"$float": base64(&f.to_le_bytes())})
-    }
-}
-
-fn literal_json(l: &Literal) -> Value {
-    match l {
-        Literal::String(s) => json!(s),
-        Literal::Number(f) => float(*f),
-        Literal::Int64(i) => int64(*i),
-        Literal::Boolean(b) => json!(b),
-    }
-}
-
-/// The validator as Convex exports it, for the round trip and the diff.
-fn validator_json(v: &Validator) -> Value {
-    match v {
-        Validator::String => json!({"type": "string"}),
-        Validator::Number => json!({"type": "number"}),
-        Validator::Int64 => json!({"type": "bigint"}),
-        Validator::CommitTs => json!({"type": "commitTs"}),
-        Validator::Boolean => json!({"type": "boolean"}),
-        Validator::Null => json!({"type": "null"}),
-        Validator::Bytes => json!({"type": "bytes"}),
-        Validator::Any => json!({"type": "any"}),
-        Validator::Id { table } => json!({"type": "id", "tableName": table}),
-        Validator::Literal(l) => json!({"type": "literal", "value": literal_json(l)}),
-        Validator::Array(e) => json!({"type": "array", "value": validator_json(e)}),
-        Validator::Object(fields) => {
-            let value: Map<String, Value> = fields
-                .iter()
-                .map(|(n, f)| {
-                    (
-                        n.clone(),
-                        json!({"fieldType": validator_json(&f.validator), "optional": f.optional}),
-                    )
-                })
-                .collect();
-            json!({"type": "object", "value": value})
-        }
-        Validator::Record { keys, values } => {
-            json!({"type": "record", "keys": validator_json(keys),
-            "values": {"fieldType": validator_json(values), "optional": false}})
-        }
-        Validator::Union(ms) => {
-            json!({"type": "union", "value": ms.iter().map(validator_json).collect::<Vec<_>>()})
-        }
-    }
-}
 
 // ---------- the model ----------
 
@@ -188,22 +112,9 @@ fn id_table_of(s: &str) -> Option<&'static str> {
 
 /// The deployment's answer for every string in `value`, keys included.
 fn ids_for(value: &Value) -> IdTables {
-    fn walk(value: &Value, ids: &mut IdTables) {
-        match value {
-            Value::String(s) => ids.insert(s.clone(), id_table_of(s).map(String::from)),
-            Value::Array(items) => items.iter().for_each(|i| walk(i, ids)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    ids.insert(k.clone(), id_table_of(k).map(String::from));
-                    walk(v, ids);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut ids = IdTables::default();
-    walk(value, &mut ids);
-    ids
+    IdTables::new(&deployment_answers([value], |s| {
+        id_table_of(s).map(String::from)
+    }))
 }
 
 fn check(v: &Validator, value: &Value) -> Vec<engine::validator::Violation> {
@@ -729,7 +640,7 @@ fn edit(v: &Validator, choices: &[u8], replacement: &Validator) -> Validator {
 
 fn schema_with(field: &Validator) -> Value {
     json!({"tables": [{"tableName": "t", "documentType": {"type": "object", "value": {
-        "f": {"fieldType": validator_json(field), "optional": false}}}}], "schemaValidation": true})
+        "f": {"fieldType": export_validator(field), "optional": false}}}}], "schemaValidation": true})
 }
 
 proptest! {
@@ -783,7 +694,7 @@ proptest! {
 
     #[test]
     fn validators_round_trip_through_the_exported_json(v in validator_strategy()) {
-        let back = parse_validator(&validator_json(&v), "").unwrap();
+        let back = parse_validator(&export_validator(&v), "").unwrap();
         prop_assert_eq!(back, v);
     }
 

@@ -1,0 +1,78 @@
+//! Helpers shared by the property tests: values in `convexToJson` form and
+//! the test deployment's answers to "which table is this string an id of".
+
+use engine::bridge::export_literal;
+use engine::validator::{IdAnswer, Literal};
+use serde_json::{json, Value};
+
+/// Standard padded base64, the form Convex writes `$integer`, `$float` and
+/// `$bytes` in.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let mut n = 0u32;
+        for (i, b) in chunk.iter().enumerate() {
+            n |= u32::from(*b) << (16 - 8 * i);
+        }
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize])
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+/// A bigint as Convex writes it.
+pub fn int64(i: i64) -> Value {
+    json!({"$integer": base64(&i.to_le_bytes())})
+}
+
+/// A float as Convex writes it: plain when finite and not `-0`.
+pub fn float(f: f64) -> Value {
+    if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) {
+        json!(f)
+    } else {
+        json!({"$float": base64(&f.to_le_bytes())})
+    }
+}
+
+/// A literal's value, as the engine exports it.
+pub fn literal_json(l: &Literal) -> Value {
+    export_literal(l)
+}
+
+/// What the deployment answers for every string in `values` (object keys
+/// included): the table `table_of` names, or none.
+pub fn deployment_answers<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    table_of: impl Fn(&str) -> Option<String>,
+) -> Vec<IdAnswer> {
+    fn walk(v: &Value, table_of: &dyn Fn(&str) -> Option<String>, out: &mut Vec<IdAnswer>) {
+        match v {
+            Value::String(s) => out.push(IdAnswer {
+                value: s.clone(),
+                table: table_of(s),
+            }),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, table_of, out)),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    out.push(IdAnswer {
+                        value: k.clone(),
+                        table: table_of(k),
+                    });
+                    walk(v, table_of, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    values
+        .into_iter()
+        .for_each(|v| walk(v, &table_of, &mut out));
+    out
+}
