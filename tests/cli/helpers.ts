@@ -75,3 +75,14 @@ export async function setup(name: string, config: Record<string, unknown> = {}) 
 
 /** The example's migration ids, read from its folder as `create` reads them. */
 export const exampleIds = () => migrationIds(path.join(REPO_ROOT, "example", "convex", "migrations"));
+
+/** The calls a stand-in `npx` appended to `log`, one JSON object a line (none before the first call). */
+export function loggedCalls<T>(log: string): T[] {
+  if (!fs.existsSync(log)) return [];
+  return fs
+    .readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
