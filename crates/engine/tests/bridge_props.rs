@@ -10,10 +10,13 @@
 
 mod common;
 
-use common::{base64, deployment_answers, float, int64, literal_json};
+use common::{
+    base64, deployment_answers, float, int64, literal_json, object_validator, object_value,
+    union_value,
+};
 use engine::bridge::{bridge_schema, bridge_validator, export_schema, plan_bridge, BridgeMode};
 use engine::validator::{
-    check_document, check_page, parse_schema, Field, IdTables, IndexDef, Literal, PageCheckRequest,
+    check_document, check_page, parse_schema, IdTables, IndexDef, Literal, PageCheckRequest,
     SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
 };
 use proptest::prelude::*;
@@ -58,15 +61,7 @@ fn leaf() -> impl Strategy<Value = Validator> {
 }
 
 fn fields(inner: BoxedStrategy<Validator>) -> impl Strategy<Value = Validator> {
-    prop::collection::btree_map(
-        prop::sample::select(FIELDS.to_vec()).prop_map(String::from),
-        (inner, any::<bool>()).prop_map(|(validator, optional)| Field {
-            validator,
-            optional,
-        }),
-        0..4,
-    )
-    .prop_map(Validator::Object)
+    object_validator(FIELDS, inner)
 }
 
 fn validator() -> BoxedStrategy<Validator> {
@@ -212,23 +207,7 @@ fn value_of(v: &Validator) -> BoxedStrategy<Value> {
         Validator::Array(e) => prop::collection::vec(value_of(e), 0..3)
             .prop_map(Value::Array)
             .boxed(),
-        Validator::Object(fields) => {
-            let parts: Vec<BoxedStrategy<Option<(String, Value)>>> = fields
-                .iter()
-                .map(|(n, f)| {
-                    let n = n.clone();
-                    let present = value_of(&f.validator).prop_map(move |x| Some((n.clone(), x)));
-                    if f.optional {
-                        prop_oneof![Just(None), present].boxed()
-                    } else {
-                        present.boxed()
-                    }
-                })
-                .collect();
-            parts
-                .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
-                .boxed()
-        }
+        Validator::Object(fields) => object_value(fields, value_of),
         Validator::Record { keys, values } => prop::collection::btree_map(
             match keys.as_ref() {
                 Validator::Id { table } => {
@@ -246,12 +225,7 @@ fn value_of(v: &Validator) -> BoxedStrategy<Value> {
         )
         .prop_map(|m| Value::Object(m.into_iter().collect()))
         .boxed(),
-        Validator::Union(members) => {
-            let options: Vec<BoxedStrategy<Value>> = members.iter().map(value_of).collect();
-            (0..options.len())
-                .prop_flat_map(move |i| options[i].clone())
-                .boxed()
-        }
+        Validator::Union(members) => union_value(members, value_of),
     }
 }
 

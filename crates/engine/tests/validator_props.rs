@@ -13,7 +13,10 @@
 
 mod common;
 
-use common::{base64, deployment_answers, float, int64, literal_json};
+use common::{
+    base64, deployment_answers, float, int64, literal_json, object_validator, object_value,
+    union_value,
+};
 use engine::bridge::export_validator;
 use engine::schema_diff::{accepts_all_of, diff_schemas, Safety};
 use engine::validator::{
@@ -188,15 +191,7 @@ fn validator_strategy() -> impl Strategy<Value = Validator> {
     leaf_strategy().prop_recursive(4, 32, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|e| Validator::Array(Box::new(e))),
-            prop::collection::btree_map(
-                prop::sample::select(FIELD_NAMES.to_vec()).prop_map(String::from),
-                (inner.clone(), any::<bool>()).prop_map(|(validator, optional)| Field {
-                    validator,
-                    optional
-                }),
-                0..4,
-            )
-            .prop_map(Validator::Object),
+            object_validator(FIELD_NAMES, inner.clone().boxed()),
             (
                 prop_oneof![
                     Just(Validator::String),
@@ -264,24 +259,7 @@ fn value_strategy(v: &Validator) -> BoxedStrategy<Value> {
         Validator::Array(e) => prop::collection::vec(value_strategy(e), 0..4)
             .prop_map(Value::Array)
             .boxed(),
-        Validator::Object(fields) => {
-            let parts: Vec<BoxedStrategy<Option<(String, Value)>>> = fields
-                .iter()
-                .map(|(n, f)| {
-                    let n = n.clone();
-                    let present =
-                        value_strategy(&f.validator).prop_map(move |x| Some((n.clone(), x)));
-                    if f.optional {
-                        prop_oneof![Just(None), present].boxed()
-                    } else {
-                        present.boxed()
-                    }
-                })
-                .collect();
-            parts
-                .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
-                .boxed()
-        }
+        Validator::Object(fields) => object_value(fields, value_strategy),
         Validator::Record { keys, values } => prop::collection::btree_map(
             match keys.as_ref() {
                 Validator::Id { .. } => value_strategy(keys)
@@ -296,12 +274,7 @@ fn value_strategy(v: &Validator) -> BoxedStrategy<Value> {
         )
         .prop_map(|m| Value::Object(m.into_iter().collect()))
         .boxed(),
-        Validator::Union(ms) => {
-            let options: Vec<BoxedStrategy<Value>> = ms.iter().map(value_strategy).collect();
-            prop::sample::select((0..options.len()).collect::<Vec<_>>())
-                .prop_flat_map(move |i| options[i].clone())
-                .boxed()
-        }
+        Validator::Union(ms) => union_value(ms, value_strategy),
     }
 }
 

@@ -1,8 +1,11 @@
 //! Helpers shared by the property tests: values in `convexToJson` form and
 //! the test deployment's answers to "which table is this string an id of".
 
+use std::collections::BTreeMap;
+
 use engine::bridge::export_literal;
-use engine::validator::{IdAnswer, Literal};
+use engine::validator::{Field, IdAnswer, Literal, Validator};
+use proptest::prelude::*;
 use serde_json::{json, Value};
 
 /// Standard padded base64, the form Convex writes `$integer`, `$float` and
@@ -75,4 +78,55 @@ pub fn deployment_answers<'a>(
         .into_iter()
         .for_each(|v| walk(v, &table_of, &mut out));
     out
+}
+
+/// Object validators with up to three fields named from `names`, each of a
+/// validator from `inner`, required or optional.
+pub fn object_validator(
+    names: &'static [&'static str],
+    inner: BoxedStrategy<Validator>,
+) -> impl Strategy<Value = Validator> {
+    prop::collection::btree_map(
+        prop::sample::select(names.to_vec()).prop_map(String::from),
+        (inner, any::<bool>()).prop_map(|(validator, optional)| Field {
+            validator,
+            optional,
+        }),
+        0..4,
+    )
+    .prop_map(Validator::Object)
+}
+
+/// Objects that `fields` accept: every required field, each optional one
+/// present or not, each value drawn by `value_of`.
+pub fn object_value(
+    fields: &BTreeMap<String, Field>,
+    value_of: fn(&Validator) -> BoxedStrategy<Value>,
+) -> BoxedStrategy<Value> {
+    let parts: Vec<BoxedStrategy<Option<(String, Value)>>> = fields
+        .iter()
+        .map(|(n, f)| {
+            let n = n.clone();
+            let present = value_of(&f.validator).prop_map(move |x| Some((n.clone(), x)));
+            if f.optional {
+                prop_oneof![Just(None), present].boxed()
+            } else {
+                present.boxed()
+            }
+        })
+        .collect();
+    parts
+        .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
+        .boxed()
+}
+
+/// Values of one of `members`, each member as likely, drawn by `value_of`.
+pub fn union_value(
+    members: &[Validator],
+    value_of: fn(&Validator) -> BoxedStrategy<Value>,
+) -> BoxedStrategy<Value> {
+    let options: Vec<BoxedStrategy<Value>> = members.iter().map(value_of).collect();
+    (0..options.len())
+        .prop_flat_map(move |i| options[i].clone())
+        .boxed()
 }
