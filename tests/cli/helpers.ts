@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { expect } from "vitest";
 import type { Io, Out } from "../../js-shim/src/cli/io";
 import { migrationIds } from "../../js-shim/src/cli/commands/create";
 import { runCli } from "../../js-shim/src/cli/program";
@@ -85,4 +86,11 @@ export function loggedCalls<T>(log: string): T[] {
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as T);
+}
+
+/** Edit a migration's source (changing its checksum); `from` must be in it. */
+export function edit(file: string, from: string, to: string) {
+  const source = fs.readFileSync(file, "utf8");
+  expect(source).toContain(from);
+  fs.writeFileSync(file, source.replace(from, to));
 }
