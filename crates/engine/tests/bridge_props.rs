@@ -12,7 +12,7 @@ mod common;
 
 use common::{
     base64, deployment_answers, float, int64, literal_json, object_validator, object_value,
-    union_value,
+    union_value, validator_of,
 };
 use engine::bridge::{bridge_schema, bridge_validator, export_schema, plan_bridge, BridgeMode};
 use engine::validator::{
@@ -65,29 +65,7 @@ fn fields(inner: BoxedStrategy<Validator>) -> impl Strategy<Value = Validator> {
 }
 
 fn validator() -> BoxedStrategy<Validator> {
-    leaf()
-        .prop_recursive(3, 24, 4, |inner| {
-            let inner = inner.boxed();
-            prop_oneof![
-                inner.clone().prop_map(|e| Validator::Array(Box::new(e))),
-                fields(inner.clone()),
-                (
-                    prop_oneof![
-                        Just(Validator::String),
-                        Just(Validator::Id {
-                            table: "users".into()
-                        })
-                    ],
-                    inner.clone()
-                )
-                    .prop_map(|(k, v)| Validator::Record {
-                        keys: Box::new(k),
-                        values: Box::new(v)
-                    }),
-                prop::collection::vec(inner, 1..4).prop_map(Validator::Union),
-            ]
-        })
-        .boxed()
+    validator_of(leaf().boxed(), FIELDS, 3, 24)
 }
 
 /// A table's document type: an object, or a union of objects.

@@ -14,8 +14,7 @@
 mod common;
 
 use common::{
-    base64, deployment_answers, float, int64, literal_json, object_validator, object_value,
-    union_value,
+    base64, deployment_answers, float, int64, literal_json, object_value, union_value, validator_of,
 };
 use engine::bridge::export_validator;
 use engine::schema_diff::{accepts_all_of, diff_schemas, Safety};
@@ -188,26 +187,7 @@ fn leaf_strategy() -> impl Strategy<Value = Validator> {
 }
 
 fn validator_strategy() -> impl Strategy<Value = Validator> {
-    leaf_strategy().prop_recursive(4, 32, 4, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(|e| Validator::Array(Box::new(e))),
-            object_validator(FIELD_NAMES, inner.clone().boxed()),
-            (
-                prop_oneof![
-                    Just(Validator::String),
-                    Just(Validator::Id {
-                        table: "users".into()
-                    })
-                ],
-                inner.clone()
-            )
-                .prop_map(|(k, v)| Validator::Record {
-                    keys: Box::new(k),
-                    values: Box::new(v)
-                }),
-            prop::collection::vec(inner, 1..4).prop_map(Validator::Union),
-        ]
-    })
+    validator_of(leaf_strategy().boxed(), FIELD_NAMES, 4, 32)
 }
 
 fn any_value() -> BoxedStrategy<Value> {

@@ -130,3 +130,35 @@ pub fn union_value(
         .prop_flat_map(move |i| options[i].clone())
         .boxed()
 }
+
+/// Validators built from `leaf` up to `depth` levels deep (about `size`
+/// nodes): arrays, objects with fields named from `names`, records keyed by
+/// strings or ids of `users`, and unions of up to three members.
+pub fn validator_of(
+    leaf: BoxedStrategy<Validator>,
+    names: &'static [&'static str],
+    depth: u32,
+    size: u32,
+) -> BoxedStrategy<Validator> {
+    leaf.prop_recursive(depth, size, 4, move |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|e| Validator::Array(Box::new(e))),
+            object_validator(names, inner.clone()),
+            (
+                prop_oneof![
+                    Just(Validator::String),
+                    Just(Validator::Id {
+                        table: "users".into()
+                    })
+                ],
+                inner.clone()
+            )
+                .prop_map(|(k, v)| Validator::Record {
+                    keys: Box::new(k),
+                    values: Box::new(v)
+                }),
+            prop::collection::vec(inner, 1..4).prop_map(Validator::Union),
+        ]
+    })
+    .boxed()
+}
