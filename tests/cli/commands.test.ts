@@ -7,7 +7,7 @@ import fs from "node:fs";
 import { afterEach, describe, expect, test } from "vitest";
 import type { RunOutcome } from "../../js-shim/src/cli/commands/up";
 import type { StatusReport } from "../../js-shim/src/cli/types";
-import { exampleIds, removeProject, setup } from "./helpers";
+import { edit, exampleIds, removeProject, setup } from "./helpers";
 
 const projects: string[] = [];
 afterEach(() => {
@@ -21,13 +21,6 @@ async function project(name: string, config: Record<string, unknown> = {}) {
 }
 
 const json = <T>(stdout: string) => JSON.parse(stdout) as T;
-
-/** Edit a migration's source (changing its checksum). */
-function edit(file: string, from: string, to: string) {
-  const source = fs.readFileSync(file, "utf8");
-  expect(source).toContain(from);
-  fs.writeFileSync(file, source.replace(from, to));
-}
 
 describe("up", () => {
   test("applies every pending migration, waits, and exits 0 with the release record", async () => {

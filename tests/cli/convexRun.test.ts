@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeEach, describe, expect, test } from "vitest";
 import type { RunOutcome } from "../../js-shim/src/cli/commands/up";
 import { LineMasker, parseReply, mask } from "../../js-shim/src/cli/transport/convexRun";
-import { cli } from "./helpers";
+import { cli, loggedCalls } from "./helpers";
 
 const SECRET = "eyJ2c2VjcmV0dG9rZW4";
 const DEPLOY_KEY = `prod:happy-otter-123|${SECRET}`;
@@ -81,15 +81,7 @@ function answer(r: Record<string, Reply>) {
   fs.writeFileSync(replies, JSON.stringify(r));
 }
 
-function calls(): { argv: string[]; env: Record<string, string> }[] {
-  if (!fs.existsSync(log)) return [];
-  return fs
-    .readFileSync(log, "utf8")
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
+const calls = () => loggedCalls<{ argv: string[]; env: Record<string, string> }>(log);
 
 const env = (extra: Record<string, string> = {}) => ({
   PATH: `${bin}${path.delimiter}${process.env.PATH}`,

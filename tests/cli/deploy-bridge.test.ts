@@ -18,7 +18,7 @@ import type { BridgeOutcome } from "../../js-shim/src/cli/commands/deployBridge"
 import { checkPage } from "../../js-shim/src/engine";
 import { exportSchema } from "../../js-shim/src/client/preflight";
 import { REPO_ROOT } from "../../js-shim/src/cli/transport/inProcess";
-import { cli } from "./helpers";
+import { cli, loggedCalls } from "./helpers";
 
 const SECRET = "c2VjcmV0LWJyaWRnZS1rZXk";
 const DEPLOY_KEY = `prod:happy-otter-123|${SECRET}`;
@@ -161,15 +161,7 @@ function answer(overrides: Partial<Replies> = {}) {
 }
 
 type Call = { argv: string[]; env: Record<string, string>; schema?: string };
-function calls(): Call[] {
-  if (!fs.existsSync(log)) return [];
-  return fs
-    .readFileSync(log, "utf8")
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Call);
-}
+const calls = () => loggedCalls<Call>(log);
 const deploys = () => calls().filter((c) => c.argv[1] === "deploy");
 const ran = (fn: string) => calls().some((c) => c.argv[1] === "run" && c.argv[2] === fn);
 

@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { expect } from "vitest";
 import type { Io, Out } from "../../js-shim/src/cli/io";
 import { migrationIds } from "../../js-shim/src/cli/commands/create";
 import { runCli } from "../../js-shim/src/cli/program";
@@ -75,3 +76,21 @@ export async function setup(name: string, config: Record<string, unknown> = {}) 
 
 /** The example's migration ids, read from its folder as `create` reads them. */
 export const exampleIds = () => migrationIds(path.join(REPO_ROOT, "example", "convex", "migrations"));
+
+/** The calls a stand-in `npx` appended to `log`, one JSON object a line (none before the first call). */
+export function loggedCalls<T>(log: string): T[] {
+  if (!fs.existsSync(log)) return [];
+  return fs
+    .readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Edit a migration's source (changing its checksum); `from` must be in it. */
+export function edit(file: string, from: string, to: string) {
+  const source = fs.readFileSync(file, "utf8");
+  expect(source).toContain(from);
+  fs.writeFileSync(file, source.replace(from, to));
+}

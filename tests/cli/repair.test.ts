@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { afterEach, describe, expect, test } from "vitest";
 import type { RunOutcome } from "../../js-shim/src/cli/commands/up";
 import type { RepairResult, StatusReport } from "../../js-shim/src/cli/types";
-import { exampleIds, removeProject, setup } from "./helpers";
+import { edit, exampleIds, removeProject, setup } from "./helpers";
 
 const projects: string[] = [];
 afterEach(() => {
@@ -23,12 +23,6 @@ async function project(name: string) {
 
 const json = <T>(stdout: string) => JSON.parse(stdout) as T;
 const DONE = "20261101_090000_backfill_todo_done";
-
-function edit(file: string, from: string, to: string) {
-  const source = fs.readFileSync(file, "utf8");
-  expect(source).toContain(from);
-  fs.writeFileSync(file, source.replace(from, to));
-}
 
 describe("repair", () => {
   test("a hotfixed applied migration: status exits 3, repair accepts it on the record, status exits 0", async () => {

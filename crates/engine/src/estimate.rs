@@ -97,12 +97,14 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    const UNKNOWN: Estimate = Estimate {
+    /// No figure to give: nothing read yet, or a walk without positions.
+    pub const UNKNOWN: Estimate = Estimate {
         fraction_done: None,
         eta_ms: None,
         basis: EstimateBasis::None,
     };
-    const DONE: Estimate = Estimate {
+    /// Every worker finished.
+    pub const DONE: Estimate = Estimate {
         fraction_done: Some(1.0),
         eta_ms: Some(0.0),
         basis: EstimateBasis::Done,
@@ -255,115 +257,6 @@ pub fn run_estimate(items: &[RunItemProgress]) -> Estimate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::{step, Event};
-    use crate::policy::Limits;
-
-    fn started(now_ms: f64) -> WorkerState {
-        let start = Event::Start {
-            now_ms,
-            batch_size: None,
-            max_batch_size: None,
-            adaptive: None,
-            cursor: None,
-            reset: false,
-            one_batch_only: false,
-            range: None,
-            stalled: false,
-        };
-        step(None, &start, &Limits::convex()).unwrap().state
-    }
-
-    fn commit(
-        state: &WorkerState,
-        now_ms: f64,
-        position: Option<PagePosition>,
-        is_done: bool,
-    ) -> WorkerState {
-        let event = Event::BatchCommitted {
-            now_ms,
-            processed: 100,
-            updated: 0,
-            cursor: format!("c{now_ms}"),
-            is_done,
-            elapsed_ms: 1.0,
-            usage: None,
-            position,
-        };
-        step(Some(state), &event, &Limits::convex()).unwrap().state
-    }
-
-    fn page(at: f64, bounds: Option<(f64, f64)>) -> Option<PagePosition> {
-        Some(PagePosition {
-            at,
-            bounds: bounds.map(|(lo, hi)| KeyBounds { lo, hi }),
-        })
-    }
-
-    #[test]
-    fn estimate_is_the_creation_time_position_with_time_left_from_the_pace() {
-        let w = started(0.0);
-        let w = commit(&w, 1_000.0, page(1_250.0, Some((1_000.0, 2_000.0))), false);
-        let e = estimate(std::slice::from_ref(&w), 1_000.0);
-        assert_eq!(e.basis, EstimateBasis::CreationTime);
-        assert_eq!(e.fraction_done, Some(0.25));
-        // A quarter took a second: three more, less the time since.
-        assert_eq!(e.eta_ms, Some(3_000.0));
-        assert_eq!(
-            estimate(std::slice::from_ref(&w), 2_500.0).eta_ms,
-            Some(1_500.0)
-        );
-        let w = commit(&w, 2_000.0, page(1_500.0, None), false);
-        let e = estimate(std::slice::from_ref(&w), 2_000.0);
-        assert_eq!((e.fraction_done, e.eta_ms), (Some(0.5), Some(2_000.0)));
-        let w = commit(&w, 3_000.0, None, true);
-        assert_eq!(estimate(&[w], 3_000.0), Estimate::DONE);
-    }
-
-    #[test]
-    fn estimate_stops_short_of_done_when_inserts_pass_the_last_bound() {
-        let w = started(0.0);
-        let w = commit(&w, 10.0, page(5.0, Some((0.0, 10.0))), false);
-        let w = commit(&w, 20.0, page(50.0, None), false);
-        assert_eq!(
-            estimate(&[w], 20.0).fraction_done,
-            Some(MAX_UNFINISHED_FRACTION)
-        );
-    }
-
-    #[test]
-    fn estimate_is_unknown_without_bounds_or_span() {
-        let w = started(0.0);
-        assert_eq!(estimate(std::slice::from_ref(&w), 0.0), Estimate::UNKNOWN);
-        // A customRange walk reports no position.
-        let custom = commit(&w, 10.0, None, false);
-        assert_eq!(estimate(&[custom], 10.0), Estimate::UNKNOWN);
-        let flat = commit(&w, 10.0, page(5.0, Some((5.0, 5.0))), false);
-        assert_eq!(estimate(&[flat], 10.0), Estimate::UNKNOWN);
-        assert_eq!(estimate(&[], 10.0), Estimate::UNKNOWN);
-    }
-
-    #[test]
-    fn estimate_weighs_range_workers_by_their_span() {
-        let a = commit(&started(0.0), 10.0, page(50.0, Some((0.0, 100.0))), false);
-        let b = commit(
-            &started(0.0),
-            10.0,
-            page(300.0, Some((100.0, 400.0))),
-            false,
-        );
-        // 0.5 of 100 and 2/3 of 300: 250 of 400.
-        assert_eq!(estimate(&[a.clone(), b], 10.0).fraction_done, Some(0.625));
-        let empty_done = commit(&started(0.0), 10.0, None, true);
-        assert_eq!(estimate(&[a, empty_done], 10.0).fraction_done, Some(0.5));
-    }
-
-    #[test]
-    fn a_stopped_job_keeps_its_fraction_but_has_no_time_left() {
-        let mut w = commit(&started(0.0), 10.0, page(5.0, Some((0.0, 10.0))), false);
-        w.status = WorkerStatus::Paused;
-        let e = estimate(&[w], 100.0);
-        assert_eq!((e.fraction_done, e.eta_ms), (Some(0.5), None));
-    }
 
     #[test]
     fn run_estimate_counts_each_planned_migration_as_one_part() {

@@ -8,81 +8,25 @@
 //! - The bridge of a schema with itself is that schema, and its plan is a
 //!   direct push.
 
+mod common;
+
+use common::{
+    base64, deployment_answers, float, int64, literal_json, object_validator, object_value,
+    union_value, validator_of,
+};
 use engine::bridge::{bridge_schema, bridge_validator, export_schema, plan_bridge, BridgeMode};
 use engine::validator::{
-    check_document, check_page, parse_schema, Field, IdAnswer, IdTables, IndexDef, Literal,
-    PageCheckRequest, SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
+    check_document, check_page, parse_schema, IdTables, IndexDef, Literal, PageCheckRequest,
+    SchemaModel, SearchIndexDef, TableSchema, Validator, VectorIndexDef,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const CASES: u32 = 256;
 
-/// What the deployment answers for every string in `values` (object keys
-/// included): an id of the table named before its `|`, else of no table.
-fn deployment_answers<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<IdAnswer> {
-    fn answer(s: &str) -> IdAnswer {
-        IdAnswer {
-            value: s.to_string(),
-            table: s.split_once('|').map(|(t, _)| t.to_string()),
-        }
-    }
-    fn walk(v: &Value, out: &mut Vec<IdAnswer>) {
-        match v {
-            Value::String(s) => out.push(answer(s)),
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    out.push(answer(k));
-                    walk(v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    values.into_iter().for_each(|v| walk(v, &mut out));
-    out
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let mut n = 0u32;
-        for (i, b) in chunk.iter().enumerate() {
-            n |= u32::from(*b) << (16 - 8 * i);
-        }
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
-fn int64(i: i64) -> Value {
-    json!({"$integer": base64(&i.to_le_bytes())})
-}
-
-fn float(f: f64) -> Value {
-    if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) {
-        json!(f)
-    } else {
-        json!({"$float": base64(&f.to_le_bytes())})
-    }
-}
-
-fn literal_json(l: &Literal) -> Value {
-    match l {
-        Literal::String(s) => json!(s),
-        Literal::Number(f) => float(*f),
-        Literal::Int64(i) => int64(*i),
-        Literal::Boolean(b) => json!(b),
-    }
+/// The test deployment: an id names its table before its `|`.
+fn id_table(s: &str) -> Option<String> {
+    s.split_once('|').map(|(t, _)| t.to_string())
 }
 
 // ---------- generators ----------
@@ -117,41 +61,11 @@ fn leaf() -> impl Strategy<Value = Validator> {
 }
 
 fn fields(inner: BoxedStrategy<Validator>) -> impl Strategy<Value = Validator> {
-    prop::collection::btree_map(
-        prop::sample::select(FIELDS.to_vec()).prop_map(String::from),
-        (inner, any::<bool>()).prop_map(|(validator, optional)| Field {
-            validator,
-            optional,
-        }),
-        0..4,
-    )
-    .prop_map(Validator::Object)
+    object_validator(FIELDS, inner)
 }
 
 fn validator() -> BoxedStrategy<Validator> {
-    leaf()
-        .prop_recursive(3, 24, 4, |inner| {
-            let inner = inner.boxed();
-            prop_oneof![
-                inner.clone().prop_map(|e| Validator::Array(Box::new(e))),
-                fields(inner.clone()),
-                (
-                    prop_oneof![
-                        Just(Validator::String),
-                        Just(Validator::Id {
-                            table: "users".into()
-                        })
-                    ],
-                    inner.clone()
-                )
-                    .prop_map(|(k, v)| Validator::Record {
-                        keys: Box::new(k),
-                        values: Box::new(v)
-                    }),
-                prop::collection::vec(inner, 1..4).prop_map(Validator::Union),
-            ]
-        })
-        .boxed()
+    validator_of(leaf().boxed(), FIELDS, 3, 24)
 }
 
 /// A table's document type: an object, or a union of objects.
@@ -271,23 +185,7 @@ fn value_of(v: &Validator) -> BoxedStrategy<Value> {
         Validator::Array(e) => prop::collection::vec(value_of(e), 0..3)
             .prop_map(Value::Array)
             .boxed(),
-        Validator::Object(fields) => {
-            let parts: Vec<BoxedStrategy<Option<(String, Value)>>> = fields
-                .iter()
-                .map(|(n, f)| {
-                    let n = n.clone();
-                    let present = value_of(&f.validator).prop_map(move |x| Some((n.clone(), x)));
-                    if f.optional {
-                        prop_oneof![Just(None), present].boxed()
-                    } else {
-                        present.boxed()
-                    }
-                })
-                .collect();
-            parts
-                .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
-                .boxed()
-        }
+        Validator::Object(fields) => object_value(fields, value_of),
         Validator::Record { keys, values } => prop::collection::btree_map(
             match keys.as_ref() {
                 Validator::Id { table } => {
@@ -305,12 +203,7 @@ fn value_of(v: &Validator) -> BoxedStrategy<Value> {
         )
         .prop_map(|m| Value::Object(m.into_iter().collect()))
         .boxed(),
-        Validator::Union(members) => {
-            let options: Vec<BoxedStrategy<Value>> = members.iter().map(value_of).collect();
-            (0..options.len())
-                .prop_flat_map(move |i| options[i].clone())
-                .boxed()
-        }
+        Validator::Union(members) => union_value(members, value_of),
     }
 }
 
@@ -359,7 +252,7 @@ proptest! {
     ) {
         let bridge = bridge_validator(&a, &b);
         for value in &values {
-            let violations = check_document(&bridge, value, &IdTables::new(&deployment_answers([value])));
+            let violations = check_document(&bridge, value, &IdTables::new(&deployment_answers([value], id_table)));
             prop_assert!(violations.is_empty(), "{value} fails bridge {bridge:?} of {a:?} and {b:?}: {violations:?}");
         }
     }
@@ -375,7 +268,7 @@ proptest! {
                 table: table.clone(),
                 documents: documents.clone(),
                 max_samples: 3,
-                ids: deployment_answers(&documents),
+                ids: deployment_answers(&documents, id_table),
             })
             .unwrap();
             let rejects = result.violating > 0 && parse_schema(&exported).unwrap().schema_validation;
@@ -430,7 +323,7 @@ fn bridge_plan_for_a_required_field_an_enum_narrowing_a_rename_and_a_removed_tab
         check_page(&PageCheckRequest {
             schema: schema.clone(),
             table: table.into(),
-            ids: deployment_answers(&docs),
+            ids: deployment_answers(&docs, id_table),
             documents: docs,
             max_samples: 3,
         })

@@ -63,17 +63,43 @@ const VECTORS: &[Vector] = &[
     },
 ];
 
-fn def(name: &str) -> MigrationDef {
-    let vector = VECTORS.iter().find(|v| v.name == name).unwrap();
+/// The definition of the vector named `name` in `vectors`.
+fn def_in(vectors: &[Vector], name: &str) -> MigrationDef {
+    let vector = vectors.iter().find(|v| v.name == name).unwrap();
     serde_json::from_str(vector.input).unwrap()
+}
+
+fn def(name: &str) -> MigrationDef {
+    def_in(VECTORS, name)
+}
+
+/// Every vector of `vectors` gives its pinned value under `checksum`.
+fn assert_pinned(vectors: &[Vector], checksum: fn(&MigrationDef) -> String) {
+    for vector in vectors {
+        let def: MigrationDef = serde_json::from_str(vector.input).unwrap();
+        assert_eq!(checksum(&def), vector.checksum, "vector {}", vector.name);
+    }
+}
+
+/// Every pinned value of `vectors` is `sha256:` and the hex digest of the
+/// bytes `canonical_form` writes.
+fn assert_sha256_of(vectors: &[Vector], canonical_form: fn(&MigrationDef) -> String) {
+    for vector in vectors {
+        let def: MigrationDef = serde_json::from_str(vector.input).unwrap();
+        let digest = Sha256::digest(canonical_form(&def).as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            vector.checksum,
+            format!("sha256:{hex}"),
+            "vector {}",
+            vector.name
+        );
+    }
 }
 
 #[test]
 fn golden_vectors_give_their_pinned_checksums() {
-    for vector in VECTORS {
-        let def: MigrationDef = serde_json::from_str(vector.input).unwrap();
-        assert_eq!(checksum(&def), vector.checksum, "vector {}", vector.name);
-    }
+    assert_pinned(VECTORS, checksum);
 }
 
 #[test]
@@ -149,17 +175,7 @@ fn one_token_change_alters_the_checksum() {
 
 #[test]
 fn checksum_is_the_sha256_of_the_canonical_form() {
-    for vector in VECTORS {
-        let def: MigrationDef = serde_json::from_str(vector.input).unwrap();
-        let digest = Sha256::digest(canonical_form(&def).as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            vector.checksum,
-            format!("sha256:{hex}"),
-            "vector {}",
-            vector.name
-        );
-    }
+    assert_sha256_of(VECTORS, canonical_form);
 }
 
 #[test]
@@ -253,31 +269,17 @@ const VECTORS_V2: &[Vector] = &[
 ];
 
 fn def_v2(name: &str) -> MigrationDef {
-    let vector = VECTORS_V2.iter().find(|v| v.name == name).unwrap();
-    serde_json::from_str(vector.input).unwrap()
+    def_in(VECTORS_V2, name)
 }
 
 #[test]
 fn golden_vectors_v2_give_their_pinned_checksums() {
-    for vector in VECTORS_V2 {
-        let def: MigrationDef = serde_json::from_str(vector.input).unwrap();
-        assert_eq!(checksum_v2(&def), vector.checksum, "vector {}", vector.name);
-    }
+    assert_pinned(VECTORS_V2, checksum_v2);
 }
 
 #[test]
 fn checksum_v2_is_the_sha256_of_the_canonical_form_v2() {
-    for vector in VECTORS_V2 {
-        let def: MigrationDef = serde_json::from_str(vector.input).unwrap();
-        let digest = Sha256::digest(canonical_form_v2(&def).as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            vector.checksum,
-            format!("sha256:{hex}"),
-            "vector {}",
-            vector.name
-        );
-    }
+    assert_sha256_of(VECTORS_V2, canonical_form_v2);
 }
 
 #[test]

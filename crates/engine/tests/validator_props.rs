@@ -11,6 +11,12 @@
 //!   `new` whenever it says yes; and the schema diff calls a change safe
 //!   exactly when `accepts_all_of` holds.
 
+mod common;
+
+use common::{
+    base64, deployment_answers, float, int64, literal_json, object_value, union_value, validator_of,
+};
+use engine::bridge::export_validator;
 use engine::schema_diff::{accepts_all_of, diff_schemas, Safety};
 use engine::validator::{
     check_document, parse_schema, parse_validator, Field, IdTables, Literal, Validator,
@@ -20,86 +26,6 @@ use proptest::sample::Index;
 use serde_json::{json, Map, Value};
 
 const CASES: u32 = 1024;
-
-// ---------- encoding helpers (convexToJson) ----------
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn int64(i: i64) -> Value {
-    json!({"$integer": base64(&i.to_le_bytes())})
-}
-
-fn float(f: f64) -> Value {
-    if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) {
-        json!(f)
-    } else {
-        json!({"$float": base64(&f.to_le_bytes())})
-    }
-}
-
-fn literal_json(l: &Literal) -> Value {
-    match l {
-        Literal::String(s) => json!(s),
-        Literal::Number(f) => float(*f),
-        Literal::Int64(i) => int64(*i),
-        Literal::Boolean(b) => json!(b),
-    }
-}
-
-/// The validator as Convex exports it, for the round trip and the diff.
-fn validator_json(v: &Validator) -> Value {
-    match v {
-        Validator::String => json!({"type": "string"}),
-        Validator::Number => json!({"type": "number"}),
-        Validator::Int64 => json!({"type": "bigint"}),
-        Validator::CommitTs => json!({"type": "commitTs"}),
-        Validator::Boolean => json!({"type": "boolean"}),
-        Validator::Null => json!({"type": "null"}),
-        Validator::Bytes => json!({"type": "bytes"}),
-        Validator::Any => json!({"type": "any"}),
-        Validator::Id { table } => json!({"type": "id", "tableName": table}),
-        Validator::Literal(l) => json!({"type": "literal", "value": literal_json(l)}),
-        Validator::Array(e) => json!({"type": "array", "value": validator_json(e)}),
-        Validator::Object(fields) => {
-            let value: Map<String, Value> = fields
-                .iter()
-                .map(|(n, f)| {
-                    (
-                        n.clone(),
-                        json!({"fieldType": validator_json(&f.validator), "optional": f.optional}),
-                    )
-                })
-                .collect();
-            json!({"type": "object", "value": value})
-        }
-        Validator::Record { keys, values } => {
-            json!({"type": "record", "keys": validator_json(keys),
-            "values": {"fieldType": validator_json(values), "optional": false}})
-        }
-        Validator::Union(ms) => {
-            json!({"type": "union", "value": ms.iter().map(validator_json).collect::<Vec<_>>()})
-        }
-    }
-}
 
 // ---------- the model ----------
 
@@ -188,22 +114,9 @@ fn id_table_of(s: &str) -> Option<&'static str> {
 
 /// The deployment's answer for every string in `value`, keys included.
 fn ids_for(value: &Value) -> IdTables {
-    fn walk(value: &Value, ids: &mut IdTables) {
-        match value {
-            Value::String(s) => ids.insert(s.clone(), id_table_of(s).map(String::from)),
-            Value::Array(items) => items.iter().for_each(|i| walk(i, ids)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    ids.insert(k.clone(), id_table_of(k).map(String::from));
-                    walk(v, ids);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut ids = IdTables::default();
-    walk(value, &mut ids);
-    ids
+    IdTables::new(&deployment_answers([value], |s| {
+        id_table_of(s).map(String::from)
+    }))
 }
 
 fn check(v: &Validator, value: &Value) -> Vec<engine::validator::Violation> {
@@ -274,34 +187,7 @@ fn leaf_strategy() -> impl Strategy<Value = Validator> {
 }
 
 fn validator_strategy() -> impl Strategy<Value = Validator> {
-    leaf_strategy().prop_recursive(4, 32, 4, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(|e| Validator::Array(Box::new(e))),
-            prop::collection::btree_map(
-                prop::sample::select(FIELD_NAMES.to_vec()).prop_map(String::from),
-                (inner.clone(), any::<bool>()).prop_map(|(validator, optional)| Field {
-                    validator,
-                    optional
-                }),
-                0..4,
-            )
-            .prop_map(Validator::Object),
-            (
-                prop_oneof![
-                    Just(Validator::String),
-                    Just(Validator::Id {
-                        table: "users".into()
-                    })
-                ],
-                inner.clone()
-            )
-                .prop_map(|(k, v)| Validator::Record {
-                    keys: Box::new(k),
-                    values: Box::new(v)
-                }),
-            prop::collection::vec(inner, 1..4).prop_map(Validator::Union),
-        ]
-    })
+    validator_of(leaf_strategy().boxed(), FIELD_NAMES, 4, 32)
 }
 
 fn any_value() -> BoxedStrategy<Value> {
@@ -353,24 +239,7 @@ fn value_strategy(v: &Validator) -> BoxedStrategy<Value> {
         Validator::Array(e) => prop::collection::vec(value_strategy(e), 0..4)
             .prop_map(Value::Array)
             .boxed(),
-        Validator::Object(fields) => {
-            let parts: Vec<BoxedStrategy<Option<(String, Value)>>> = fields
-                .iter()
-                .map(|(n, f)| {
-                    let n = n.clone();
-                    let present =
-                        value_strategy(&f.validator).prop_map(move |x| Some((n.clone(), x)));
-                    if f.optional {
-                        prop_oneof![Just(None), present].boxed()
-                    } else {
-                        present.boxed()
-                    }
-                })
-                .collect();
-            parts
-                .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
-                .boxed()
-        }
+        Validator::Object(fields) => object_value(fields, value_strategy),
         Validator::Record { keys, values } => prop::collection::btree_map(
             match keys.as_ref() {
                 Validator::Id { .. } => value_strategy(keys)
@@ -385,12 +254,7 @@ fn value_strategy(v: &Validator) -> BoxedStrategy<Value> {
         )
         .prop_map(|m| Value::Object(m.into_iter().collect()))
         .boxed(),
-        Validator::Union(ms) => {
-            let options: Vec<BoxedStrategy<Value>> = ms.iter().map(value_strategy).collect();
-            prop::sample::select((0..options.len()).collect::<Vec<_>>())
-                .prop_flat_map(move |i| options[i].clone())
-                .boxed()
-        }
+        Validator::Union(ms) => union_value(ms, value_strategy),
     }
 }
 
@@ -729,7 +593,7 @@ fn edit(v: &Validator, choices: &[u8], replacement: &Validator) -> Validator {
 
 fn schema_with(field: &Validator) -> Value {
     json!({"tables": [{"tableName": "t", "documentType": {"type": "object", "value": {
-        "f": {"fieldType": validator_json(field), "optional": false}}}}], "schemaValidation": true})
+        "f": {"fieldType": export_validator(field), "optional": false}}}}], "schemaValidation": true})
 }
 
 proptest! {
@@ -783,7 +647,7 @@ proptest! {
 
     #[test]
     fn validators_round_trip_through_the_exported_json(v in validator_strategy()) {
-        let back = parse_validator(&validator_json(&v), "").unwrap();
+        let back = parse_validator(&export_validator(&v), "").unwrap();
         prop_assert_eq!(back, v);
     }
 

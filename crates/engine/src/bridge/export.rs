@@ -93,7 +93,7 @@ pub fn export_validator(v: &Validator) -> Value {
 
 /// A literal in `convexToJson` form: finite floats other than `-0` as plain
 /// numbers, the rest as `$float`, bigints as `$integer` (8 bytes, LE).
-fn export_literal(l: &Literal) -> Value {
+pub fn export_literal(l: &Literal) -> Value {
     match l {
         Literal::String(s) => json!(s),
         Literal::Boolean(b) => json!(b),

@@ -24,7 +24,7 @@
 
 mod export;
 
-pub use export::{export_schema, export_validator};
+pub use export::{export_literal, export_schema, export_validator};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,29 +234,8 @@ fn flatten(v: &Validator) -> Vec<Validator> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validator::Literal;
+    use crate::validator::build::{lit, obj};
     use serde_json::json;
-
-    fn lit(s: &str) -> Validator {
-        Validator::Literal(Literal::String(s.into()))
-    }
-
-    fn obj(fields: &[(&str, Validator, bool)]) -> Validator {
-        Validator::Object(
-            fields
-                .iter()
-                .map(|(n, v, o)| {
-                    (
-                        n.to_string(),
-                        Field {
-                            validator: v.clone(),
-                            optional: *o,
-                        },
-                    )
-                })
-                .collect(),
-        )
-    }
 
     #[test]
     fn bridge_unions_literal_sets() {

@@ -98,27 +98,7 @@ fn key_accepts_name(keys: &Validator, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lit(s: &str) -> Validator {
-        Validator::Literal(Literal::String(s.into()))
-    }
-
-    fn obj(fields: &[(&str, Validator, bool)]) -> Validator {
-        Validator::Object(
-            fields
-                .iter()
-                .map(|(n, v, o)| {
-                    (
-                        n.to_string(),
-                        Field {
-                            validator: v.clone(),
-                            optional: *o,
-                        },
-                    )
-                })
-                .collect(),
-        )
-    }
+    use crate::validator::build::{lit, obj};
 
     #[test]
     fn accepts_all_of_widens_literal_to_base_and_to_unions() {

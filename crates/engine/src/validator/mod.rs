@@ -20,6 +20,8 @@
 //!   tables the schema doesn't list are never validated"), so [`check_page`]
 //!   reports it once as a [`TableNote`] rather than flagging each document.
 
+#[cfg(test)]
+pub(crate) mod build;
 mod check;
 mod decode;
 mod describe;

@@ -11,10 +11,10 @@ import path from "node:path";
 import { CliError, EXIT, type ExitCode } from "../errors.js";
 import { colorsFor, type Io } from "../io.js";
 import { count, duration, table } from "../output.js";
-import { runCli } from "../program.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
 import type { StatusReport } from "../types.js";
 import { bridgeChapter } from "./demoBridge.js";
+import { demoCommands, type Step } from "./demoStep.js";
 
 /** How many todos the demo migrates by default (tens of thousands, as in a real app; `--todos` changes it). */
 export const DEMO_TODOS = 20_000;
@@ -33,8 +33,6 @@ export const internalMutation = rawInternalMutation;
 `;
 
 const CONFIG = { pollIntervalMs: 200, timeout: "5m" };
-
-type Step = { command: string; exitCode: number; ms: number };
 
 export async function demo(io: Io, options: { todos?: number } = {}): Promise<ExitCode> {
   const todos = options.todos ?? DEMO_TODOS;
@@ -68,17 +66,7 @@ export async function demo(io: Io, options: { todos?: number } = {}): Promise<Ex
   say(c.dim(`Project: ${rel(project)} (convex-migrate.json: ${JSON.stringify(CONFIG)})`));
 
   const steps: Step[] = [];
-  const cli = async (args: string[], expected: ExitCode) => {
-    say(`\n${c.dim("$")} ${c.bold(`convex-migrate ${args.join(" ")}`)}`);
-    const t0 = Date.now();
-    const code = await runCli(args, cliIo);
-    const ms = Date.now() - t0;
-    steps.push({ command: `convex-migrate ${args.join(" ")}`, exitCode: code, ms });
-    say(c.dim(`→ exit ${code} (${duration(ms)})`));
-    if (code !== expected) {
-      throw new CliError(`The demo expected exit ${expected} from \`convex-migrate ${args.join(" ")}\`, got ${code}.`, EXIT.FAILED);
-    }
-  };
+  const cli = demoCommands(cliIo, { c, say, steps });
   const deploy = async (what: string) => {
     await deployment.deploy([]);
     say(c.dim(`(deployed: ${what})`));

@@ -11,11 +11,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { CliError, EXIT, type ExitCode } from "../errors.js";
+import { CliError, EXIT } from "../errors.js";
 import type { Colors, Io } from "../io.js";
-import { count, duration } from "../output.js";
-import { runCli } from "../program.js";
+import { count } from "../output.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
+import { demoCommands, type Step } from "./demoStep.js";
 
 /** The manifest of the release before the migrations. */
 const EMPTY_MANIFEST = `// The deployed release: no migrations yet.
@@ -73,7 +73,7 @@ export type DemoHelpers = {
   say: (text?: string) => void;
   chapter: (title: string, why: string) => void;
   /** Every command the demo ran, for its summary. */
-  steps: { command: string; exitCode: number; ms: number }[];
+  steps: Step[];
 };
 
 /** The chapter itself; throws when a command exits otherwise than the demo expects. */
@@ -100,20 +100,7 @@ export async function bridgeChapter({ io, c, say, chapter, steps }: DemoHelpers)
   );
 
   const cliIo: Io = { ...io, cwd: project, transport: deployment };
-  const cli = async (args: string[], expected: ExitCode) => {
-    say(`\n${c.dim("$")} ${c.bold(`convex-migrate ${args.join(" ")}`)}`);
-    const t0 = Date.now();
-    const code = await runCli(args, cliIo);
-    const ms = Date.now() - t0;
-    steps.push({ command: `convex-migrate ${args.join(" ")}`, exitCode: code, ms });
-    say(c.dim(`→ exit ${code} (${duration(ms)})`));
-    if (code !== expected) {
-      throw new CliError(
-        `The demo expected exit ${expected} from \`convex-migrate ${args.join(" ")}\`, got ${code}.`,
-        EXIT.FAILED,
-      );
-    }
-  };
+  const cli = demoCommands(cliIo, { c, say, steps });
 
   say("\nA plain deploy pushes the narrowed schema first, and the deployment refuses it:");
   await cli(["deploy"], EXIT.FAILED);

@@ -1,0 +1,35 @@
+/**
+ * How the demo runs one CLI command: it prints the command, runs it through
+ * the real CLI, records it for the summary, and stops the demo when the exit
+ * code is not the one the script expects.
+ */
+import { CliError, EXIT, type ExitCode } from "../errors.js";
+import type { Colors, Io } from "../io.js";
+import { duration } from "../output.js";
+import { runCli } from "../program.js";
+
+/** One command the demo ran, for its summary. */
+export type Step = { command: string; exitCode: number; ms: number };
+
+/**
+ * A runner of CLI commands against `cliIo`, printing with `say` and
+ * recording each command in `steps`; it throws when a command exits
+ * otherwise than expected.
+ */
+export function demoCommands(
+  cliIo: Io,
+  { c, say, steps }: { c: Colors; say: (text?: string) => void; steps: Step[] },
+): (args: string[], expected: ExitCode) => Promise<void> {
+  return async (args, expected) => {
+    const command = `convex-migrate ${args.join(" ")}`;
+    say(`\n${c.dim("$")} ${c.bold(command)}`);
+    const t0 = Date.now();
+    const code = await runCli(args, cliIo);
+    const ms = Date.now() - t0;
+    steps.push({ command, exitCode: code, ms });
+    say(c.dim(`→ exit ${code} (${duration(ms)})`));
+    if (code !== expected) {
+      throw new CliError(`The demo expected exit ${expected} from \`${command}\`, got ${code}.`, EXIT.FAILED);
+    }
+  };
+}
