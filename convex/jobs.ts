@@ -10,6 +10,7 @@ import type { WorkerAction as Action } from "../js-shim/src/engine-types/WorkerA
 import type { WorkerEvent as Event } from "../js-shim/src/engine-types/WorkerEvent.js";
 import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
 import type { Limits } from "../js-shim/src/engine-types/Limits.js";
+import type { Usage } from "../js-shim/src/engine-types/Usage.js";
 import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
 import { internal } from "./_generated/api.js";
 import { settleItem } from "./runs.js";
@@ -106,9 +107,35 @@ export async function startWorkers(
     return;
   }
   for (const w of workers) {
+    const died = w.state.status === "inProgress" ? await deadHopError(ctx, w.scheduledId) : undefined;
+    if (died !== undefined) {
+      // Its last hop died whole and recorded nothing: record that first. The
+      // engine fails the worker (and stops its siblings); a later start
+      // resumes it, so a hop that keeps dying never loops.
+      const nowMs = Date.now();
+      await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, { type: "hopDied", nowMs, ...died }, opts.limits);
+      return;
+    }
     const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
     await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits);
   }
+}
+
+/**
+ * The error a worker's last scheduled hop died with, when it failed as a
+ * whole (Convex keeps it in the `_scheduled_functions` record): such a hop
+ * recorded nothing, not even its own failure.
+ */
+export async function deadHopError(
+  ctx: QueryCtx,
+  id: Id<"_scheduled_functions"> | undefined,
+): Promise<{ message?: string } | undefined> {
+  if (!id) return undefined;
+  const job = await ctx.db.system.get(id);
+  if (job?.state.kind !== "failed") return undefined;
+  // A runtime may keep no text (convex-test does not): the engine decides what that means.
+  const error = (job.state as { error?: unknown }).error;
+  return typeof error === "string" ? { message: error } : {};
 }
 
 /**
@@ -263,7 +290,8 @@ export async function runBatch(
   action: RunBatch,
   limits?: Limits,
 ): Promise<void> {
-  const nested = engine.batchLimits(limits ? { limits } : {});
+  const remaining = await remainingInTransaction(ctx);
+  const nested = engine.batchLimits({ ...(limits ? { limits } : {}), ...(remaining ? { remaining } : {}) });
   const startedMs = Date.now();
   let event: Event;
   try {
@@ -281,6 +309,7 @@ export async function runBatch(
       isDone: result.isDone,
       elapsedMs: Date.now() - startedMs,
       ...(result.usage ? { usage: result.usage } : {}),
+      budget: nested,
     };
   } catch (error) {
     const failure = classifyFailure(error);
@@ -293,6 +322,27 @@ export async function runBatch(
     };
   }
   await applyEvent(ctx, migration, { index: worker.index, state: worker, range: undefined }, event, limits);
+}
+
+/**
+ * What this transaction has left of each limit, when the runtime reports
+ * it: the nested batch is budgeted from it, so the component can always
+ * record the batch's outcome (a rolled-back batch's reads still count here).
+ */
+async function remainingInTransaction(ctx: MutationCtx): Promise<Usage | undefined> {
+  try {
+    const m = await ctx.meta.getTransactionMetrics();
+    const left = (metric: { remaining: number } | undefined) => Math.max(0, Math.floor(metric?.remaining ?? 0));
+    return {
+      documentsRead: left(m.documentsRead),
+      bytesRead: left(m.bytesRead),
+      documentsWritten: left(m.documentsWritten),
+      bytesWritten: left(m.bytesWritten),
+      databaseQueries: left(m.databaseQueries),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function toTransactionLimits(limits: Limits) {

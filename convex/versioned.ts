@@ -9,6 +9,7 @@ import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
 import { activeRun, jobName, stepRun } from "./runs.js";
+import { deadHopFailure } from "./status.js";
 import {
   vDirection,
   vDriftFinding,
@@ -143,6 +144,8 @@ const vProgress = v.object({
   workers: v.number(),
   /** Set when no scheduled batch will continue this migration; `start` resumes it. */
   stalled: v.optional(v.boolean()),
+  /** Why the last batch died as a whole, until a start records it as the item's failure. */
+  error: v.optional(v.string()),
 });
 
 const vRunView = v.object({
@@ -210,8 +213,10 @@ async function progressOf(ctx: QueryCtx, name: string) {
   if (workers.length === 0) return undefined;
   const { progress } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
+  const died = await deadHopFailure(ctx, workers);
   return {
     ...(stalled ? { stalled: true } : {}),
+    ...(died ? { error: died.message } : {}),
     processed: progress.processed,
     updated: progress.updated,
     batches: progress.batches,

@@ -592,3 +592,120 @@ describe("8. parallel range workers with a failure in one range", () => {
     await expectVersionedRerunIsNoop(t);
   });
 });
+
+// ---------------------------------------------------------------- 9. the driving transaction's own limits
+
+describe("9. a read limit never leaves a run stuck: the batch is budgeted from what the transaction has left", () => {
+  const READ_LIMIT = { bytesRead: 300_000 };
+  const KB20 = "x".repeat(20_000);
+
+  /** Todos with the given texts; their ids in order. */
+  async function seedTexts(t: Deployment, texts: string[]) {
+    return await t.run(async (ctx) => {
+      const ids: string[] = [];
+      for (const text of texts) ids.push(await ctx.db.insert("todos", { text }));
+      return ids;
+    });
+  }
+  /** Each todo's counter, read one document per transaction (the table is larger than one may read). */
+  async function countersOf(t: Deployment, ids: string[]) {
+    const out: number[] = [];
+    for (const id of ids) {
+      out.push(await t.run(async (ctx) => ((await ctx.db.get(id as never)) as { counter?: number } | null)?.counter ?? 0));
+    }
+    return out;
+  }
+
+  test("layer 1: 20 KB documents under a 300 KB read limit complete exactly once in smaller batches", async () => {
+    const t = deployment(READ_LIMIT);
+    const ids = await seedTexts(t, Array<string>(20).fill(KB20));
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    const row = await dropInStatus(t, "counting:countTodos");
+    expect(row).toMatchObject({ state: "success", isDone: true, processed: 20 });
+    expect(row.stalled).toBeUndefined();
+    expect(row.batchSize).toBeLessThan(20);
+    expect(await countersOf(t, ids)).toEqual(ones(20));
+  });
+
+  test("layer 2: the same run on the versioned layer succeeds, and the next start has nothing to do", async () => {
+    const t = deployment(READ_LIMIT);
+    const ids = await seedTexts(t, Array<string>(20).fill(KB20));
+    await start(t, { batchSize: 100 });
+    await drain(t);
+    const s = await status(t);
+    expect(s.activeRun).toBeNull();
+    expect(s.recentRuns[0]).toMatchObject({ status: "succeeded", items: [{ status: "completed", processed: 20 }] });
+    expect(await countersOf(t, ids)).toEqual(ones(20));
+    expect((await start(t)).status).toBe("noop");
+  });
+
+  test("layer 1: a document that alone exceeds the batch's share ends failed at its position, the rest untouched", async () => {
+    const t = deployment(READ_LIMIT);
+    const texts = [...Array<string>(5).fill("small"), "big".padEnd(200_000, "."), ...Array<string>(4).fill("small")];
+    const ids = await seedTexts(t, texts);
+    await runDropIn(t, "counting:countTodos", { batchSize: 4 });
+    await drain(t);
+    const row = await dropInStatus(t, "counting:countTodos");
+    expect(row).toMatchObject({ state: "failed", isDone: false });
+    expect(row.stalled).toBeUndefined();
+    expect(row.error).toMatch(/exceeds a transaction limit even in a batch of one/);
+    expect(row.error).toMatch(/Read too much data/);
+    // The failure names the position: the cursor right before the document.
+    expect(row.error).toContain(`after cursor ${row.cursor}`);
+    expect(await countersOf(t, ids.filter((_, i) => i !== 5))).toEqual([...ones(5), 0, 0, 0, 0]);
+  });
+
+  async function deadHopSetup(t: Deployment) {
+    // One document larger than what a whole transaction may read.
+    return await seedTexts(t, ["small", "small", "huge".padEnd(350_000, "."), "small"]);
+  }
+
+  test("layer 1: a document larger than a whole transaction: status shows the dead hop, a start records it as failed, never looping", async () => {
+    const t = deployment(READ_LIMIT);
+    const ids = await deadHopSetup(t);
+    await runDropIn(t, "counting:countTodos", { batchSize: 2 });
+    await drain(t);
+    const stuck = await dropInStatus(t, "counting:countTodos");
+    expect(stuck).toMatchObject({ state: "inProgress", stalled: true, processed: 2 });
+    // convex-test keeps no error text in the hop's record; a deployment keeps Convex's.
+    expect(stuck.error).toMatch(/its last batch died and recorded nothing: .*Start it again/);
+
+    const recorded = await runDropIn(t, "counting:countTodos");
+    expect(recorded).toMatchObject({ state: "failed", isDone: false });
+    await drain(t);
+    const failed = await dropInStatus(t, "counting:countTodos");
+    expect(failed).toMatchObject({ state: "failed", processed: 2 });
+    expect(failed.stalled).toBeUndefined();
+    expect(failed.error).toMatch(/the batch of 2 after cursor .* died as a whole transaction before anything could be recorded/);
+    expect(await countersOf(t, [ids[0]!, ids[1]!, ids[3]!])).toEqual([1, 1, 0]);
+
+    // A further start resumes; the same document kills that hop too, and the start after records it.
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    const again = await dropInStatus(t, "counting:countTodos");
+    expect(again).toMatchObject({ state: "failed", processed: 2 });
+    expect(again.stalled).toBeUndefined();
+    expect(await countersOf(t, [ids[0]!, ids[1]!, ids[3]!])).toEqual([1, 1, 0]);
+  });
+
+  test("layer 2: a hop that dies whole fails the run on the next start instead of attaching to it forever", async () => {
+    const t = deployment(READ_LIMIT);
+    await deadHopSetup(t);
+    const run = await start(t, { batchSize: 2 });
+    await drain(t);
+    const stuck = (await status(t)).activeRun!;
+    expect(stuck.items[0]!.progress).toMatchObject({ processed: 2, stalled: true });
+    expect(stuck.items[0]!.progress!.error).toMatch(/its last batch died and recorded nothing/);
+
+    await start(t);
+    await drain(t);
+    const s = await status(t);
+    expect(s.activeRun).toBeNull();
+    expect(s.recentRuns[0]).toMatchObject({ runId: run.runId, status: "failed" });
+    expect(s.recentRuns[0]!.items[0]!.error).toMatch(/died as a whole transaction/);
+    expect(s.migrations[0]!.state).toBe("failed");
+  });
+});

@@ -11,7 +11,7 @@ use crate::drift::{AppliedRecord, MigrationState};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
-use crate::policy::{self, Limits};
+use crate::policy::{self, Limits, Usage};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
 use crate::run::{self, RunEvent, RunState, RunTransition};
@@ -188,7 +188,7 @@ pub fn split_range(req: SplitRangeRequest) -> Result<Vec<KeyRange>, EngineError>
 }
 
 /// The limits to give the app's nested batch, from the deployment's limits
-/// (Convex's own when absent).
+/// (Convex's own when absent) and what the driving transaction has left.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -196,11 +196,16 @@ pub struct BatchLimitsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub limits: Option<Limits>,
+    /// `getTransactionMetrics()`'s `remaining` figures, when the runtime has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remaining: Option<Usage>,
 }
 
 pub fn batch_limits(req: BatchLimitsRequest) -> Result<Limits, EngineError> {
-    Ok(policy::nested_limits(
+    Ok(policy::nested_limits_within(
         &req.limits.unwrap_or_else(Limits::convex),
+        req.remaining.as_ref(),
     ))
 }
 

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::failure::classify;
 use crate::policy::{
     after_commit, after_limit_failure, js_number_string, nested_limits, validate_batch_size,
     BatchReport, Limits, Sizing, Usage, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE,
@@ -253,6 +254,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         usage: Option<Usage>,
+        /// The limits the batch ran under (see
+        /// [`crate::policy::nested_limits_within`]); the nominal batch
+        /// limits when absent. Growth is judged against these.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        budget: Option<Limits>,
+    },
+    /// The worker's last scheduled hop died as a whole (a limit hit by the
+    /// component's own work, a time-out): nothing was recorded by it, and
+    /// its `_scheduled_functions` record keeps the error. Judged like a
+    /// failed batch of the size it was running.
+    HopDied {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// The error the hop died with, when the runtime kept it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        message: Option<String>,
     },
     /// The batch's nested transaction threw and rolled back.
     BatchFailed {
@@ -286,6 +305,7 @@ impl Event {
             Event::Tick { .. } => "tick",
             Event::BatchCommitted { .. } => "batchCommitted",
             Event::BatchFailed { .. } => "batchFailed",
+            Event::HopDied { .. } => "hopDied",
             Event::CancelRequested { .. } => "cancelRequested",
             Event::Halt { .. } => "halt",
         }
@@ -378,6 +398,7 @@ pub fn step(
             is_done,
             elapsed_ms,
             usage,
+            budget,
         } => {
             require_in_progress(current, event)?;
             let mut next = current.clone();
@@ -405,7 +426,7 @@ pub fn step(
                     usage: usage.as_ref(),
                     elapsed_ms: *elapsed_ms,
                 },
-                &nested_limits(limits),
+                &budget.clone().unwrap_or_else(|| nested_limits(limits)),
                 current.max_batch_size,
                 current.adaptive,
             );
@@ -435,6 +456,10 @@ pub fn step(
                 message,
                 document_id.as_deref(),
             ))
+        }
+        Event::HopDied { now_ms, message } => {
+            require_in_progress(current, event)?;
+            Ok(hop_died(current, *now_ms, message.as_deref()))
         }
         Event::CancelRequested { now_ms } => match current.status {
             WorkerStatus::InProgress | WorkerStatus::Paused => {
@@ -630,6 +655,50 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     Ok(run_batch(next))
 }
 
+/// A hop that died whole is recorded as a failure, never retried in place:
+/// whatever killed it (a document larger than what one transaction may read,
+/// a time-out) would most likely kill the retry too, and a chain that keeps
+/// dying never ends. A limit or a time-out halves the size the next start
+/// resumes with. Without the error's text the hop is taken to have hit a
+/// limit: the component records every error it can catch, so what kills a
+/// hop whole is the runtime enforcing a limit of the whole transaction.
+fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transition {
+    let (kind, message) = match message {
+        Some(m) => (classify(m, None), m),
+        None => (
+            FailureKind::Limit,
+            "the runtime kept no error text (most likely a transaction limit or a time-out)",
+        ),
+    };
+    let at = match &state.cursor {
+        Some(c) => format!("after cursor {c}"),
+        None => "at the start of the range".to_string(),
+    };
+    let failure = Failure {
+        kind,
+        message: format!(
+            "the batch of {} {at} died as a whole transaction before anything could be recorded: {message}",
+            state.batch_size
+        ),
+        document_id: None,
+        cursor: state.cursor.clone(),
+        batch_size: state.batch_size,
+        at_ms: now_ms,
+    };
+    let mut next = state.clone();
+    if kind == FailureKind::Limit {
+        next.batch_size = after_limit_failure(state.batch_size).unwrap_or(1);
+        next.cheap_streak = 0;
+    }
+    next.status = WorkerStatus::Failed;
+    next.ended_ms = Some(now_ms);
+    next.error = Some(failure.clone());
+    Transition {
+        state: next,
+        action: Action::Fail { failure },
+    }
+}
+
 fn batch_failed(
     state: &WorkerState,
     now_ms: f64,
@@ -744,6 +813,7 @@ mod tests {
             is_done,
             elapsed_ms: 5.0,
             usage: None,
+            budget: None,
         }
     }
 
@@ -1291,6 +1361,127 @@ mod tests {
             panic!("expected Fail");
         };
         assert!(failure.message.contains("after cursor c1"));
+    }
+
+    fn hop_died(message: &str) -> Event {
+        Event::HopDied {
+            now_ms: T0 + 40.0,
+            message: Some(message.into()),
+        }
+    }
+
+    const READ_LIMIT: &str =
+        "Read too much data in a single function execution (limit: 300000 bytes).";
+
+    #[test]
+    fn hop_died_fails_naming_the_cursor_and_the_error_and_resumes_with_half_the_batch() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(&s, &hop_died(READ_LIMIT));
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        assert_eq!(failure.kind, FailureKind::Limit);
+        assert_eq!(failure.batch_size, s.batch_size);
+        assert!(
+            failure.message.contains("after cursor c1"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("died as a whole transaction"),
+            "{}",
+            failure.message
+        );
+        assert!(failure.message.contains(READ_LIMIT), "{}", failure.message);
+        assert_eq!(t.state.error.as_ref(), Some(failure));
+        // The next start resumes from the same cursor with half the batch.
+        let resumed = apply(&t.state, &start_event());
+        assert_eq!(
+            resumed.action,
+            Action::RunBatch {
+                cursor: Some("c1".into()),
+                batch_size: s.batch_size / 2,
+                generation: s.generation + 1,
+            }
+        );
+    }
+
+    #[test]
+    fn hop_died_at_size_one_fails_again_rather_than_looping() {
+        let mut s = with_status(WorkerStatus::InProgress);
+        s.batch_size = 1;
+        let t = apply(&s, &hop_died(READ_LIMIT));
+        assert!(matches!(t.action, Action::Fail { .. }));
+        assert_eq!(t.state.batch_size, 1);
+    }
+
+    #[test]
+    fn hop_died_for_any_other_reason_fails_with_its_error_and_keeps_the_size() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(&s, &hop_died("Uncaught Error: something broke"));
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(failure.kind, FailureKind::User);
+        assert!(failure.message.contains("something broke"));
+        assert_eq!(t.state.batch_size, s.batch_size);
+    }
+
+    #[test]
+    fn hop_died_without_error_text_is_taken_for_a_limit() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(
+            &s,
+            &Event::HopDied {
+                now_ms: T0,
+                message: None,
+            },
+        );
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(failure.kind, FailureKind::Limit);
+        assert!(failure.message.contains("kept no error text"));
+        assert_eq!(t.state.batch_size, s.batch_size / 2);
+    }
+
+    #[test]
+    fn hop_died_on_a_stopped_worker_is_refused() {
+        let s = with_status(WorkerStatus::Canceled);
+        assert!(matches!(
+            step(Some(&s), &hop_died(READ_LIMIT), &limits()),
+            Err(EngineError::InvalidTransition { .. })
+        ));
+    }
+
+    #[test]
+    fn commit_judges_growth_against_the_budget_the_batch_ran_under() {
+        // 100 documents that read 60,000 bytes: cheap against Convex's
+        // limits, over the target against a 100,000-byte budget.
+        let mut s = running();
+        s.cheap_streak = 1;
+        let usage = Usage {
+            bytes_read: 60_000,
+            documents_read: 100,
+            ..Usage::default()
+        };
+        let commit = |budget: Option<Limits>| Event::BatchCommitted {
+            now_ms: T0 + 10.0,
+            processed: 100,
+            updated: 100,
+            cursor: "c1".into(),
+            is_done: false,
+            elapsed_ms: 0.0,
+            usage: Some(usage.clone()),
+            budget,
+        };
+        assert_eq!(apply(&s, &commit(None)).state.batch_size, 200);
+        let tight = Limits {
+            bytes_read: 100_000,
+            ..Limits::convex()
+        };
+        assert_eq!(apply(&s, &commit(Some(tight))).state.batch_size, 83);
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                 is_done,
                 elapsed_ms,
                 usage,
+                budget: None,
             })
         });
     let fail = (arb_kind(), proptest::option::of("[a-z]{2}")).prop_map(|(kind, document_id)| {
@@ -140,6 +141,7 @@ fn with_time(event: Event, now: f64) -> Event {
             is_done,
             elapsed_ms,
             usage,
+            budget,
             ..
         } => Event::BatchCommitted {
             now_ms: now,
@@ -149,6 +151,7 @@ fn with_time(event: Event, now: f64) -> Event {
             is_done,
             elapsed_ms,
             usage,
+            budget,
         },
         Event::BatchFailed {
             kind,
@@ -160,6 +163,10 @@ fn with_time(event: Event, now: f64) -> Event {
             kind,
             message,
             document_id,
+        },
+        Event::HopDied { message, .. } => Event::HopDied {
+            now_ms: now,
+            message,
         },
         Event::CancelRequested { .. } => Event::CancelRequested { now_ms: now },
         Event::Halt { .. } => Event::Halt { now_ms: now },
