@@ -206,22 +206,49 @@ export const cancel = mutation({
         message: `No migration named ${args.name} has run. Check the name with getStatus.`,
       });
     }
+    if (isVersioned(migration)) {
+      throw new ConvexError({
+        kind: "VERSIONED_MIGRATION",
+        message:
+          `${args.name} is a step of a versioned run, which keeps its own release record; the drop-in cancel ` +
+          "leaves it alone. Cancel the run with `npx convex-migrate cancel` (or your versioned `cancel` function).",
+      });
+    }
     await cancelWorkers(ctx, migration);
     return await statusOf(ctx, (await ctx.db.get(migration._id))!);
   },
 });
 
-/** Cancel every migration that is not done. */
+/** Rows of versioned runs belong to the versioned layer: its own cancel, its release records. */
+function isVersioned(migration: Doc<"migrations">): boolean {
+  return migration.kind === "versioned" || migration.versioned !== undefined;
+}
+
+/** Up to `limit` drop-in rows of a query, however many versioned rows come between them. */
+async function dropInRows(rows: AsyncIterable<Doc<"migrations">>, limit: number): Promise<Doc<"migrations">[]> {
+  const out: Doc<"migrations">[] = [];
+  if (limit <= 0) return out;
+  for await (const m of rows) {
+    if (isVersioned(m)) continue;
+    out.push(m);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Cancel every drop-in migration that is not done; versioned runs are left to their own cancel. */
 export const cancelAll = mutation({
   args: { sinceTs: v.optional(v.number()) },
   returns: v.array(vMigrationStatus),
   handler: async (ctx, args) => {
-    const open = await ctx.db
-      .query("migrations")
-      .withIndex("isDone", (q) =>
-        args.sinceTs !== undefined ? q.eq("isDone", false).gte("_creationTime", args.sinceTs) : q.eq("isDone", false),
-      )
-      .take(100);
+    const open = await dropInRows(
+      ctx.db
+        .query("migrations")
+        .withIndex("isDone", (q) =>
+          args.sinceTs !== undefined ? q.eq("isDone", false).gte("_creationTime", args.sinceTs) : q.eq("isDone", false),
+        ),
+      100,
+    );
     const rows: MigrationStatus[] = [];
     for (const m of open) {
       await cancelWorkers(ctx, m);
@@ -236,13 +263,14 @@ export const clearAll = mutation({
   args: { before: v.optional(v.number()) },
   returns: v.null(),
   handler: async (ctx, args) => {
-    const old = await ctx.db
-      .query("migrations")
-      .withIndex("by_creation_time", (q) => q.lte("_creationTime", args.before ?? Date.now()))
-      .order("desc")
-      .take(100);
+    const old = await dropInRows(
+      ctx.db
+        .query("migrations")
+        .withIndex("by_creation_time", (q) => q.lte("_creationTime", args.before ?? Date.now()))
+        .order("desc"),
+      100,
+    );
     for (const m of old) {
-      if (m.kind !== "function") continue;
       await cancelWorkers(ctx, m);
       for (const w of await ctx.db
         .query("workers")

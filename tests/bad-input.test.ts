@@ -10,7 +10,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createFunctionHandle, makeFunctionReference } from "convex/server";
+import { createFunctionHandle, internalMutationGeneric, makeFunctionReference, mutationGeneric } from "convex/server";
+import { Migrations } from "convex-migrate";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { manifestDefs } from "../js-shim/src/client/versioned";
 import { EXIT } from "../js-shim/src/cli/errors";
@@ -18,6 +19,7 @@ import type { Io } from "../js-shim/src/cli/io";
 import { runCli } from "../js-shim/src/cli/program";
 import { TransportError } from "../js-shim/src/cli/transport/types";
 import { components, internal } from "../example/convex/_generated/api";
+import type { DataModel } from "../example/convex/_generated/dataModel";
 import { countTodos as faultsCountTodos, manifest as faultsManifest } from "../example/convex/faults";
 import { deployment, drain, seedTodos, type Deployment } from "./harness";
 
@@ -259,6 +261,30 @@ describe("drop-in API: refused at the first batch, the app's data untouched", ()
       /saved cursor does not fit table todos/,
       /Pass reset: true to start over/,
     );
+  });
+});
+
+describe("drop-in API: a public builder passed as internalMutation", () => {
+  // The types ask for an internal builder; a cast (or plain JavaScript) gets past them.
+  const publicMigrations = () =>
+    new Migrations<DataModel>(components.migrations, { internalMutation: mutationGeneric as never });
+
+  test("define() refuses it, so the app never deploys a public migration", () => {
+    expect(() =>
+      publicMigrations().define({ table: "todos", migrateOne: () => ({ counter: 1 }) }),
+    ).toThrow(/made a public mutation, so any client could run migrations\. Pass an internal builder/);
+  });
+
+  test("versioned() refuses it for the batch function", () => {
+    expect(() => publicMigrations().versioned(faultsManifest)).toThrow(/made a public mutation/);
+  });
+
+  test("the internal builders are accepted", () => {
+    const fn = new Migrations<DataModel>(components.migrations, { internalMutation: internalMutationGeneric }).define({
+      table: "todos",
+      migrateOne: () => undefined,
+    });
+    expect((fn as unknown as { isInternal: boolean }).isInternal).toBe(true);
   });
 });
 

@@ -10,6 +10,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { components, internal } from "../example/convex/_generated/api";
+import { migrations as countingMigrations } from "../example/convex/counting";
 import { countTodos as versionedCountTodos } from "../example/convex/faults";
 import { deployment, drain, seedTodos, todos, type Deployment } from "./harness";
 
@@ -707,5 +708,80 @@ describe("9. a read limit never leaves a run stuck: the batch is budgeted from w
     expect(s.recentRuns[0]).toMatchObject({ runId: run.runId, status: "failed" });
     expect(s.recentRuns[0]!.items[0]!.error).toMatch(/died as a whole transaction/);
     expect(s.migrations[0]!.state).toBe("failed");
+  });
+});
+
+// ---------------------------------------------------------------- 10. the drop-in API and versioned runs
+
+describe("10. the drop-in cancel functions leave versioned runs alone; clearAll pages past them", () => {
+  async function runningVersioned(t: Deployment) {
+    await seedTodos(t, 30);
+    const run = await start(t, { batchSize: 3 });
+    await oneHop(t);
+    expect((await status(t)).activeRun).toMatchObject({ runId: run.runId, status: "running" });
+    return run;
+  }
+  async function expectVersionedRunCompletes(t: Deployment, runId: string | undefined) {
+    await drain(t);
+    expect((await status(t)).recentRuns[0]).toMatchObject({ runId, status: "succeeded", items: [{ processed: 30 }] });
+    expect(await counters(t)).toEqual(ones(30));
+  }
+
+  test("lib:cancelAll cancels drop-in migrations only", async () => {
+    const t = deployment();
+    const run = await runningVersioned(t);
+    await runDropIn(t, "counting:countTodosByDone");
+    const canceled = await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.cancelAll, {}));
+    expect(canceled.map((r) => r.name)).toEqual(["counting:countTodosByDone"]);
+    expect(await dropInStatus(t, "counting:countTodosByDone")).toMatchObject({ state: "canceled" });
+    expect((await status(t)).activeRun).toMatchObject({ runId: run.runId, status: "running" });
+    await expectVersionedRunCompletes(t, run.runId);
+  });
+
+  test("migrations.cancelAll from the client leaves the versioned run going", async () => {
+    const t = deployment();
+    const run = await runningVersioned(t);
+    expect(await t.run(async (ctx) => await countingMigrations.cancelAll(ctx))).toEqual([]);
+    await expectVersionedRunCompletes(t, run.runId);
+  });
+
+  test("lib:cancel on a versioned step is refused, naming the versioned cancel", async () => {
+    const t = deployment();
+    const run = await runningVersioned(t);
+    const error = await cancelDropIn(t, `${ID}:up`).then(
+      () => expect.fail("expected a refusal"),
+      (e: { data?: { message?: string } }) => e.data?.message ?? String(e),
+    );
+    expect(error).toMatch(/is a step of a versioned run/);
+    expect(error).toMatch(/npx convex-migrate cancel/);
+    expect((await status(t)).activeRun).toMatchObject({ runId: run.runId, status: "running" });
+    await expectVersionedRunCompletes(t, run.runId);
+  });
+
+  test("lib:clearAll clears a drop-in row behind 100 newer versioned rows", async () => {
+    const t = deployment();
+    await seedTodos(t, 5);
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    vi.advanceTimersByTime(1000);
+    await inComponent(t, async (ctx) => {
+      const db = ctx.db as unknown as { insert: (table: string, doc: Record<string, unknown>) => Promise<string> };
+      for (let i = 0; i < 101; i++) {
+        await db.insert("migrations", {
+          name: `20261201_0900${String(i).padStart(2, "0")}_v:up`,
+          kind: "versioned",
+          fnHandle: "function://versioned",
+          isDone: true,
+          latestStart: 0,
+          parallelism: 1,
+        });
+      }
+    });
+    vi.advanceTimersByTime(1000);
+    await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.clearAll, {}));
+    expect(await dropInStatus(t, "counting:countTodos")).toMatchObject({ state: "unknown", processed: 0 });
+    const left = (await inComponent(t, async (ctx) => await ctx.db.query("migrations").collect())) as { kind: string }[];
+    expect(left).toHaveLength(101);
+    expect(left.every((m) => m.kind === "versioned")).toBe(true);
   });
 });

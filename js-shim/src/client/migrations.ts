@@ -29,6 +29,7 @@ import {
   type CustomRange,
   type MigrateOneFn,
 } from "./batch.js";
+import { assertInternal } from "./builder.js";
 import { describeOutcome } from "./log.js";
 import { Versioned, type MigrationSet } from "./versioned.js";
 
@@ -111,7 +112,7 @@ export class Migrations<DataModel extends GenericDataModel> {
       GenericDataModel,
       "internal"
     >;
-    return builder({
+    const fn = builder({
       args: vBatchArgs,
       handler: async (ctx, args): Promise<unknown> => {
         if (args.describe) {
@@ -139,7 +140,8 @@ export class Migrations<DataModel extends GenericDataModel> {
           { ...args, batchSize: args.batchSize ?? batchSize },
         );
       },
-    }) as RegisteredMutation<"internal", BatchArgs, Promise<unknown>>;
+    });
+    return assertInternal(fn) as RegisteredMutation<"internal", BatchArgs, Promise<unknown>>;
   }
 
   /**

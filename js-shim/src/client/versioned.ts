@@ -28,6 +28,7 @@ import {
   type CustomRange,
   type MigrateOneFn,
 } from "./batch.js";
+import { assertInternal } from "./builder.js";
 import type { MigrationsOptions } from "./migrations.js";
 import { schemaFunctions } from "./preflight.js";
 
@@ -265,7 +266,7 @@ export class Versioned<DataModel extends GenericDataModel> {
       /** Cancel the active run (or `runId`) between batches; `start` resumes it. */
       cancel,
       /** One batch of a step, called by the component; writes go through `internalMutation`. */
-      batch: builder({ args: vBatchArgs, handler: batchHandler }),
+      batch: assertInternal(builder({ args: vBatchArgs, handler: batchHandler })),
       /** The same for steps with `writeMode: "raw"`: writes skip the custom builder. */
       batchRaw: internalMutationGeneric({ args: vBatchArgs, handler: batchHandler }),
       /** `convex-migrate check` / `plan`: one page checked against a schema, and the schema deployed. */
