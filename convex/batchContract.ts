@@ -76,6 +76,8 @@ export const DRY_RUN = "DRY RUN";
 export const CODE_CHANGED = "CODE_CHANGED";
 /** The error a migration throws when its table is not in the app's schema. */
 export const UNKNOWN_TABLE = "UNKNOWN_TABLE";
+/** The error a migration throws when its `customRange` reads another table. */
+export const CUSTOM_RANGE_TABLE = "CUSTOM_RANGE_TABLE";
 /** The `kind` of a migration's description: only functions made by the client library answer with it. */
 export const MIGRATION_DESCRIPTION = "MIGRATION_DESCRIPTION";
 

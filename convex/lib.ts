@@ -5,9 +5,10 @@
  */
 import type { FunctionHandle } from "convex/server";
 import { ConvexError, v } from "convex/values";
+import * as engine from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
-import { DRY_RUN, UNKNOWN_TABLE, failureFacts, type DryRunOutcome } from "./batchContract.js";
+import { CUSTOM_RANGE_TABLE, DRY_RUN, UNKNOWN_TABLE, failureFacts, type DryRunOutcome } from "./batchContract.js";
 import {
   assertHandle,
   cancelWorkers,
@@ -44,18 +45,20 @@ export const migrate = mutation({
   returns: vMigrationStatus,
   handler: async (ctx, args) => {
     assertHandle(args.fnHandle);
-    const described = await describe(ctx, args.fnHandle).catch((error: unknown) => {
-      // A migration that refused its own description says why itself.
-      if (error instanceof ConvexError && (error.data as { kind?: unknown })?.kind === UNKNOWN_TABLE) throw error;
-      throw new ConvexError({
-        kind: "NOT_A_MIGRATION",
-        message:
-          `${args.name} is not a migration: ${error instanceof Error ? error.message : String(error)}. ` +
-          `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
-      });
-    });
+    const described = await describeMigration(ctx, args.name, args.fnHandle);
+    // Every later migration of the series is checked now, so a wrong entry
+    // refuses the whole start instead of silently ending the series later.
+    for (const next of args.next ?? []) {
+      assertHandle(next.fnHandle);
+      await describeMigration(ctx, next.name, next.fnHandle, ` (listed in next of ${args.name})`);
+    }
     if (typeof args.cursor === "string") await assertOwnCursor(ctx, args.name, args.cursor);
     const batchSize = args.batchSize ?? described.batchSize;
+    // Every path checks the size, a dry run and a skipped completed migration too.
+    engine.checkBatchSizes({
+      batchSize,
+      ...(args.maxBatchSize !== undefined ? { maxBatchSize: args.maxBatchSize } : {}),
+    });
     if (args.dryRun) return await dryRunOnce(ctx, { ...args, batchSize });
     const migration = await upsert(ctx, args, described.workers);
     if (migration.isDone && !args.reset && args.cursor == null) {
@@ -77,6 +80,21 @@ export const migrate = mutation({
     return await statusOf(ctx, (await ctx.db.get(migration._id))!);
   },
 });
+
+/** A migration's description, or an error saying that the function is not one. */
+async function describeMigration(ctx: MutationCtx, name: string, fnHandle: string, where = "") {
+  return await describe(ctx, fnHandle).catch((error: unknown) => {
+    // A migration that refused its own description says why itself.
+    const kind = error instanceof ConvexError ? (error.data as { kind?: unknown })?.kind : undefined;
+    if (kind === UNKNOWN_TABLE || kind === CUSTOM_RANGE_TABLE) throw error;
+    throw new ConvexError({
+      kind: "NOT_A_MIGRATION",
+      message:
+        `${name}${where} is not a migration: ${error instanceof Error ? error.message : String(error)}. ` +
+        `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
+    });
+  });
+}
 
 /**
  * Refuse a cursor copied from another migration's status. A cursor fits only

@@ -52,6 +52,8 @@ export const start = mutation({
   returns: vStartResult,
   handler: async (ctx, args) => {
     assertHandle(args.batchHandle);
+    // Checked on every path, a dry run included, before anything is read or written.
+    if (args.batchSize !== undefined) engine.checkBatchSizes({ batchSize: args.batchSize });
     const active = await activeRun(ctx);
     const decision = engine.decideStart({
       manifest: args.manifest,

@@ -120,6 +120,41 @@ describe("drop-in API: refused before anything is written", () => {
     );
   });
 
+  test.each([
+    ["a dry run, batch size -1", { dryRun: true, batchSize: -1 }, "-1"],
+    ["a dry run, batch size 0", { dryRun: true, batchSize: 0 }, "0"],
+    ["a dry run, batch size 1e9", { dryRun: true, batchSize: 1e9 }, "1000000000"],
+    ["a completed migration, batch size 0", { batchSize: 0 }, "0"],
+    ["a completed migration, batch size 2.5", { batchSize: 2.5 }, "2\\.5"],
+  ] as [string, Record<string, unknown>, string][])("%s", async (_name, args, shown) => {
+    const t = await deploymentWithHistory();
+    await refused(
+      t,
+      () => runDropIn(t, { fn: "counting:countTodos", ...args }),
+      new RegExp(`batch size must be a whole number from 1 to \\d+, got ${shown}`),
+      /Pass a whole number such as 100/,
+    );
+  });
+
+
+  test("a customRange that returns a query on another table", async () => {
+    const t = await deploymentWithHistory();
+    await t.run(async (ctx) => ctx.db.insert("users", { name: "Ada" }));
+    await refused(
+      t,
+      () => runFaults(t, { fn: "faults:countUsersAsTodos" }),
+      /customRange must return a query on todos; it returned one on users/,
+      /Start it from the query it is given/,
+    );
+  });
+
+  test.each([
+    ["an ordinary mutation", "faults:plainMutation", /faults:plainMutation \(listed in next of counting:countTodos\) is not a migration/],
+    ["an unknown function", "faults:noSuchFunction", /faults:noSuchFunction/],
+  ])("a next entry that is %s refuses the whole series", async (_name, next, pattern) => {
+    const t = await deploymentWithHistory();
+    await refused(t, () => runDropIn(t, { fn: "counting:countTodos", reset: true, next: [next] }), pattern, /migrations\.define\(\)|No function named/);
+  });
   test("an unknown function name", async () => {
     const t = await deploymentWithHistory();
     await refused(t, () => runDropIn(t, { fn: "counting:nope" }), /counting:nope/, /not a migration|No function named/, /migrations:/);
@@ -299,6 +334,9 @@ describe("versioned API: refused before anything is written", () => {
     ["--to an unknown id", { direction: "down", to: "20990101_000000_unknown" }, [/no migration has id "20990101_000000_unknown"/, /Pass an id listed by `convex-migrate status`/]],
     ["batch size 0", { batchSize: 0 }, [/batch size must be a whole number from 1 to \d+, got 0/, /Pass a whole number such as 100/]],
     ["fractional batch size", { batchSize: 2.5 }, [/batch size must be a whole number from 1 to \d+, got 2\.5/, /Pass a whole number/]],
+    ["a dry run with batch size -1", { dryRun: true, batchSize: -1 }, [/batch size must be a whole number from 1 to \d+, got -1/, /Pass a whole number such as 100/]],
+    ["down with steps 1.5", { direction: "down", steps: 1.5 }, [/steps must be a whole number of at least 1, got 1\.5/, /Pass --steps 1 or more/]],
+    ["down with steps NaN", { direction: "down", steps: NaN }, [/steps must be a whole number of at least 1, got NaN/, /Pass --steps 1 or more/]],
     // Convex's own argument validation; a deployment words these a little differently.
     ["an unknown direction", { direction: "sideways" }, [/"sideways"/]],
     ["an unknown option (a typo of steps)", { step: 1 }, [/field `step`/]],

@@ -10,6 +10,7 @@ import { ConvexError, type Value } from "convex/values";
 import * as wasm from "../wasm/engine.js";
 import { ENGINE_WASM_BASE64 } from "../wasm/engine-bytes.js";
 import type { BatchLimitsRequest } from "./engine-types/BatchLimitsRequest.js";
+import type { BatchSizesRequest } from "./engine-types/BatchSizesRequest.js";
 import type { BuildManifestRequest } from "./engine-types/BuildManifestRequest.js";
 import type { ChecksumResult } from "./engine-types/ChecksumResult.js";
 import type { DiffSchemasRequest } from "./engine-types/DiffSchemasRequest.js";
@@ -118,6 +119,10 @@ export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().r
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
 export const splitRange = (req: SplitRangeRequest): KeyRange[] => invoke(engine().splitRange, req);
+/** Refuse a bad batch size or growth ceiling (throws the engine's error). */
+export const checkBatchSizes = (req: BatchSizesRequest): void => {
+  invoke(engine().checkBatchSizes, req);
+};
 /** The limits to run the app's nested batch under. */
 export const batchLimits = (req: BatchLimitsRequest): Limits => invoke(engine().batchLimits, req);
 /** Whether a failed batch hit a limit, lost a write race, or hit a bug. */

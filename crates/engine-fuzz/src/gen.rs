@@ -513,6 +513,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             let is_done = Val::Bool(s.chance(48));
             let elapsed = num(s);
             let usage = maybe(s, usage);
+            let budget = maybe(s, limits);
             object(
                 s,
                 vec![
@@ -524,6 +525,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
                     ("isDone", Some(is_done)),
                     ("elapsedMs", Some(elapsed)),
                     ("usage", usage),
+                    ("budget", budget),
                 ],
             )
         }
@@ -543,7 +545,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             )
         }
         5 => {
-            let tag = word(s, &["cancelRequested", "halt", "bogus"]);
+            let tag = word(s, &["cancelRequested", "halt", "hopDied", "bogus"]);
             object(s, vec![("type", Some(tag)), ("nowMs", Some(now))])
         }
         _ => any(s, 2),
@@ -1063,5 +1065,16 @@ pub fn build_manifest_request(s: &mut Source) -> Val {
 /// A `batchLimits` request.
 pub fn batch_limits_request(s: &mut Source) -> Val {
     let limits = maybe(s, limits);
-    object(s, vec![("limits", limits)])
+    let remaining = maybe(s, usage);
+    object(s, vec![("limits", limits), ("remaining", remaining)])
+}
+
+/// A `checkBatchSizes` request: any numbers, as JavaScript may pass them.
+pub fn batch_sizes_request(s: &mut Source) -> Val {
+    let batch_size = maybe(s, num);
+    let max_batch_size = maybe(s, num);
+    object(
+        s,
+        vec![("batchSize", batch_size), ("maxBatchSize", max_batch_size)],
+    )
 }

@@ -40,6 +40,7 @@ pub const API: &[&str] = &[
     "checkPage",
     "diffSchemas",
     "classifyFailure",
+    "checkBatchSizes",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -115,7 +116,8 @@ fn call_api(which: usize, input: &impl Input) -> String {
         10 => call(input, api::batch_limits),
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
-        _ => call(input, api::classify_failure),
+        13 => call(input, api::classify_failure),
+        _ => call(input, api::check_batch_sizes),
     }
 }
 
@@ -148,7 +150,8 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         10 => gen::batch_limits_request(s),
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
-        _ => gen::classify_failure_request(s),
+        13 => gen::classify_failure_request(s),
+        _ => gen::batch_sizes_request(s),
     }
 }
 

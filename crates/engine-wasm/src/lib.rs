@@ -115,3 +115,8 @@ pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::classify_failure)
 }
+
+#[wasm_bindgen(js_name = checkBatchSizes)]
+pub fn check_batch_sizes(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_batch_sizes)
+}

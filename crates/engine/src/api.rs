@@ -239,3 +239,24 @@ pub struct ClassifyFailureRequest {
 pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, EngineError> {
     Ok(failure::classify(&req.message, req.code.as_deref()))
 }
+
+/// A batch size and growth ceiling to check before anything runs.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BatchSizesRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub batch_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub max_batch_size: Option<f64>,
+}
+
+/// Refuses a bad batch size or ceiling (see [`machine::validate_sizes`]),
+/// for the paths that run a batch without a worker: a dry run, a skipped
+/// completed migration, a versioned run's option.
+pub fn check_batch_sizes(req: BatchSizesRequest) -> Result<Empty, EngineError> {
+    machine::validate_sizes(req.batch_size, req.max_batch_size)?;
+    Ok(Empty {})
+}

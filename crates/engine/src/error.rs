@@ -48,12 +48,10 @@ pub enum EngineError {
     #[error("down needs steps or to")]
     NoDownTarget,
 
-    /// `steps` is below 1.
+    /// `steps` is below 1 or not a whole number (`1.5`, `NaN`), shown as
+    /// JavaScript prints it.
     #[error("steps must be a whole number of at least 1, got {steps}")]
-    InvalidSteps {
-        #[ts(type = "number")]
-        steps: i64,
-    },
+    InvalidSteps { steps: String },
 
     /// A migration selected for rollback has no down step.
     #[error("migration {id:?} has no down step, so it cannot be rolled back")]

@@ -542,6 +542,27 @@ fn tick(state: &WorkerState, generation: u64) -> Transition {
     run_batch(state.clone())
 }
 
+/// Checks a requested batch size and growth ceiling, as JavaScript holds
+/// them: each a whole number from 1 to the maximum, the ceiling not below
+/// the size. Every path that takes a batch size (a start, a dry run, a
+/// versioned run) refuses bad ones with this one rule.
+pub fn validate_sizes(
+    batch_size: Option<f64>,
+    max_batch_size: Option<f64>,
+) -> Result<(Option<u32>, Option<u32>), EngineError> {
+    let batch_size = batch_size.map(validate_batch_size).transpose()?;
+    let max_batch_size = max_batch_size.map(validate_batch_size).transpose()?;
+    if let (Some(size), Some(max)) = (batch_size, max_batch_size) {
+        if max < size {
+            return Err(EngineError::InvalidBatchSize {
+                value: js_number_string(f64::from(size)),
+                max,
+            });
+        }
+    }
+    Ok((batch_size, max_batch_size))
+}
+
 fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, EngineError> {
     let Event::Start {
         now_ms,
@@ -561,16 +582,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     };
     // Bad input is refused whatever the state, so a typo never looks like
     // "already running".
-    let batch_size = batch_size.map(validate_batch_size).transpose()?;
-    let max_batch_size = max_batch_size.map(validate_batch_size).transpose()?;
-    if let (Some(size), Some(max)) = (batch_size, max_batch_size) {
-        if max < size {
-            return Err(EngineError::InvalidBatchSize {
-                value: js_number_string(f64::from(size)),
-                max,
-            });
-        }
-    }
+    let (batch_size, max_batch_size) = validate_sizes(*batch_size, *max_batch_size)?;
 
     let fresh = |generation: u64, cursor: Option<String>| {
         let size = batch_size

@@ -17,6 +17,7 @@ import type {
 } from "convex/server";
 import { ConvexError, type GenericId } from "convex/values";
 import {
+  CUSTOM_RANGE_TABLE,
   DRY_RUN,
   MIGRATE_ONE_FAILED,
   MIGRATION_DESCRIPTION,
@@ -60,6 +61,8 @@ export type BatchSpec<DataModel extends GenericDataModel> = {
   migrateOne: (ctx: never, doc: never) => unknown;
   customRange?: CustomRange<DataModel, TableNamesInDataModel<DataModel>>;
   parallelize?: boolean;
+  /** The app's schema, when given: names the table a wrong customRange reads. */
+  schema?: SchemaDefinition<GenericSchema, boolean>;
 };
 
 type AnyDoc = { _id: GenericId<string>; _creationTime: number } & Record<string, unknown>;
@@ -155,8 +158,10 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
   }
   try {
     const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
+    assertOwnTable(ctx, spec, result.page as AnyDoc[]);
     return { ...result, page: result.page as AnyDoc[] };
   } catch (error) {
+    if (error instanceof ConvexError) throw error;
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
       throw new ConvexError({
         kind: "INVALID_CURSOR",
@@ -167,6 +172,34 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     }
     throw error;
   }
+}
+
+/**
+ * Refuse documents of another table, before `migrateOne` sees any: a
+ * `customRange` that returns `db.query("other")` would otherwise migrate
+ * that table under this migration's name.
+ */
+function assertOwnTable(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, docs: AnyDoc[]) {
+  const stranger = docs.find((d) => ctx.db.normalizeId(spec.table, d._id) === null);
+  if (!stranger) return;
+  const other = Object.keys(spec.schema?.tables ?? {}).find((t) => ctx.db.normalizeId(t, stranger._id) !== null);
+  throw new ConvexError({
+    kind: CUSTOM_RANGE_TABLE,
+    message:
+      `customRange must return a query on ${spec.table}; it returned one on ${other ?? "another table"}. ` +
+      `Start it from the query it is given (q.withIndex(...) on ${spec.table}), or define the migration on ` +
+      `${other ?? "that table"} instead.`,
+  });
+}
+
+/**
+ * Check a migration's `customRange` before anything runs: the first document
+ * it yields must be of the migration's table (an empty range writes nothing).
+ */
+export async function assertCustomRangeTable(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>) {
+  if (!spec.customRange) return;
+  const first = (await spec.customRange(ctx.db.query(spec.table) as never).first()) as AnyDoc | null;
+  assertOwnTable(ctx, spec, first ? [first] : []);
 }
 
 /** Call `migrateOne` and check what it returned; name the document on failure. */

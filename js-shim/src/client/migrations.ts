@@ -23,6 +23,7 @@ import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
 import type { MigrationStatus } from "../../../convex/validators.js";
 import {
   DEFAULT_BATCH_SIZE,
+  assertCustomRangeTable,
   assertKnownTable,
   describeTable,
   runBatch,
@@ -112,11 +113,19 @@ export class Migrations<DataModel extends GenericDataModel> {
       GenericDataModel,
       "internal"
     >;
+    const spec = {
+      table: opts.table,
+      migrateOne: opts.migrateOne as never,
+      customRange: opts.customRange as never,
+      parallelize: opts.parallelize ?? false,
+      ...(this.options?.schema ? { schema: this.options.schema } : {}),
+    };
     const fn = builder({
       args: vBatchArgs,
       handler: async (ctx, args): Promise<unknown> => {
         if (args.describe) {
           assertKnownTable(this.options?.schema, opts.table, await functionName(ctx));
+          await assertCustomRangeTable(ctx, spec);
           return await describeTable(ctx, opts.table, {
             table: opts.table,
             batchSize,
@@ -134,11 +143,7 @@ export class Migrations<DataModel extends GenericDataModel> {
           }
           return await this.runInteractive(ctx, args, makeFunctionReference<"mutation">(self));
         }
-        return await runBatch(
-          ctx,
-          { table: opts.table, migrateOne: opts.migrateOne as never, customRange: opts.customRange as never, parallelize: opts.parallelize ?? false },
-          { ...args, batchSize: args.batchSize ?? batchSize },
-        );
+        return await runBatch(ctx, spec, { ...args, batchSize: args.batchSize ?? batchSize });
       },
     });
     return assertInternal(fn) as RegisteredMutation<"internal", BatchArgs, Promise<unknown>>;

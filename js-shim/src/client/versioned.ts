@@ -204,7 +204,12 @@ export class Versioned<DataModel extends GenericDataModel> {
       };
       return await runBatch(
         ctx,
-        { table: step.table, migrateOne: step.migrateOne as never, customRange: step.customRange as never },
+        {
+          table: step.table,
+          migrateOne: step.migrateOne as never,
+          customRange: step.customRange as never,
+          ...(this.options?.schema ? { schema: this.options.schema } : {}),
+        },
         { ...args, batchSize: args.batchSize ?? step.batchSize ?? DEFAULT_BATCH_SIZE },
         extra,
       );
