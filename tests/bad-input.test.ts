@@ -287,6 +287,23 @@ describe("drop-in API: refused at the first batch, the app's data untouched", ()
     );
   });
 
+
+  test("a cursor from another table", async () => {
+    const t = await deploymentWithHistory();
+    // A page of users, read after every todo was written: its cursor sorts after every todo.
+    const cursor = await t.run(async (ctx) => {
+      await ctx.db.insert("users", { name: "Ada" });
+      await ctx.db.insert("users", { name: "Grace" });
+      return (await ctx.db.query("users").paginate({ numItems: 1, cursor: null })).continueCursor;
+    });
+    await failsCleanly(
+      t,
+      () => runDropIn(t, { fn: "counting:padTodos", cursor }),
+      "counting:padTodos",
+      /saved cursor does not fit table todos/,
+      /Pass reset: true to start over/,
+    );
+  });
   test("a malformed cursor", async () => {
     const t = await deploymentWithHistory();
     await failsCleanly(

@@ -13,6 +13,8 @@ import type { BatchLimitsRequest } from "./engine-types/BatchLimitsRequest.js";
 import type { BatchSizesRequest } from "./engine-types/BatchSizesRequest.js";
 import type { BuildManifestRequest } from "./engine-types/BuildManifestRequest.js";
 import type { ChecksumResult } from "./engine-types/ChecksumResult.js";
+import type { CursorPosition } from "./engine-types/CursorPosition.js";
+import type { CursorRequest } from "./engine-types/CursorRequest.js";
 import type { DiffSchemasRequest } from "./engine-types/DiffSchemasRequest.js";
 import type { ClassifyFailureRequest } from "./engine-types/ClassifyFailureRequest.js";
 import type { EngineInfo } from "./engine-types/EngineInfo.js";
@@ -119,6 +121,8 @@ export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().r
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
 export const splitRange = (req: SplitRangeRequest): KeyRange[] => invoke(engine().splitRange, req);
+/** The document id a positional cursor stopped at, when its text tells. */
+export const cursorPosition = (req: CursorRequest): CursorPosition => invoke(engine().cursorPosition, req);
 /** Refuse a bad batch size or growth ceiling (throws the engine's error). */
 export const checkBatchSizes = (req: BatchSizesRequest): void => {
   invoke(engine().checkBatchSizes, req);

@@ -1069,6 +1069,16 @@ pub fn batch_limits_request(s: &mut Source) -> Val {
     object(s, vec![("limits", limits), ("remaining", remaining)])
 }
 
+/// A `cursorPosition` request: stored cursors, or anything.
+pub fn cursor_request(s: &mut Source) -> Val {
+    let cursor = if s.chance(64) {
+        any(s, 2)
+    } else {
+        word(s, CURSORS)
+    };
+    object(s, vec![("cursor", Some(cursor))])
+}
+
 /// A `checkBatchSizes` request: any numbers, as JavaScript may pass them.
 pub fn batch_sizes_request(s: &mut Source) -> Val {
     let batch_size = maybe(s, num);

@@ -41,6 +41,7 @@ pub const API: &[&str] = &[
     "diffSchemas",
     "classifyFailure",
     "checkBatchSizes",
+    "cursorPosition",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -117,7 +118,8 @@ fn call_api(which: usize, input: &impl Input) -> String {
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
         13 => call(input, api::classify_failure),
-        _ => call(input, api::check_batch_sizes),
+        14 => call(input, api::check_batch_sizes),
+        _ => call(input, api::cursor_position),
     }
 }
 
@@ -151,7 +153,8 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
         13 => gen::classify_failure_request(s),
-        _ => gen::batch_sizes_request(s),
+        14 => gen::batch_sizes_request(s),
+        _ => gen::cursor_request(s),
     }
 }
 

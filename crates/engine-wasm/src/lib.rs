@@ -120,3 +120,8 @@ pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn check_batch_sizes(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_batch_sizes)
 }
+
+#[wasm_bindgen(js_name = cursorPosition)]
+pub fn cursor_position(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::cursor_position)
+}

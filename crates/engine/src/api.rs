@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
+use crate::cursor::{self, CursorPosition, CursorRequest};
 use crate::drift::{AppliedRecord, MigrationState};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
@@ -259,4 +260,9 @@ pub struct BatchSizesRequest {
 pub fn check_batch_sizes(req: BatchSizesRequest) -> Result<Empty, EngineError> {
     machine::validate_sizes(req.batch_size, req.max_batch_size)?;
     Ok(Empty {})
+}
+
+/// Where a positional cursor points (see [`cursor::cursor_position`]).
+pub fn cursor_position(req: CursorRequest) -> Result<CursorPosition, EngineError> {
+    cursor::cursor_position(&req)
 }

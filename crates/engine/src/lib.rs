@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod checksum;
+pub mod cursor;
 pub mod drift;
 pub mod error;
 pub mod failure;

@@ -29,6 +29,7 @@ import {
   type DryRunSample,
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
+import * as engine from "../engine.js";
 import type { Usage } from "../engine-types/Usage.js";
 
 /** Documents per batch when nothing says otherwise (the peer's default too). */
@@ -156,6 +157,7 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
   } else {
     query = spec.customRange ? spec.customRange(initializer as never) : initializer;
   }
+  if (args.cursor) assertCursorOfTable(ctx, spec.table, args.cursor);
   try {
     const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
     assertOwnTable(ctx, spec, result.page as AnyDoc[]);
@@ -163,15 +165,30 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
   } catch (error) {
     if (error instanceof ConvexError) throw error;
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
-      throw new ConvexError({
-        kind: "INVALID_CURSOR",
-        message:
-          `The saved cursor does not fit table ${spec.table} and its range (the migration's table or ` +
-          `customRange changed, or the cursor belongs to another migration). Pass reset: true to start over.`,
-      });
+      throw invalidCursor(spec.table);
     }
     throw error;
   }
+}
+
+function invalidCursor(table: string) {
+  return new ConvexError({
+    kind: "INVALID_CURSOR",
+    message:
+      `The saved cursor does not fit table ${table} and its range (the migration's table or ` +
+      `customRange changed, or the cursor belongs to another migration). Pass reset: true to start over.`,
+  });
+}
+
+/**
+ * A positional cursor names the document it stopped at; one of another
+ * table would parse under this query and start at an arbitrary place (a
+ * whole table skipped, "success" with nothing processed). Convex's opaque
+ * cursors are judged by Convex itself.
+ */
+function assertCursorOfTable(ctx: AnyCtx, table: string, cursor: string) {
+  const { documentId } = engine.cursorPosition({ cursor });
+  if (documentId !== undefined && ctx.db.normalizeId(table, documentId) === null) throw invalidCursor(table);
 }
 
 /**
