@@ -304,6 +304,20 @@ describe("drop-in API: refused at the first batch, the app's data untouched", ()
       /Pass reset: true to start over/,
     );
   });
+
+  test("a patch that moves documents within the index customRange walks", async () => {
+    // Todos without `done` sort first in by_done; the patch moves each to `done: false`, further along.
+    const t = deployment();
+    await seedTodos(t, 12);
+    await failsCleanly(
+      t,
+      () => runFaults(t, { fn: "faults:moveAlongWalkedIndex" }),
+      "faults:moveAlongWalkedIndex",
+      /migrateOne changed done of index by_done on todos, which customRange walks/,
+      /would be visited again/,
+      /Walk the table without customRange/,
+    );
+  });
   test("a malformed cursor", async () => {
     const t = await deploymentWithHistory();
     await failsCleanly(

@@ -96,3 +96,13 @@ export const plainMutation = internalMutation({
   args: {},
   handler: async () => null,
 });
+
+/**
+ * Walks `by_done` and moves each undecided todo to `done: false`, further
+ * along the same index: without a check, the walk meets it again.
+ */
+export const moveAlongWalkedIndex = migrations.define({
+  table: "todos",
+  customRange: (q) => q.withIndex("by_done"),
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1, ...(doc.done === undefined ? { done: false } : {}) }),
+});

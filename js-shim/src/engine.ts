@@ -19,6 +19,7 @@ import type { DiffSchemasRequest } from "./engine-types/DiffSchemasRequest.js";
 import type { ClassifyFailureRequest } from "./engine-types/ClassifyFailureRequest.js";
 import type { EngineInfo } from "./engine-types/EngineInfo.js";
 import type { FailureKind } from "./engine-types/FailureKind.js";
+import type { IndexWalkRequest } from "./engine-types/IndexWalkRequest.js";
 import type { JobSummary } from "./engine-types/JobSummary.js";
 import type { KeyRange } from "./engine-types/KeyRange.js";
 import type { Limits } from "./engine-types/Limits.js";
@@ -121,6 +122,10 @@ export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().r
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
 export const splitRange = (req: SplitRangeRequest): KeyRange[] => invoke(engine().splitRange, req);
+/** Refuse a batch whose patches moved documents within the index it walks. */
+export const checkIndexWalk = (req: IndexWalkRequest): void => {
+  invoke(engine().checkIndexWalk, req);
+};
 /** The document id a positional cursor stopped at, when its text tells. */
 export const cursorPosition = (req: CursorRequest): CursorPosition => invoke(engine().cursorPosition, req);
 /** Refuse a bad batch size or growth ceiling (throws the engine's error). */

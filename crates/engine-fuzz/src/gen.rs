@@ -1079,6 +1079,24 @@ pub fn cursor_request(s: &mut Source) -> Val {
     object(s, vec![("cursor", Some(cursor))])
 }
 
+/// A `checkIndexWalk` request: field paths that overlap now and then.
+pub fn index_walk_request(s: &mut Source) -> Val {
+    const FIELDS: &[&str] = &["n", "n.m", "done", "meta", "meta.rank", "", "."];
+    let index_fields = list(s, 3, |s| word(s, FIELDS));
+    let changed_fields = list(s, 3, |s| word(s, FIELDS));
+    let table = word(s, &["todos", ""]);
+    let index = word(s, &["by_n", "by_creation_time"]);
+    object(
+        s,
+        vec![
+            ("table", Some(table)),
+            ("index", Some(index)),
+            ("indexFields", Some(index_fields)),
+            ("changedFields", Some(changed_fields)),
+        ],
+    )
+}
+
 /// A `checkBatchSizes` request: any numbers, as JavaScript may pass them.
 pub fn batch_sizes_request(s: &mut Source) -> Val {
     let batch_size = maybe(s, num);

@@ -42,6 +42,7 @@ pub const API: &[&str] = &[
     "classifyFailure",
     "checkBatchSizes",
     "cursorPosition",
+    "checkIndexWalk",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -119,7 +120,8 @@ fn call_api(which: usize, input: &impl Input) -> String {
         12 => call(input, api::diff_schemas),
         13 => call(input, api::classify_failure),
         14 => call(input, api::check_batch_sizes),
-        _ => call(input, api::cursor_position),
+        15 => call(input, api::cursor_position),
+        _ => call(input, api::check_index_walk),
     }
 }
 
@@ -154,7 +156,8 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         12 => gen::diff_schemas_request(s),
         13 => gen::classify_failure_request(s),
         14 => gen::batch_sizes_request(s),
-        _ => gen::cursor_request(s),
+        15 => gen::cursor_request(s),
+        _ => gen::index_walk_request(s),
     }
 }
 

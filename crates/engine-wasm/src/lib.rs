@@ -125,3 +125,8 @@ pub fn check_batch_sizes(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn cursor_position(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::cursor_position)
 }
+
+#[wasm_bindgen(js_name = checkIndexWalk)]
+pub fn check_index_walk(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_index_walk)
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
-use crate::cursor::{self, CursorPosition, CursorRequest};
+use crate::cursor::{self, CursorPosition, CursorRequest, IndexWalkRequest};
 use crate::drift::{AppliedRecord, MigrationState};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
@@ -265,4 +265,11 @@ pub fn check_batch_sizes(req: BatchSizesRequest) -> Result<Empty, EngineError> {
 /// Where a positional cursor points (see [`cursor::cursor_position`]).
 pub fn cursor_position(req: CursorRequest) -> Result<CursorPosition, EngineError> {
     cursor::cursor_position(&req)
+}
+
+/// Refuses a batch that moved documents within the index it walks (see
+/// [`cursor::check_index_walk`]).
+pub fn check_index_walk(req: IndexWalkRequest) -> Result<Empty, EngineError> {
+    cursor::check_index_walk(&req)?;
+    Ok(Empty {})
 }

@@ -50,9 +50,87 @@ pub fn cursor_position(req: &CursorRequest) -> Result<CursorPosition, EngineErro
     Ok(CursorPosition { document_id })
 }
 
+/// A batch's walk over an index and the fields its patches changed.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct IndexWalkRequest {
+    pub table: String,
+    /// The index `customRange` walks, e.g. `by_n`.
+    pub index: String,
+    /// Its fields, as the schema declares them (dotted paths).
+    pub index_fields: Vec<String>,
+    /// Top-level fields some patch of the batch set to a different value.
+    pub changed_fields: Vec<String>,
+}
+
+/// Refuses a batch whose patches moved documents within the index being
+/// walked: the walk would meet them again further on (a migration that keeps
+/// moving its documents never ends). A changed field `a` moves the index
+/// fields `a` and `a.b`.
+pub fn check_index_walk(req: &IndexWalkRequest) -> Result<(), EngineError> {
+    let moved: Vec<&str> = req
+        .index_fields
+        .iter()
+        .filter(|field| {
+            req.changed_fields.iter().any(|changed| {
+                field.as_str() == changed
+                    || field
+                        .strip_prefix(changed.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::PatchMovesWalkedIndex {
+        table: req.table.clone(),
+        index: req.index.clone(),
+        fields: moved.join(", "),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn walk(index_fields: &[&str], changed: &[&str]) -> Result<(), EngineError> {
+        check_index_walk(&IndexWalkRequest {
+            table: "items".into(),
+            index: "by_n".into(),
+            index_fields: index_fields.iter().map(|f| f.to_string()).collect(),
+            changed_fields: changed.iter().map(|f| f.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn check_index_walk_refuses_a_patch_of_a_walked_field_naming_it() {
+        let err = walk(&["n", "_creationTime"], &["label", "n"]).unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::PatchMovesWalkedIndex {
+                table: "items".into(),
+                index: "by_n".into(),
+                fields: "n".into()
+            }
+        );
+        assert!(err.to_string().contains("would be visited again"));
+        assert!(err.hint().contains("without customRange"));
+    }
+
+    #[test]
+    fn check_index_walk_sees_a_nested_field_moved_by_its_parent() {
+        assert!(walk(&["meta.rank"], &["meta"]).is_err());
+        assert!(walk(&["metadata"], &["meta"]).is_ok());
+    }
+
+    #[test]
+    fn check_index_walk_allows_patches_of_other_fields() {
+        assert_eq!(walk(&["done"], &["priority", "counter"]), Ok(()));
+        assert_eq!(walk(&["done"], &[]), Ok(()));
+    }
 
     fn id_of(cursor: &str) -> Option<String> {
         cursor_position(&CursorRequest {

@@ -15,7 +15,7 @@ import type {
   SchemaDefinition,
   TableNamesInDataModel,
 } from "convex/server";
-import { ConvexError, type GenericId } from "convex/values";
+import { ConvexError, convexToJson, type GenericId, type Value } from "convex/values";
 import {
   CUSTOM_RANGE_TABLE,
   DRY_RUN,
@@ -116,18 +116,21 @@ export async function runBatch(
   extraCtx: Record<string, unknown> = {},
 ): Promise<BatchResult> {
   const before = await metrics(ctx);
-  const { page, continueCursor, isDone } = await readPage(ctx, spec, args);
+  const { page, continueCursor, isDone, walkedIndex } = await readPage(ctx, spec, args);
   const migrateCtx = { ...ctx, ...extraCtx } as never;
   let updated = 0;
+  const changed = new Set<string>();
   const doOne = async (doc: AnyDoc) => {
     const patch = await applyOne(spec, migrateCtx, doc);
     if (patch && Object.keys(patch).length > 0) {
+      for (const key of Object.keys(patch)) if (!sameValue(patch[key], doc[key])) changed.add(key);
       await writePatch(ctx, spec.table, doc, patch);
       updated++;
     }
   };
   if (spec.parallelize) await Promise.all(page.map(doOne));
   else for (const doc of page) await doOne(doc);
+  assertWalkUnmoved(spec, walkedIndex, changed);
   const usage = usageSince(before, await metrics(ctx));
   const result: BatchResult = {
     continueCursor,
@@ -158,10 +161,12 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     query = spec.customRange ? spec.customRange(initializer as never) : initializer;
   }
   if (args.cursor) assertCursorOfTable(ctx, spec.table, args.cursor);
+  // Read before paginate, which closes the query.
+  const walkedIndex = spec.customRange && query !== initializer ? walkedIndexOf(query) : undefined;
   try {
     const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
     assertOwnTable(ctx, spec, result.page as AnyDoc[]);
-    return { ...result, page: result.page as AnyDoc[] };
+    return { ...result, page: result.page as AnyDoc[], walkedIndex };
   } catch (error) {
     if (error instanceof ConvexError) throw error;
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
@@ -169,6 +174,39 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     }
     throw error;
   }
+}
+
+/**
+ * The index a query walks, e.g. `by_n`. Convex's query object keeps it in a
+ * field that is not public API; when it cannot be read, the walk is not
+ * checked (see `assertWalkUnmoved`).
+ */
+function walkedIndexOf(query: unknown): string | undefined {
+  const source = (query as { state?: { query?: { source?: { type?: unknown; indexName?: unknown } } } }).state?.query
+    ?.source;
+  if (source?.type !== "IndexRange" || typeof source.indexName !== "string") return undefined;
+  return source.indexName.slice(source.indexName.indexOf(".") + 1);
+}
+
+/** Whether a patch leaves a field as it was (Convex values compare by their JSON form). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  return JSON.stringify(convexToJson(a as Value)) === JSON.stringify(convexToJson(b as Value));
+}
+
+/**
+ * A patch that changes a field of the index `customRange` walks moves the
+ * document within the walk, ahead of the cursor when the key grows, so the
+ * walk would meet it again. The engine refuses the batch, which rolls back.
+ * Needs the schema (the constructor's `schema` option) to know the fields.
+ */
+function assertWalkUnmoved(spec: BatchSpec<GenericDataModel>, index: string | undefined, changed: Set<string>) {
+  if (!index || changed.size === 0) return;
+  const table = spec.schema?.tables[spec.table] as { " indexes"?: () => { indexDescriptor: string; fields: string[] }[] } | undefined;
+  const fields = table?.[" indexes"]?.().find((i) => i.indexDescriptor === index)?.fields;
+  if (!fields) return;
+  engine.checkIndexWalk({ table: spec.table, index, indexFields: fields, changedFields: [...changed] });
 }
 
 function invalidCursor(table: string) {
