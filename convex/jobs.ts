@@ -376,6 +376,20 @@ export async function tick(
   await runBatch(ctx, migration, { ...worker, scheduledId: undefined }, t.action, limits);
 }
 
+/**
+ * Record that a migration could not start at all (its function is gone or no
+ * longer a migration): the engine fails its first worker, so status says why.
+ */
+export async function refuseStart(ctx: MutationCtx, migration: Doc<"migrations">, message: string): Promise<void> {
+  const [first] = (await workersOf(ctx, migration._id)).sort((a, b) => a.index - b.index);
+  await applyEvent(
+    ctx,
+    migration,
+    { index: first?.index ?? 0, state: first, range: undefined },
+    { type: "startRefused", nowMs: Date.now(), message },
+  );
+}
+
 /** Cancel every worker of a migration; takes effect between batches. */
 export async function cancelWorkers(ctx: MutationCtx, migration: Doc<"migrations">): Promise<boolean> {
   let canceled = false;

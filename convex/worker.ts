@@ -7,6 +7,7 @@ import {
   defaultsFrom,
   describe,
   migrationByName,
+  refuseStart,
   startWorkers,
   tick as runTick,
 } from "./jobs.js";
@@ -50,7 +51,17 @@ export const startNext = internalMutation({
       await continueSeries(ctx, migration);
       return null;
     }
-    await startWorkers(ctx, migration, defaultsFrom(await describe(ctx, args.fnHandle)));
+    let described;
+    try {
+      described = await describe(ctx, args.fnHandle);
+    } catch (error) {
+      // Every entry was checked when the series started, so this one changed
+      // since (a redeploy): record why on its status instead of stopping silently.
+      const why = error instanceof Error ? error.message : String(error);
+      await refuseStart(ctx, migration, `${args.name} is not a migration: ${why}`);
+      return null;
+    }
+    await startWorkers(ctx, migration, defaultsFrom(described));
     return null;
   },
 });

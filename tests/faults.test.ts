@@ -8,6 +8,7 @@
  * Layer 1 runs `counting:*` through the drop-in runner; Layer 2 runs the
  * versioned set in example/convex/faults.ts (one migration, `countTodos`).
  */
+import { createFunctionHandle, makeFunctionReference } from "convex/server";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { components, internal } from "../example/convex/_generated/api";
 import { migrations as countingMigrations } from "../example/convex/counting";
@@ -783,5 +784,33 @@ describe("10. the drop-in cancel functions leave versioned runs alone; clearAll 
     const left = (await inComponent(t, async (ctx) => await ctx.db.query("migrations").collect())) as { kind: string }[];
     expect(left).toHaveLength(101);
     expect(left.every((m) => m.kind === "versioned")).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------- 11. a series entry that breaks after the start
+
+describe("11. a later migration of a series that can no longer start", () => {
+  test("its status says why instead of the series stopping silently", async () => {
+    const t = deployment();
+    await seedTodos(t, 5);
+    await runDropIn(t, "counting:countTodos", { next: ["counting:countTodosByDone"], batchSize: 2 });
+    // A redeploy between the start and the hop: the next entry is now an ordinary mutation.
+    const plain = await t.run(
+      async () => await createFunctionHandle(makeFunctionReference<"mutation">("faults:plainMutation")),
+    );
+    await inComponent(t, async (ctx) => {
+      const db = ctx.db as unknown as { patch: (id: string, fields: Record<string, unknown>) => Promise<void> };
+      for (const m of await ctx.db.query("migrations").collect()) {
+        if (m.name === "counting:countTodos") {
+          await db.patch(m._id as string, { next: [{ name: "counting:countTodosByDone", fnHandle: plain }] });
+        }
+      }
+    });
+    await drain(t);
+    expect(await dropInStatus(t, "counting:countTodos")).toMatchObject({ state: "success", processed: 5 });
+    const next = await dropInStatus(t, "counting:countTodosByDone");
+    expect(next).toMatchObject({ state: "failed", processed: 0, isDone: false });
+    expect(next.error).toMatch(/it could not start: counting:countTodosByDone is not a migration/);
+    expect(await counters(t)).toEqual(ones(5));
   });
 });

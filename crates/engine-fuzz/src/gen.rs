@@ -545,7 +545,16 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             )
         }
         5 => {
-            let tag = word(s, &["cancelRequested", "halt", "hopDied", "bogus"]);
+            let tag = word(
+                s,
+                &[
+                    "cancelRequested",
+                    "halt",
+                    "hopDied",
+                    "startRefused",
+                    "bogus",
+                ],
+            );
             object(s, vec![("type", Some(tag)), ("nowMs", Some(now))])
         }
         _ => any(s, 2),

@@ -273,6 +273,15 @@ pub enum Event {
         #[ts(optional)]
         message: Option<String>,
     },
+    /// The component could not start this migration at all: its function is
+    /// gone or no longer answers as a migration (a series' later entry
+    /// changed after the series started).
+    StartRefused {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// Why, as the refusal said it.
+        message: String,
+    },
     /// The batch's nested transaction threw and rolled back.
     BatchFailed {
         /// Current time (ms since the epoch).
@@ -306,6 +315,7 @@ impl Event {
             Event::BatchCommitted { .. } => "batchCommitted",
             Event::BatchFailed { .. } => "batchFailed",
             Event::HopDied { .. } => "hopDied",
+            Event::StartRefused { .. } => "startRefused",
             Event::CancelRequested { .. } => "cancelRequested",
             Event::Halt { .. } => "halt",
         }
@@ -381,6 +391,7 @@ pub fn step(
     let Some(current) = state else {
         return match event {
             Event::Start { .. } => start(None, event),
+            Event::StartRefused { now_ms, message } => start_refused(None, *now_ms, message),
             _ => Err(EngineError::InvalidTransition {
                 state: "none".into(),
                 event: event.name().into(),
@@ -457,6 +468,7 @@ pub fn step(
                 document_id.as_deref(),
             ))
         }
+        Event::StartRefused { now_ms, message } => start_refused(Some(current), *now_ms, message),
         Event::HopDied { now_ms, message } => {
             require_in_progress(current, event)?;
             Ok(hop_died(current, *now_ms, message.as_deref()))
@@ -665,6 +677,58 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
         next.last_batch_ms = None;
     }
     Ok(run_batch(next))
+}
+
+/// A migration that could not start is recorded as failed, so its status
+/// says why instead of the series stopping silently. A running worker is
+/// left alone (a live chain keeps its single writer).
+fn start_refused(
+    state: Option<&WorkerState>,
+    now_ms: f64,
+    message: &str,
+) -> Result<Transition, EngineError> {
+    let mut next = match state {
+        Some(s) if s.status == WorkerStatus::InProgress => {
+            return Ok(nothing(s, "already running".into()));
+        }
+        Some(s) => {
+            let mut n = s.clone();
+            n.generation = n.generation.saturating_add(1);
+            n
+        }
+        None => {
+            start(
+                None,
+                &Event::Start {
+                    now_ms,
+                    batch_size: None,
+                    max_batch_size: None,
+                    adaptive: None,
+                    cursor: None,
+                    reset: false,
+                    one_batch_only: false,
+                    range: None,
+                    stalled: false,
+                },
+            )?
+            .state
+        }
+    };
+    let failure = Failure {
+        kind: FailureKind::User,
+        message: format!("it could not start: {message}"),
+        document_id: None,
+        cursor: next.cursor.clone(),
+        batch_size: next.batch_size,
+        at_ms: now_ms,
+    };
+    next.status = WorkerStatus::Failed;
+    next.ended_ms = Some(now_ms);
+    next.error = Some(failure.clone());
+    Ok(Transition {
+        state: next,
+        action: Action::Fail { failure },
+    })
 }
 
 /// A hop that died whole is recorded as a failure, never retried in place:
@@ -1456,6 +1520,48 @@ mod tests {
         assert_eq!(failure.kind, FailureKind::Limit);
         assert!(failure.message.contains("kept no error text"));
         assert_eq!(t.state.batch_size, s.batch_size / 2);
+    }
+
+    fn start_refused() -> Event {
+        Event::StartRefused {
+            now_ms: T0,
+            message: "m:plain is not a migration".into(),
+        }
+    }
+
+    #[test]
+    fn start_refused_records_a_failed_worker_saying_why() {
+        let t = step(None, &start_refused(), &limits()).unwrap();
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(
+            failure.message,
+            "it could not start: m:plain is not a migration"
+        );
+        assert_eq!(t.state.error.as_ref(), Some(failure));
+        // A later start resumes it, as any failed worker.
+        assert!(matches!(
+            apply(&t.state, &start_event()).action,
+            Action::RunBatch { .. }
+        ));
+    }
+
+    #[test]
+    fn start_refused_leaves_a_running_worker_alone() {
+        let s = running();
+        let t = apply(&s, &start_refused());
+        assert!(matches!(t.action, Action::Nothing { .. }));
+        assert_eq!(t.state, s);
+    }
+
+    #[test]
+    fn start_refused_on_a_finished_worker_fails_it_and_bumps_the_generation() {
+        let s = with_status(WorkerStatus::Success);
+        let t = apply(&s, &start_refused());
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        assert_eq!(t.state.generation, s.generation + 1);
     }
 
     #[test]

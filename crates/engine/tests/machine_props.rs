@@ -168,6 +168,10 @@ fn with_time(event: Event, now: f64) -> Event {
             now_ms: now,
             message,
         },
+        Event::StartRefused { message, .. } => Event::StartRefused {
+            now_ms: now,
+            message,
+        },
         Event::CancelRequested { .. } => Event::CancelRequested { now_ms: now },
         Event::Halt { .. } => Event::Halt { now_ms: now },
         tick @ Event::Tick { .. } => tick,

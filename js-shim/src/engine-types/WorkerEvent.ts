@@ -91,7 +91,15 @@ nowMs: number,
 /**
  * The error the hop died with, when the runtime kept it.
  */
-message?: string, } | { "type": "batchFailed", 
+message?: string, } | { "type": "startRefused", 
+/**
+ * Current time (ms since the epoch).
+ */
+nowMs: number, 
+/**
+ * Why, as the refusal said it.
+ */
+message: string, } | { "type": "batchFailed", 
 /**
  * Current time (ms since the epoch).
  */
