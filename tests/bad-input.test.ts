@@ -318,6 +318,20 @@ describe("drop-in API: refused at the first batch, the app's data untouched", ()
       /Walk the table without customRange/,
     );
   });
+
+  test("a cursor of the same table from another index", async () => {
+    const t = await deploymentWithHistory();
+    const cursor = await t.run(
+      async (ctx) => (await ctx.db.query("todos").withIndex("by_done").paginate({ numItems: 2, cursor: null })).continueCursor,
+    );
+    await failsCleanly(
+      t,
+      () => runDropIn(t, { fn: "counting:padTodos", cursor }),
+      "counting:padTodos",
+      /saved cursor does not fit table todos and its range/,
+      /Pass reset: true to start over/,
+    );
+  });
   test("a malformed cursor", async () => {
     const t = await deploymentWithHistory();
     await failsCleanly(

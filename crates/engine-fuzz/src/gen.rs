@@ -1085,7 +1085,11 @@ pub fn cursor_request(s: &mut Source) -> Val {
     } else {
         word(s, CURSORS)
     };
-    object(s, vec![("cursor", Some(cursor))])
+    let index_fields = maybe(s, |s| list(s, 3, |s| word(s, &["done", "n", ""])));
+    object(
+        s,
+        vec![("cursor", Some(cursor)), ("indexFields", index_fields)],
+    )
 }
 
 /// A `checkIndexWalk` request: field paths that overlap now and then.

@@ -19,6 +19,12 @@ use crate::EngineError;
 #[ts(export)]
 pub struct CursorRequest {
     pub cursor: String,
+    /// The fields of the index the walk uses, without the `_creationTime`
+    /// and `_id` every index ends with: empty for a walk in creation order,
+    /// absent when the caller cannot tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub index_fields: Option<Vec<String>>,
 }
 
 /// Where a cursor points, as far as its text tells.
@@ -31,6 +37,13 @@ pub struct CursorPosition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub document_id: Option<String>,
+    /// Whether a positional cursor has one key per field of the walked
+    /// index (its fields, then `_creationTime` and `_id`); absent when
+    /// either is unknown. A cursor of another index of the same table does
+    /// not fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fits_index: Option<bool>,
 }
 
 /// Reads the document id out of a positional cursor. Each key is either the
@@ -38,7 +51,10 @@ pub struct CursorPosition {
 /// key is the `_id`, a string.
 pub fn cursor_position(req: &CursorRequest) -> Result<CursorPosition, EngineError> {
     let Ok(serde_json::Value::Array(keys)) = serde_json::from_str(&req.cursor) else {
-        return Ok(CursorPosition { document_id: None });
+        return Ok(CursorPosition {
+            document_id: None,
+            fits_index: None,
+        });
     };
     let document_id = match keys.last() {
         Some(serde_json::Value::String(last)) => match serde_json::from_str(last) {
@@ -47,7 +63,14 @@ pub fn cursor_position(req: &CursorRequest) -> Result<CursorPosition, EngineErro
         },
         _ => None,
     };
-    Ok(CursorPosition { document_id })
+    let fits_index = match (&document_id, &req.index_fields) {
+        (Some(_), Some(fields)) => Some(keys.len() == fields.len().saturating_add(2)),
+        _ => None,
+    };
+    Ok(CursorPosition {
+        document_id,
+        fits_index,
+    })
 }
 
 /// A batch's walk over an index and the fields its patches changed.
@@ -135,9 +158,31 @@ mod tests {
     fn id_of(cursor: &str) -> Option<String> {
         cursor_position(&CursorRequest {
             cursor: cursor.into(),
+            index_fields: None,
         })
         .unwrap()
         .document_id
+    }
+
+    fn fits(cursor: &str, fields: Option<&[&str]>) -> Option<bool> {
+        cursor_position(&CursorRequest {
+            cursor: cursor.into(),
+            index_fields: fields.map(|f| f.iter().map(|s| s.to_string()).collect()),
+        })
+        .unwrap()
+        .fits_index
+    }
+
+    #[test]
+    fn cursor_position_tells_whether_a_cursor_fits_the_walked_index() {
+        let by_creation = r#"["1764600000000.5","\"10001;todos\""]"#;
+        let by_done = r#"["false","1764600000000.5","\"10001;todos\""]"#;
+        assert_eq!(fits(by_creation, Some(&[])), Some(true));
+        assert_eq!(fits(by_done, Some(&["done"])), Some(true));
+        assert_eq!(fits(by_done, Some(&[])), Some(false));
+        assert_eq!(fits(by_creation, Some(&["done"])), Some(false));
+        assert_eq!(fits(by_done, None), None);
+        assert_eq!(fits("opaque", Some(&[])), None);
     }
 
     #[test]

@@ -160,9 +160,10 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
   } else {
     query = spec.customRange ? spec.customRange(initializer as never) : initializer;
   }
-  if (args.cursor) assertCursorOfTable(ctx, spec.table, args.cursor);
   // Read before paginate, which closes the query.
-  const walkedIndex = spec.customRange && query !== initializer ? walkedIndexOf(query) : undefined;
+  const walk = query === initializer ? { fields: [] } : walkOf(spec, query);
+  if (args.cursor) assertCursorFits(ctx, spec.table, args.cursor, walk.fields);
+  const walkedIndex = spec.customRange ? walk : undefined;
   try {
     const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
     assertOwnTable(ctx, spec, result.page as AnyDoc[]);
@@ -176,16 +177,27 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
   }
 }
 
+type Walk = { index?: string; fields?: string[] };
+
 /**
- * The index a query walks, e.g. `by_n`. Convex's query object keeps it in a
- * field that is not public API; when it cannot be read, the walk is not
- * checked (see `assertWalkUnmoved`).
+ * The index a query walks (e.g. `by_n`) and its fields before the
+ * `_creationTime` and `_id` every index ends with. Convex's query object
+ * keeps its source in a field that is not public API, and the fields come
+ * from the constructor's `schema`; what cannot be read is left out, and is
+ * then not checked.
  */
-function walkedIndexOf(query: unknown): string | undefined {
+function walkOf(spec: BatchSpec<GenericDataModel>, query: unknown): Walk {
   const source = (query as { state?: { query?: { source?: { type?: unknown; indexName?: unknown } } } }).state?.query
     ?.source;
-  if (source?.type !== "IndexRange" || typeof source.indexName !== "string") return undefined;
-  return source.indexName.slice(source.indexName.indexOf(".") + 1);
+  if (source?.type === "FullTableScan") return { fields: [] };
+  if (source?.type !== "IndexRange" || typeof source.indexName !== "string") return {};
+  const index = source.indexName.slice(source.indexName.indexOf(".") + 1);
+  if (index === "by_creation_time") return { index, fields: [] };
+  const table = spec.schema?.tables[spec.table] as
+    | { " indexes"?: () => { indexDescriptor: string; fields: string[] }[] }
+    | undefined;
+  const fields = table?.[" indexes"]?.().find((i) => i.indexDescriptor === index)?.fields;
+  return fields ? { index, fields } : { index };
 }
 
 /** Whether a patch leaves a field as it was (Convex values compare by their JSON form). */
@@ -201,12 +213,9 @@ function sameValue(a: unknown, b: unknown): boolean {
  * walk would meet it again. The engine refuses the batch, which rolls back.
  * Needs the schema (the constructor's `schema` option) to know the fields.
  */
-function assertWalkUnmoved(spec: BatchSpec<GenericDataModel>, index: string | undefined, changed: Set<string>) {
-  if (!index || changed.size === 0) return;
-  const table = spec.schema?.tables[spec.table] as { " indexes"?: () => { indexDescriptor: string; fields: string[] }[] } | undefined;
-  const fields = table?.[" indexes"]?.().find((i) => i.indexDescriptor === index)?.fields;
-  if (!fields) return;
-  engine.checkIndexWalk({ table: spec.table, index, indexFields: fields, changedFields: [...changed] });
+function assertWalkUnmoved(spec: BatchSpec<GenericDataModel>, walk: Walk | undefined, changed: Set<string>) {
+  if (!walk?.index || !walk.fields || changed.size === 0) return;
+  engine.checkIndexWalk({ table: spec.table, index: walk.index, indexFields: walk.fields, changedFields: [...changed] });
 }
 
 function invalidCursor(table: string) {
@@ -219,14 +228,17 @@ function invalidCursor(table: string) {
 }
 
 /**
- * A positional cursor names the document it stopped at; one of another
- * table would parse under this query and start at an arbitrary place (a
- * whole table skipped, "success" with nothing processed). Convex's opaque
- * cursors are judged by Convex itself.
+ * A positional cursor names the document it stopped at and has one key per
+ * field of its index; one of another table or index would parse under this
+ * query and start at an arbitrary place (a whole table skipped, "success"
+ * with nothing processed). Convex's opaque cursors are judged by Convex.
  */
-function assertCursorOfTable(ctx: AnyCtx, table: string, cursor: string) {
-  const { documentId } = engine.cursorPosition({ cursor });
-  if (documentId !== undefined && ctx.db.normalizeId(table, documentId) === null) throw invalidCursor(table);
+function assertCursorFits(ctx: AnyCtx, table: string, cursor: string, indexFields: string[] | undefined) {
+  const position = engine.cursorPosition({ cursor, ...(indexFields ? { indexFields } : {}) });
+  if (position.fitsIndex === false) throw invalidCursor(table);
+  if (position.documentId !== undefined && ctx.db.normalizeId(table, position.documentId) === null) {
+    throw invalidCursor(table);
+  }
 }
 
 /**

@@ -8,4 +8,11 @@ export type CursorPosition = {
  * The `_id` of the document the cursor stopped at, for a positional
  * cursor; absent for an opaque one, which only the runtime can judge.
  */
-documentId?: string, };
+documentId?: string, 
+/**
+ * Whether a positional cursor has one key per field of the walked
+ * index (its fields, then `_creationTime` and `_id`); absent when
+ * either is unknown. A cursor of another index of the same table does
+ * not fit.
+ */
+fitsIndex?: boolean, };

@@ -3,4 +3,10 @@
 /**
  * The cursor to read.
  */
-export type CursorRequest = { cursor: string, };
+export type CursorRequest = { cursor: string, 
+/**
+ * The fields of the index the walk uses, without the `_creationTime`
+ * and `_id` every index ends with: empty for a walk in creation order,
+ * absent when the caller cannot tell.
+ */
+indexFields?: Array<string>, };
