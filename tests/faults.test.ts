@@ -658,6 +658,19 @@ describe("9. a read limit never leaves a run stuck: the batch is budgeted from w
     expect(await countersOf(t, ids.filter((_, i) => i !== 5))).toEqual([...ones(5), 0, 0, 0, 0]);
   });
 
+  test("layer 2: a document that alone exceeds the batch's share fails the run at its position", async () => {
+    const t = deployment(READ_LIMIT);
+    const texts = [...Array<string>(5).fill("small"), "big".padEnd(200_000, "."), ...Array<string>(4).fill("small")];
+    const ids = await seedTexts(t, texts);
+    const run = await start(t, { batchSize: 4 });
+    await drain(t);
+    const s = await status(t);
+    expect(s.activeRun).toBeNull();
+    expect(s.recentRuns[0]).toMatchObject({ runId: run.runId, status: "failed" });
+    expect(s.recentRuns[0]!.items[0]!.error).toMatch(/exceeds a transaction limit even in a batch of one: .*Read too much data/);
+    expect(await countersOf(t, ids.filter((_, i) => i !== 5))).toEqual([...ones(5), 0, 0, 0, 0]);
+  });
+
   async function deadHopSetup(t: Deployment) {
     // One document larger than what a whole transaction may read.
     return await seedTexts(t, ["small", "small", "huge".padEnd(350_000, "."), "small"]);
