@@ -6,6 +6,7 @@
 import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import type { FailureKind } from "../js-shim/src/engine-types/FailureKind.js";
+import type { PagePosition } from "../js-shim/src/engine-types/PagePosition.js";
 import type { Usage } from "../js-shim/src/engine-types/Usage.js";
 import { vDirection, vKeyRange } from "./validators.js";
 
@@ -62,6 +63,8 @@ export type BatchResult = {
   updated?: number;
   usage?: Usage;
   samples?: DryRunSample[];
+  /** Where the page left a walk in `_creationTime` order (none for a `customRange`). */
+  position?: PagePosition;
 };
 
 /** The error a batch throws when `migrateOne` fails on a document. */
@@ -83,6 +86,34 @@ export const MIGRATION_DESCRIPTION = "MIGRATION_DESCRIPTION";
 
 export type DocumentFailure = { kind: typeof MIGRATE_ONE_FAILED; documentId: string; message: string };
 export type DryRunOutcome = { kind: typeof DRY_RUN; result: BatchResult };
+
+/** The error when a function answers a batch with something that is not a batch's result. */
+export const NOT_A_MIGRATION = "NOT_A_MIGRATION";
+
+/**
+ * Whether a batch function answered the way a migration does: the peer's
+ * `{ continueCursor, isDone, processed }` (what define() returns has more).
+ */
+export function isBatchResult(answer: unknown): answer is BatchResult {
+  const r = answer as Partial<BatchResult> | null;
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    typeof r.continueCursor === "string" &&
+    typeof r.isDone === "boolean" &&
+    typeof r.processed === "number"
+  );
+}
+
+export function notABatch(name: string, answer: unknown): ConvexError<{ kind: string; message: string }> {
+  const shown = JSON.stringify(answer) ?? String(answer);
+  return new ConvexError({
+    kind: NOT_A_MIGRATION,
+    message:
+      `${name} is not a migration: a batch of it answered ${shown.slice(0, 200)}, not { continueCursor, isDone, processed }. ` +
+      `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
+  });
+}
 
 /** Pull the message and the failing document out of whatever the batch threw. */
 export function failureFacts(error: unknown): { message: string; documentId?: string; code?: string } {

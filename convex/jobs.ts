@@ -18,8 +18,9 @@ import type { Doc, Id } from "./_generated/dataModel.js";
 import type { MutationCtx, QueryCtx } from "./_generated/server.js";
 import {
   classifyFailure,
+  isBatchResult,
+  notABatch,
   type BatchArgs,
-  type BatchResult,
   MIGRATION_DESCRIPTION,
   type MigrationDescription,
 } from "./batchContract.js";
@@ -33,6 +34,11 @@ export type StartOptions = {
   oneBatchOnly?: boolean;
   parallelism?: number;
   limits?: Limits;
+  /**
+   * Run the first worker's first batch inside this mutation, as the peer's
+   * `lib:migrate` does; later batches are scheduled. Off for hops and series.
+   */
+  inline?: boolean;
 };
 
 export async function migrationByName(ctx: QueryCtx, name: string) {
@@ -72,7 +78,8 @@ async function batchArgs(
   const checksum = run?.planned.find((p) => p.id === target?.migrationId)?.checksum;
   return {
     cursor: action.cursor ?? null,
-    batchSize: action.batchSize,
+    // A hand-written peer-protocol function takes its own default unless a size was given.
+    batchSize: migration.protocol === "peer" ? migration.fixedBatchSize : action.batchSize,
     dryRun: false,
     oneBatchOnly: true,
     ...(state.range ? { range: state.range } : {}),
@@ -100,9 +107,10 @@ export async function startWorkers(
     workers = [];
   }
   if (workers.length === 0) {
-    const ranges = await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism);
+    const ranges = await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism ?? 1);
     for (const [index, range] of ranges.entries()) {
-      await applyEvent(ctx, migration, { index, state: undefined, range }, startEvent(opts, range), opts.limits);
+      const inline = opts.inline === true && index === 0;
+      await applyEvent(ctx, migration, { index, state: undefined, range }, startEvent(opts, range), opts.limits, inline);
     }
     return;
   }
@@ -117,7 +125,8 @@ export async function startWorkers(
       return;
     }
     const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
-    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits);
+    const inline = opts.inline === true && w.index === 0;
+    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits, inline);
   }
 }
 
@@ -205,7 +214,7 @@ async function rangesFor(
   parallelism: number,
 ): Promise<(KeyRange | undefined)[]> {
   if (parallelism <= 1) return [undefined];
-  const { bounds } = await describe(ctx, migration.fnHandle, versionedTarget(migration));
+  const { bounds } = await describe(ctx, handleOf(migration), versionedTarget(migration));
   if (bounds === null) return [undefined];
   return engine.splitRange({ lo: bounds.lo, hi: bounds.hi, parts: parallelism });
 }
@@ -219,6 +228,7 @@ async function applyEvent(
   worker: WorkerRef,
   event: Event,
   limits?: Limits,
+  inline = false,
 ): Promise<Action> {
   const t = engine.workerStep({
     ...(worker.state ? { state: worker.state.state } : {}),
@@ -234,7 +244,7 @@ async function applyEvent(
     const id = await ctx.db.insert("workers", { migration: migration._id, index: worker.index, state: t.state });
     row = (await ctx.db.get(id))!;
   }
-  await act(ctx, migration, row, t.action, limits);
+  await act(ctx, migration, row, t.action, limits, inline);
   return t.action;
 }
 
@@ -245,11 +255,15 @@ async function act(
   worker: Doc<"workers">,
   action: Action,
   limits?: Limits,
+  inline = false,
 ): Promise<void> {
   switch (action.type) {
     case "runBatch":
-      if (worker.state.oneBatchOnly) {
-        // Driven inline (runToCompletion, oneBatchOnly): no chain to schedule.
+      if (worker.state.oneBatchOnly || (inline && worker.state.lastHopDied !== true)) {
+        // Driven inline (runToCompletion, oneBatchOnly, a start's first
+        // batch): the batch's outcome schedules whatever follows. After a
+        // hop that died whole, the engine marks the worker so its next batch
+        // gets a hop of its own rather than dying inside the caller's start.
         await runBatch(ctx, migration, worker, action, limits);
       } else {
         const scheduledId = await ctx.scheduler.runAfter(0, internal.worker.tick, {
@@ -294,12 +308,15 @@ export async function runBatch(
   const nested = engine.batchLimits({ ...(limits ? { limits } : {}), ...(remaining ? { remaining } : {}) });
   const startedMs = Date.now();
   let event: Event;
+  let refusal: Error | undefined;
   try {
-    const result = (await ctx.runMutation(
-      migration.fnHandle as FunctionHandle<"mutation">,
+    const result: unknown = await ctx.runMutation(
+      handleOf(migration) as FunctionHandle<"mutation">,
       await batchArgs(ctx, migration, worker.state, action),
       { transactionLimits: toTransactionLimits(nested) },
-    )) as BatchResult;
+    );
+    // Not an outcome of a batch: refused, rolling back this whole transaction.
+    if (!isBatchResult(result)) throw (refusal = notABatch(migration.name, result));
     event = {
       type: "batchCommitted",
       nowMs: Date.now(),
@@ -310,8 +327,10 @@ export async function runBatch(
       elapsedMs: Date.now() - startedMs,
       ...(result.usage ? { usage: result.usage } : {}),
       budget: nested,
+      ...(result.position ? { position: result.position } : {}),
     };
   } catch (error) {
+    if (error === refusal) throw error;
     const failure = classifyFailure(error);
     event = {
       type: "batchFailed",
@@ -475,7 +494,19 @@ export async function continueSeries(ctx: MutationCtx, migration: Doc<"migration
     name: first.name,
     fnHandle: first.fnHandle,
     next: rest,
+    ...(migration.resetNext ? { reset: true } : {}),
   });
+}
+
+/** The migration's function handle; every path that runs a batch has set it. */
+export function handleOf(migration: Doc<"migrations">): string {
+  if (migration.fnHandle === undefined) {
+    throw new ConvexError({
+      kind: "INVALID_FUNCTION",
+      message: `Migration ${migration.name} has no function to run yet. Start it with its runner (migrations.runner()) or runOne.`,
+    });
+  }
+  return migration.fnHandle;
 }
 
 /** Throws a clear error when a handle cannot be a function handle. */
@@ -484,8 +515,9 @@ export function assertHandle(fnHandle: string) {
     throw new ConvexError({
       kind: "INVALID_FUNCTION",
       message:
-        "Invalid function handle. Start migrations through the runner your app exports " +
-        "(migrations.runner()) or the convex-migrate CLI, not by calling the component directly.",
+        // The peer's words first, so code matching on them keeps working.
+        `Invalid fnHandle: Invalid function handle ${JSON.stringify(fnHandle.slice(0, 80))}. Start migrations through ` +
+        "the runner your app exports (migrations.runner()) or the convex-migrate CLI, not by calling the component directly.",
     });
   }
 }

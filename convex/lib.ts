@@ -4,11 +4,21 @@
  * Components' functions are reachable only from the app that mounts them.
  */
 import type { FunctionHandle } from "convex/server";
-import { ConvexError, v } from "convex/values";
+import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
+import { EngineError } from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
-import { CUSTOM_RANGE_TABLE, DRY_RUN, UNKNOWN_TABLE, failureFacts, type DryRunOutcome } from "./batchContract.js";
+import {
+  CUSTOM_RANGE_TABLE,
+  DRY_RUN,
+  NOT_A_MIGRATION,
+  UNKNOWN_TABLE,
+  failureFacts,
+  isBatchResult,
+  type DryRunOutcome,
+  type MigrationDescription,
+} from "./batchContract.js";
 import {
   assertHandle,
   cancelWorkers,
@@ -18,82 +28,176 @@ import {
   migrationByName,
   startWorkers,
 } from "./jobs.js";
+import { adoptPeerRow, isPeerHop, isPeerRow } from "./peer.js";
 import { neverRun, statusOf } from "./status.js";
 import { vLimits, vMigrationStatus, type MigrationStatus } from "./validators.js";
 
 const vNext = v.array(v.object({ name: v.string(), fnHandle: v.string() }));
 
+const vMigrateArgs = {
+  name: v.string(),
+  fnHandle: v.string(),
+  cursor: v.optional(v.union(v.string(), v.null())),
+  batchSize: v.optional(v.number()),
+  maxBatchSize: v.optional(v.number()),
+  adaptive: v.optional(v.boolean()),
+  workers: v.optional(v.number()),
+  oneBatchOnly: v.optional(v.boolean()),
+  next: v.optional(vNext),
+  dryRun: v.boolean(),
+  reset: v.optional(v.boolean()),
+  limits: v.optional(vLimits),
+};
+export type MigrateArgs = ObjectType<typeof vMigrateArgs>;
+
 /**
- * Start, resume or reset a migration (and the series after it). Returns its
+ * Start, resume or reset a migration (and the series after it). Runs its
+ * first batch inside this mutation, schedules the rest, and returns its
  * status. Starting a migration that is already running changes nothing.
  */
 export const migrate = mutation({
-  args: {
-    name: v.string(),
-    fnHandle: v.string(),
-    cursor: v.optional(v.union(v.string(), v.null())),
-    batchSize: v.optional(v.number()),
-    maxBatchSize: v.optional(v.number()),
-    adaptive: v.optional(v.boolean()),
-    workers: v.optional(v.number()),
-    oneBatchOnly: v.optional(v.boolean()),
-    next: v.optional(vNext),
-    dryRun: v.boolean(),
-    reset: v.optional(v.boolean()),
-    limits: v.optional(vLimits),
-  },
+  args: vMigrateArgs,
   returns: vMigrationStatus,
   handler: async (ctx, args) => {
-    assertHandle(args.fnHandle);
-    const described = await describeMigration(ctx, args.name, args.fnHandle);
     // Every later migration of the series is checked now, so a wrong entry
     // refuses the whole start instead of silently ending the series later.
     for (const next of args.next ?? []) {
       assertHandle(next.fnHandle);
       await describeMigration(ctx, next.name, next.fnHandle, ` (listed in next of ${args.name})`);
     }
-    if (typeof args.cursor === "string") await assertOwnCursor(ctx, args.name, args.cursor);
-    const batchSize = args.batchSize ?? described.batchSize;
-    // Every path checks the size, a dry run and a skipped completed migration too.
-    engine.checkBatchSizes({
-      batchSize,
-      ...(args.maxBatchSize !== undefined ? { maxBatchSize: args.maxBatchSize } : {}),
-    });
-    if (args.dryRun) return await dryRunOnce(ctx, { ...args, batchSize });
-    const migration = await upsert(ctx, args, described.workers);
-    if (migration.isDone && !args.reset && args.cursor == null) {
-      // Completed migrations are skipped; a series moves on to the next one.
-      await continueSeries(ctx, migration);
-      return await statusOf(ctx, migration);
-    }
-    await startWorkers(ctx, migration, {
-      ...defaultsFrom(described),
-      batchSize,
-      ...(args.maxBatchSize !== undefined ? { maxBatchSize: args.maxBatchSize } : {}),
-      ...(args.adaptive !== undefined ? { adaptive: args.adaptive } : {}),
-      ...(args.workers !== undefined ? { parallelism: args.workers } : {}),
-      cursor: args.reset ? null : args.cursor,
-      reset: args.reset ?? false,
-      oneBatchOnly: args.oneBatchOnly ?? false,
-      ...(args.limits ? { limits: args.limits } : {}),
-    });
-    return await statusOf(ctx, (await ctx.db.get(migration._id))!);
+    return await startMigration(ctx, args);
   },
 });
 
 /** A migration's description, or an error saying that the function is not one. */
 async function describeMigration(ctx: MutationCtx, name: string, fnHandle: string, where = "") {
   return await describe(ctx, fnHandle).catch((error: unknown) => {
-    // A migration that refused its own description says why itself.
-    const kind = error instanceof ConvexError ? (error.data as { kind?: unknown })?.kind : undefined;
-    if (kind === UNKNOWN_TABLE || kind === CUSTOM_RANGE_TABLE) throw error;
+    if (refusedItsOwnDescription(error)) throw error;
     throw new ConvexError({
-      kind: "NOT_A_MIGRATION",
+      kind: NOT_A_MIGRATION,
       message:
         `${name}${where} is not a migration: ${error instanceof Error ? error.message : String(error)}. ` +
         `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
     });
   });
+}
+
+/** A migration that refused its own description (another table) says why itself. */
+function refusedItsOwnDescription(error: unknown): boolean {
+  const kind = error instanceof ConvexError ? (error.data as { kind?: unknown })?.kind : undefined;
+  return kind === UNKNOWN_TABLE || kind === CUSTOM_RANGE_TABLE;
+}
+
+/** What `lib:migrate` does; a series' next migration starts the same way. */
+export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promise<MigrationStatus> {
+  // Every path checks the sizes, a dry run and a skipped completed migration too.
+  checkBatchSize(args.batchSize, args.maxBatchSize);
+  assertHandle(args.fnHandle);
+  const found = await migrationByName(ctx, args.name);
+  // The old code's scheduled hop, arriving after its row was taken over.
+  if (found && (await isPeerHop(ctx, found))) return await statusOf(ctx, found);
+  // Adopting a peer row writes; a dry run keeps nothing and reads it as it is.
+  const existing = found && !args.dryRun ? await adoptPeerRow(ctx, found) : found;
+  // The peer's hop resumes at the cursor its row saved: that is no new starting point.
+  const cursor = found && isPeerRow(found) && args.cursor === found.cursor ? undefined : args.cursor;
+  if (existing?.isDone && !args.reset && cursor == null && !args.dryRun) {
+    // Completed migrations are skipped before their function is called; a series moves on.
+    await ctx.db.patch(existing._id, {
+      fnHandle: args.fnHandle,
+      ...(args.next ? { next: args.next, resetNext: undefined } : {}),
+    });
+    const done = (await ctx.db.get(existing._id))!;
+    await continueSeries(ctx, done);
+    return await statusOf(ctx, done);
+  }
+  let described: MigrationDescription | undefined;
+  let refusal: unknown;
+  try {
+    described = await describe(ctx, args.fnHandle);
+  } catch (error) {
+    if (refusedItsOwnDescription(error)) throw error;
+    refusal = error;
+  }
+  if (typeof cursor === "string") await assertOwnCursor(ctx, args.name, cursor);
+  const run = { ...args, cursor };
+  if (!described) return await startPeerProtocol(ctx, run, existing, refusal);
+  const batchSize = args.batchSize ?? described.batchSize;
+  checkBatchSize(batchSize, args.maxBatchSize);
+  if (args.dryRun) return await dryRunOnce(ctx, { ...run, batchSize });
+  const upserted = await upsert(ctx, run, described.workers);
+  // It describes itself now: whatever ran under this name before by the peer's protocol is replaced.
+  if (upserted.protocol) await ctx.db.patch(upserted._id, { protocol: undefined, fixedBatchSize: undefined });
+  const migration = upserted.protocol ? (await ctx.db.get(upserted._id))! : upserted;
+  await startWorkers(ctx, migration, {
+    ...defaultsFrom(described),
+    batchSize,
+    ...(args.maxBatchSize !== undefined ? { maxBatchSize: args.maxBatchSize } : {}),
+    ...(args.adaptive !== undefined ? { adaptive: args.adaptive } : {}),
+    ...(args.workers !== undefined ? { parallelism: args.workers } : {}),
+    cursor: args.reset ? null : cursor,
+    reset: args.reset ?? false,
+    oneBatchOnly: args.oneBatchOnly ?? false,
+    inline: true,
+    ...(args.limits ? { limits: args.limits } : {}),
+  });
+  return await statusOf(ctx, (await ctx.db.get(migration._id))!);
+}
+
+/**
+ * A function that does not describe itself may be a hand-written mutation
+ * speaking the peer's batch protocol. It runs with fixed batches, its own
+ * default size unless one is given. Its first batch here is the proof: one
+ * that throws or answers anything else refuses the whole start, so nothing
+ * of it is kept.
+ */
+async function startPeerProtocol(
+  ctx: MutationCtx,
+  args: MigrateArgs,
+  existing: Doc<"migrations"> | null,
+  refusal: unknown,
+): Promise<MigrationStatus> {
+  const proven = existing?.protocol === "peer";
+  const notAMigration = (reason: unknown) =>
+    new ConvexError({
+      kind: NOT_A_MIGRATION,
+      message:
+        `${args.name} is not a migration: ${failureFacts(reason).message}. ` +
+        `Name a function exported from migrations.define(), e.g. "migrations:setDefault", or a mutation that takes ` +
+        "{ cursor, batchSize, dryRun } and returns { continueCursor, isDone, processed }.",
+    });
+  if (args.dryRun) {
+    const status = await dryRunOnce(ctx, { ...args, batchSize: args.batchSize }, () => notAMigration(refusal));
+    if (status.state === "failed" && !proven) throw notAMigration(status.error ?? refusal);
+    return status;
+  }
+  const migration = await upsert(ctx, args, 1);
+  await ctx.db.patch(migration._id, { protocol: "peer", fixedBatchSize: args.batchSize });
+  await startWorkers(ctx, (await ctx.db.get(migration._id))!, {
+    ...(args.batchSize !== undefined ? { batchSize: args.batchSize, maxBatchSize: args.batchSize } : {}),
+    adaptive: false,
+    parallelism: 1,
+    cursor: args.reset ? null : args.cursor,
+    reset: args.reset ?? false,
+    oneBatchOnly: args.oneBatchOnly ?? false,
+    inline: true,
+    ...(args.limits ? { limits: args.limits } : {}),
+  });
+  const status = await statusOf(ctx, (await ctx.db.get(migration._id))!);
+  if (status.state === "failed" && !proven) throw notAMigration(status.error ?? refusal);
+  return status;
+}
+
+/** The engine's check of a batch size and ceiling, in the peer's words first. */
+function checkBatchSize(batchSize: number | undefined, maxBatchSize: number | undefined) {
+  try {
+    engine.checkBatchSize({
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    throw new EngineError({ ...error.data, message: `Batch size must be greater than 0 and whole: ${error.data.message}` });
+  }
 }
 
 /**
@@ -136,13 +240,13 @@ async function upsert(
       isDone: false,
       latestStart: Date.now(),
       parallelism: args.workers ?? describedWorkers,
-      ...(args.next ? { next: args.next } : {}),
+      ...(args.next ? { next: args.next, ...(args.reset ? { resetNext: true } : {}) } : {}),
     });
     return (await ctx.db.get(id))!;
   }
   await ctx.db.patch(existing._id, {
     fnHandle: args.fnHandle,
-    ...(args.next ? { next: args.next } : {}),
+    ...(args.next ? { next: args.next, resetNext: args.reset ? true : undefined } : {}),
     ...(restart ? { isDone: false, latestStart: Date.now(), latestEnd: undefined } : {}),
   });
   return (await ctx.db.get(existing._id))!;
@@ -154,15 +258,17 @@ async function upsert(
  */
 async function dryRunOnce(
   ctx: MutationCtx,
-  args: { name: string; fnHandle: string; cursor?: string | null; batchSize: number },
+  args: { name: string; fnHandle: string; cursor?: string | null; batchSize?: number },
+  refuse?: () => Error,
 ): Promise<MigrationStatus> {
   const existing = await migrationByName(ctx, args.name);
   const base = existing ? await statusOf(ctx, existing) : neverRun(args.name);
   const cursor = args.cursor !== undefined ? args.cursor : (base.cursor ?? null);
+  let answer: unknown;
   try {
-    await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
+    answer = await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
       cursor,
-      batchSize: args.batchSize,
+      ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
       dryRun: true,
       oneBatchOnly: true,
     });
@@ -185,8 +291,10 @@ async function dryRunOnce(
     };
   }
   // A function that returned normally kept its writes: refuse, rolling back all.
+  if (refuse && !isBatchResult(answer)) throw refuse();
   throw new Error(
-    `Dry run of ${args.name} did not roll back. Define it with migrations.define() so dryRun is honoured.`,
+    `Dry run of ${args.name} did not roll back: it returned normally with dryRun: true. Define it with ` +
+      'migrations.define(), or have it throw ConvexError({ kind: "DRY RUN", result }) when dryRun is set.',
   );
 }
 
@@ -206,7 +314,8 @@ export const getStatus = query({
     const docs = await ctx.db
       .query("migrations")
       .order("desc")
-      .filter((q) => q.eq(q.field("kind"), "function"))
+      // Drop-in rows: ours and any the peer left (which have no kind).
+      .filter((q) => q.neq(q.field("kind"), "versioned"))
       .take(args.limit ?? 100);
     return await Promise.all(docs.map((m) => statusOf(ctx, m)));
   },
@@ -217,7 +326,8 @@ export const cancel = mutation({
   args: { name: v.string() },
   returns: vMigrationStatus,
   handler: async (ctx, args) => {
-    const migration = await migrationByName(ctx, args.name);
+    const found = await migrationByName(ctx, args.name);
+    const migration = found && (await adoptPeerRow(ctx, found));
     if (!migration) {
       throw new ConvexError({
         kind: "UNKNOWN_MIGRATION",
@@ -268,7 +378,8 @@ export const cancelAll = mutation({
       100,
     );
     const rows: MigrationStatus[] = [];
-    for (const m of open) {
+    for (const row of open) {
+      const m = await adoptPeerRow(ctx, row);
       await cancelWorkers(ctx, m);
       rows.push(await statusOf(ctx, (await ctx.db.get(m._id))!));
     }
@@ -288,7 +399,9 @@ export const clearAll = mutation({
         .order("desc"),
       100,
     );
-    for (const m of old) {
+    for (const row of old) {
+      // A peer row is adopted first, so its pending hop is stopped with it.
+      const m = await adoptPeerRow(ctx, row);
       await cancelWorkers(ctx, m);
       for (const w of await ctx.db
         .query("workers")

@@ -63,6 +63,8 @@ async function carryOut(ctx: MutationCtx, run: Doc<"runs">, action: RunAction) {
     description: planned?.description ?? record?.description ?? "",
     state: "running" as const,
     checksum: planned?.checksum ?? record?.checksum ?? "",
+    // The form travels with the value it describes; none (form 1) unsets it.
+    checksumForm: planned ? planned.checksumForm : record?.checksumForm,
     lastDirection: direction,
     lastRun: run._id,
     updatedAt: Date.now(),

@@ -6,6 +6,7 @@ import * as engine from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import type { QueryCtx } from "./_generated/server.js";
 import { deadHopError, isStalled, workersOf } from "./jobs.js";
+import { isPeerRow, peerWorkers } from "./peer.js";
 import type { MigrationStatus } from "./validators.js";
 
 /** The drop-in vocabulary for the engine's aggregate worker status. */
@@ -18,7 +19,7 @@ const DROP_IN_STATE = {
 } as const;
 
 export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Promise<MigrationStatus> {
-  const workers = await workersOf(ctx, migration._id);
+  const workers = isPeerRow(migration) ? await peerWorkers(ctx, migration) : await workersOf(ctx, migration._id);
   workers.sort((a, b) => a.index - b.index);
   const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const state = workers.length === 0 ? "unknown" : DROP_IN_STATE[summary.status];
@@ -35,12 +36,18 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
     ...(stalled ? { stalled: true } : {}),
     latestStart: migration.latestStart,
     ...(migration.latestEnd !== undefined ? { latestEnd: migration.latestEnd } : {}),
-    batchSize: summary.progress.batchSize,
+    // A peer-protocol function uses its own default size unless one was given.
+    ...(migration.protocol === "peer"
+      ? migration.fixedBatchSize !== undefined
+        ? { batchSize: migration.fixedBatchSize }
+        : {}
+      : { batchSize: summary.progress.batchSize }),
     ...(migration.next ? { next: migration.next.map((n) => n.name) } : {}),
     updated: summary.progress.updated,
     batches: summary.progress.batches,
     ratePerSec: summary.progress.ratePerSec,
     elapsedMs: summary.progress.elapsedMs,
+    estimate: summary.estimate,
     ...(workers.length > 1
       ? {
           workers: workers.map((w) => ({

@@ -5,9 +5,15 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Failure } from "../js-shim/src/engine-types/Failure.js";
+import type { Estimate } from "../js-shim/src/engine-types/Estimate.js";
+import type { KeyPosition } from "../js-shim/src/engine-types/KeyPosition.js";
 import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
 import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
 import type { RunState } from "../js-shim/src/engine-types/RunState.js";
+import type { StepDef } from "../js-shim/src/engine-types/StepDef.js";
+import type { PlanItem } from "../js-shim/src/engine-types/PlanItem.js";
+import type { Repair } from "../js-shim/src/engine-types/Repair.js";
+import type { DriftFinding } from "../js-shim/src/engine-types/DriftFinding.js";
 
 /** The states of one worker, exactly the engine's `WorkerStatus`. */
 export const WORKER_STATUSES = ["inProgress", "success", "failed", "canceled", "paused"] as const;
@@ -33,6 +39,15 @@ export const vKeyRange = v.object({
   hi: v.optional(v.number()),
 });
 
+export const vKeyPosition = v.object({ lo: v.number(), hi: v.number(), at: v.number() });
+
+/** Fraction done and time left, exactly the engine's `Estimate`. */
+export const vEstimate = v.object({
+  fractionDone: v.union(v.number(), v.null()),
+  etaMs: v.union(v.number(), v.null()),
+  basis: v.union(v.literal("creationTime"), v.literal("done"), v.literal("none")),
+});
+
 export const vWorkerState = v.object({
   status: vWorkerStatus,
   cursor: v.optional(v.string()),
@@ -51,6 +66,8 @@ export const vWorkerState = v.object({
   generation: v.number(),
   oneBatchOnly: v.boolean(),
   range: v.optional(vKeyRange),
+  position: v.optional(vKeyPosition),
+  lastHopDied: v.optional(v.boolean()),
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */
@@ -92,7 +109,7 @@ export const vRunState = v.object({
 });
 
 /** A versioned migration's state, exactly the engine's `MigrationState`. */
-export const MIGRATION_STATES = ["pending", "running", "completed", "failed", "canceled", "rolled_back"] as const;
+export const MIGRATION_STATES = ["pending", "running", "completed", "failed", "canceled", "rolled_back", "removed"] as const;
 export const vMigrationState = v.union(
   v.literal("pending"),
   v.literal("running"),
@@ -100,6 +117,7 @@ export const vMigrationState = v.union(
   v.literal("failed"),
   v.literal("canceled"),
   v.literal("rolled_back"),
+  v.literal("removed"),
 );
 
 /** The drop-in status row: @convex-dev/migrations' fields plus extras. */
@@ -128,6 +146,8 @@ export const vMigrationStatus = v.object({
   failedDocumentId: v.optional(v.string()),
   /** Set while `inProgress` but no scheduled batch will continue it; a start resumes it. */
   stalled: v.optional(v.boolean()),
+  /** Fraction done and time left, estimated without counting the table. */
+  estimate: v.optional(vEstimate),
   workers: v.optional(
     v.array(
       v.object({
@@ -155,7 +175,13 @@ const agree = <T extends true>(): T | undefined => undefined;
 agree<Same<Infer<typeof vWorkerState>, WorkerState>>();
 agree<Same<Infer<typeof vFailure>, Failure>>();
 agree<Same<Infer<typeof vKeyRange>, KeyRange>>();
+agree<Same<Infer<typeof vKeyPosition>, KeyPosition>>();
+agree<Same<Infer<typeof vEstimate>, Estimate>>();
 agree<Same<Infer<typeof vRunState>, RunState>>();
+agree<Same<Infer<typeof vStepDef>, StepDef>>();
+agree<Same<Infer<typeof vPlanItem>, PlanItem>>();
+agree<Same<Infer<typeof vRepair>, Repair>>();
+agree<Same<Infer<typeof vDriftFinding>, DriftFinding>>();
 
 /** Transaction limits (Convex's, or tighter ones for tests). */
 export const vLimits = v.object({
@@ -167,6 +193,22 @@ export const vLimits = v.object({
   timeMs: v.number(),
 });
 
+/**
+ * What `convex-migrate deploy --bridge` did around a run: both pushes, in
+ * order, the preflight check of the target schema, and where it ended.
+ */
+export const vDeployRecord = v.object({
+  pipeline: v.literal("bridge"),
+  outcome: v.union(
+    v.literal("deployed"),
+    v.literal("migration_failed"),
+    v.literal("check_failed"),
+    v.literal("second_push_failed"),
+  ),
+  pushes: v.array(v.object({ schema: v.union(v.literal("bridge"), v.literal("target")), ok: v.boolean() })),
+  check: v.optional(v.object({ scanned: v.number(), rejected: v.number() })),
+});
+
 /** Who started a run, from where, for which release. */
 export const vRelease = v.object({
   environment: v.optional(v.string()),
@@ -174,7 +216,16 @@ export const vRelease = v.object({
   tag: v.optional(v.string()),
   initiatedBy: v.optional(v.string()),
   url: v.optional(v.string()),
+  /** Set by `deploy --bridge`: the pushes and the check that went with this run. */
+  deploy: v.optional(vDeployRecord),
 });
+
+/**
+ * A run's stored release record: the release it was started for, and the
+ * convex-migrate version that ran it. Optional, so rows stored before the
+ * record held it stay valid (docs/DECISIONS.md, Versioning).
+ */
+export const vReleaseRecord = v.object({ ...vRelease.fields, convexMigrateVersion: v.optional(v.string()) });
 
 /** The arguments of a versioned `start`, as the CLI sends them. */
 export const vStartOptions = {
@@ -191,7 +242,14 @@ export const vStartOptions = {
   release: v.optional(vRelease),
 };
 
-const vStepDef = v.object({ table: v.string(), batchSize: v.optional(v.number()), source: v.string() });
+const vStepDef = v.object({
+  table: v.string(),
+  batchSize: v.optional(v.number()),
+  source: v.string(),
+  /** The `customRange` source, when the step has one (hashed by checksum form v2). */
+  customRange: v.optional(v.string()),
+  writeMode: v.optional(v.union(v.literal("triggers"), v.literal("raw"))),
+});
 /** A migration as the engine reads it (id, description, steps with their source). */
 export const vMigrationDef = v.object({
   id: v.string(),
@@ -204,7 +262,11 @@ export const vDriftFinding = v.object({
   kind: v.union(v.literal("checksum_mismatch"), v.literal("missing_from_manifest"), v.literal("out_of_order")),
   id: v.string(),
   storedChecksum: v.optional(v.string()),
+  /** The form of `storedChecksum`. */
+  storedForm: v.optional(v.number()),
   currentChecksum: v.optional(v.string()),
+  /** The form of `currentChecksum`. */
+  currentForm: v.optional(v.number()),
   blocking: v.boolean(),
   message: v.string(),
 });
@@ -215,4 +277,19 @@ export const vPlanItem = v.object({
   table: v.string(),
   batchSize: v.optional(v.number()),
   resume: v.boolean(),
+  /** Whether the migration has a down step; false in a down plan marks one that cannot be rolled back. */
+  hasDown: v.boolean(),
+});
+
+/** One drift finding `repair` accepted, as the repair run keeps it. */
+export const vRepair = v.object({
+  id: v.string(),
+  kind: v.union(v.literal("checksum_mismatch"), v.literal("missing_from_manifest"), v.literal("out_of_order")),
+  oldChecksum: v.string(),
+  /** The form of `oldChecksum` (1 for a record that stored none). */
+  oldForm: v.number(),
+  newChecksum: v.optional(v.string()),
+  /** The form of `newChecksum`, stored beside it in the record. */
+  newForm: v.optional(v.number()),
+  state: vMigrationState,
 });

@@ -8,16 +8,20 @@ import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
-import { activeRun, jobName, stepRun } from "./runs.js";
+import { activeRun, jobName, stepRun, versionRecord } from "./runs.js";
 import { deadHopFailure } from "./status.js";
+import { CONVEX_MIGRATE_VERSION } from "./version.js";
 import {
   vDirection,
   vDriftFinding,
   vItemStatus,
+  vEstimate,
   vMigrationDef,
   vMigrationState,
   vPlanItem,
   vRelease,
+  vReleaseRecord,
+  vRepair,
   vRunStatus,
   vStartOptions,
 } from "./validators.js";
@@ -34,7 +38,14 @@ const vStartResult = v.object({
 
 async function records(ctx: QueryCtx): Promise<AppliedRecord[]> {
   const rows = await ctx.db.query("versions").collect();
-  return rows.map((r) => ({ id: r.migrationId, checksum: r.checksum, state: r.state, lastDirection: r.lastDirection }));
+  return rows.map((r) => ({
+    id: r.migrationId,
+    checksum: r.checksum,
+    ...(r.checksumForm !== undefined ? { checksumForm: r.checksumForm } : {}),
+    state: r.state,
+    lastDirection: r.lastDirection,
+    description: r.description,
+  }));
 }
 
 /**
@@ -53,7 +64,7 @@ export const start = mutation({
   handler: async (ctx, args) => {
     assertHandle(args.batchHandle);
     // Checked on every path, a dry run included, before anything is read or written.
-    if (args.batchSize !== undefined) engine.checkBatchSizes({ batchSize: args.batchSize });
+    if (args.batchSize !== undefined) engine.checkBatchSize({ batchSize: args.batchSize });
     const active = await activeRun(ctx);
     const decision = engine.decideStart({
       manifest: args.manifest,
@@ -79,6 +90,7 @@ export const start = mutation({
           direction: i.direction as "up" | "down",
           table: "",
           resume: false,
+          hasDown: decision.manifest.some((m) => m.id === i.id && m.down !== undefined),
         })),
         drift: decision.drift,
       };
@@ -101,7 +113,13 @@ export const start = mutation({
       }),
       planned: decision.plan.map((p) => {
         const entry = decision.manifest.find((m) => m.id === p.id);
-        return { id: p.id, checksum: entry?.checksum ?? "", description: entry?.description ?? "", resume: p.resume };
+        return {
+          id: p.id,
+          checksum: entry?.checksum ?? "",
+          ...(entry ? { checksumForm: entry.checksumForm } : {}),
+          description: entry?.description ?? "",
+          resume: p.resume,
+        };
       }),
       batchFnHandle: args.batchHandle,
       ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
@@ -109,7 +127,7 @@ export const start = mutation({
       ...(args.rawBatchHandle ? { rawBatchHandle: args.rawBatchHandle } : {}),
       driftAllowed: decision.driftAllowed,
       drift: decision.drift,
-      release: args.release ?? {},
+      release: { ...args.release, convexMigrateVersion: CONVEX_MIGRATE_VERSION },
     });
     await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() });
     return {
@@ -148,17 +166,22 @@ const vProgress = v.object({
   stalled: v.optional(v.boolean()),
   /** Why the last batch died as a whole, until a start records it as the item's failure. */
   error: v.optional(v.string()),
+  /** Fraction done and time left for this migration. */
+  estimate: v.optional(vEstimate),
 });
 
 const vRunView = v.object({
   runId: v.string(),
+  /** `repair` for a run that accepted drift (see `repaired`); absent for a migration run. */
+  kind: v.optional(v.literal("repair")),
+  repaired: v.optional(v.array(vRepair)),
   status: vRunStatus,
   direction: vDirection,
   startedAt: v.number(),
   endedAt: v.optional(v.number()),
   error: v.optional(v.string()),
   driftAllowed: v.boolean(),
-  release: vRelease,
+  release: vReleaseRecord,
   items: v.array(
     v.object({
       id: v.string(),
@@ -173,6 +196,8 @@ const vRunView = v.object({
       progress: v.optional(vProgress),
     }),
   ),
+  /** The run's progress across its planned migrations. */
+  estimate: v.optional(vEstimate),
 });
 
 async function runView(ctx: QueryCtx, run: Doc<"runs">) {
@@ -197,6 +222,8 @@ async function runView(ctx: QueryCtx, run: Doc<"runs">) {
   );
   return {
     runId: run._id,
+    ...(run.kind ? { kind: run.kind } : {}),
+    ...(run.repaired ? { repaired: run.repaired } : {}),
     status: run.state.status,
     direction: run.direction,
     startedAt: run.state.startedMs,
@@ -205,6 +232,12 @@ async function runView(ctx: QueryCtx, run: Doc<"runs">) {
     driftAllowed: run.driftAllowed,
     release: run.release,
     items,
+    estimate: engine.runEstimate({
+      items: items.map((item) => ({
+        status: item.status,
+        ...(item.progress?.estimate ? { estimate: item.progress.estimate } : {}),
+      })),
+    }),
   };
 }
 
@@ -213,7 +246,7 @@ async function progressOf(ctx: QueryCtx, name: string) {
   if (!migration) return undefined;
   const workers = await workersOf(ctx, migration._id);
   if (workers.length === 0) return undefined;
-  const { progress } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const { progress, estimate } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
   const died = await deadHopFailure(ctx, workers);
   return {
@@ -226,6 +259,7 @@ async function progressOf(ctx: QueryCtx, name: string) {
     batchSize: progress.batchSize,
     elapsedMs: progress.elapsedMs,
     workers: progress.workers,
+    estimate,
   };
 }
 
@@ -244,8 +278,15 @@ export const status = query({
         description: v.string(),
         state: vMigrationState,
         checksum: v.string(),
+        /** The form of `checksum`. */
+        checksumForm: v.number(),
         storedChecksum: v.optional(v.string()),
         inManifest: v.boolean(),
+        /** The form of the stored checksum: the record's `checksumForm`, or 1 for a record without one. */
+        storedForm: v.optional(v.number()),
+        /** True when the shipped code has the stored checksum, in the stored form. */
+        codeUnchanged: v.optional(v.boolean()),
+        hasDown: v.boolean(),
         appliedAt: v.optional(v.number()),
         rolledBackAt: v.optional(v.number()),
       }),
@@ -302,5 +343,64 @@ export const cancel = mutation({
       await stepRun(ctx, run, { type: "cancelRequested", nowMs: Date.now() });
     }
     return { canceled: true, runId: run._id, message: `Run ${run._id} canceled; start resumes it.` };
+  },
+});
+
+/**
+ * Accept, on the record, that applied migrations were edited or deleted on
+ * purpose: an edited one's record takes the deployed checksum, a deleted one
+ * is marked `removed`. Touches no app data. The engine decides what is
+ * accepted and refuses while a run is active; this stores its answer and a
+ * run of kind `repair` (who, when, commit, old and new checksums).
+ */
+export const repair = mutation({
+  args: {
+    manifest: v.array(vMigrationDef),
+    /** Only these migrations; every edited or deleted one when absent. */
+    ids: v.optional(v.array(v.string())),
+    batchHandle: v.string(),
+    release: v.optional(vRelease),
+  },
+  returns: v.object({
+    status: v.union(v.literal("repaired"), v.literal("noop")),
+    runId: v.optional(v.string()),
+    repaired: v.array(vRepair),
+    /** The drift found before the repair. */
+    drift: v.array(vDriftFinding),
+  }),
+  handler: async (ctx, args) => {
+    assertHandle(args.batchHandle);
+    const active = await activeRun(ctx);
+    const decision = engine.decideRepair({
+      manifest: args.manifest,
+      records: await records(ctx),
+      ...(args.ids !== undefined ? { ids: args.ids } : {}),
+      ...(active ? { activeRunId: active._id } : {}),
+      nowMs: Date.now(),
+    });
+    if (!decision.run) return { status: "noop" as const, repaired: [], drift: decision.drift };
+    const runId = await ctx.db.insert("runs", {
+      active: false,
+      kind: "repair",
+      repaired: decision.repairs,
+      direction: "up",
+      state: decision.run,
+      planned: [],
+      batchFnHandle: args.batchHandle,
+      driftAllowed: false,
+      drift: decision.drift,
+      release: { ...args.release, convexMigrateVersion: CONVEX_MIGRATE_VERSION },
+    });
+    for (const accepted of decision.repairs) {
+      // The engine repairs only records it was given, all read above in this transaction.
+      const record = (await versionRecord(ctx, accepted.id))!;
+      await ctx.db.patch(record._id, {
+        state: accepted.state,
+        ...(accepted.newChecksum !== undefined ? { checksum: accepted.newChecksum, checksumForm: accepted.newForm } : {}),
+        lastRun: runId,
+        updatedAt: Date.now(),
+      });
+    }
+    return { status: "repaired" as const, runId, repaired: decision.repairs, drift: decision.drift };
   },
 });

@@ -1,17 +1,18 @@
 /** The scheduled hops of a migration's workers. Internal: only the component schedules them. */
 import { v } from "convex/values";
 import { internalMutation } from "./_generated/server.js";
-import {
-  assertHandle,
-  continueSeries,
-  defaultsFrom,
-  describe,
-  migrationByName,
-  refuseStart,
-  startWorkers,
-  tick as runTick,
-} from "./jobs.js";
+import { internal } from "./_generated/api.js";
+import { failureFacts } from "./batchContract.js";
+import { migrationByName, refuseStart, tick as runTick } from "./jobs.js";
+import { startMigration } from "./lib.js";
 import { vLimits } from "./validators.js";
+
+const vSeriesEntry = {
+  name: v.string(),
+  fnHandle: v.string(),
+  next: v.array(v.object({ name: v.string(), fnHandle: v.string() })),
+  reset: v.optional(v.boolean()),
+};
 
 /** One hop of one worker: runs a batch if the engine says this hop is current. */
 export const tick = internalMutation({
@@ -23,45 +24,52 @@ export const tick = internalMutation({
   },
 });
 
-/** Starts the next migration of a drop-in series once the previous one succeeded. */
-export const startNext = internalMutation({
-  args: {
-    name: v.string(),
-    fnHandle: v.string(),
-    next: v.array(v.object({ name: v.string(), fnHandle: v.string() })),
-  },
+/**
+ * One series entry's start, the same as lib:migrate: completed ones are
+ * skipped (and the series goes on) unless the series was started with reset.
+ */
+export const startSeriesEntry = internalMutation({
+  args: vSeriesEntry,
   returns: v.null(),
   handler: async (ctx, args) => {
-    assertHandle(args.fnHandle);
-    const existing = await migrationByName(ctx, args.name);
-    const id =
-      existing?._id ??
-      (await ctx.db.insert("migrations", {
-        name: args.name,
-        kind: "function",
-        fnHandle: args.fnHandle,
-        isDone: false,
-        latestStart: Date.now(),
-        parallelism: 1,
-      }));
-    await ctx.db.patch(id, { fnHandle: args.fnHandle, next: args.next });
-    const migration = (await ctx.db.get(id))!;
-    if (migration.isDone) {
-      // Already completed: skip it and keep the series going.
-      await continueSeries(ctx, migration);
-      return null;
-    }
-    let described;
+    await startMigration(ctx, {
+      name: args.name,
+      fnHandle: args.fnHandle,
+      next: args.next,
+      dryRun: false,
+      ...(args.reset ? { reset: true, cursor: null } : {}),
+    });
+    return null;
+  },
+});
+
+/** Starts the next migration of a drop-in series once the previous one succeeded. */
+export const startNext = internalMutation({
+  args: vSeriesEntry,
+  returns: v.null(),
+  handler: async (ctx, args) => {
     try {
-      described = await describe(ctx, args.fnHandle);
+      // In its own transaction, so a start that is refused keeps nothing.
+      await ctx.runMutation(internal.worker.startSeriesEntry, args);
     } catch (error) {
       // Every entry was checked when the series started, so this one changed
       // since (a redeploy): record why on its status instead of stopping silently.
-      const why = error instanceof Error ? error.message : String(error);
-      await refuseStart(ctx, migration, `${args.name} is not a migration: ${why}`);
-      return null;
+      const why = failureFacts(error).message;
+      const message = why.startsWith(args.name) ? why : `${args.name} is not a migration: ${why}`;
+      const migration =
+        (await migrationByName(ctx, args.name)) ??
+        (await ctx.db.get(
+          await ctx.db.insert("migrations", {
+            name: args.name,
+            kind: "function",
+            fnHandle: args.fnHandle,
+            isDone: false,
+            latestStart: Date.now(),
+            parallelism: 1,
+          }),
+        ))!;
+      await refuseStart(ctx, migration, message);
     }
-    await startWorkers(ctx, migration, defaultsFrom(described));
     return null;
   },
 });

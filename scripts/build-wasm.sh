@@ -16,7 +16,7 @@ fi
 printf '\033[2m[setup]\033[0m %s\n' "building the engine's Wasm module" >&2
 cargo build -p convex-migrate-engine-wasm --target wasm32-unknown-unknown --release --quiet
 rm -rf "$OUT" && mkdir -p "$OUT"
-wasm-bindgen target/wasm32-unknown-unknown/release/convex_migrate_engine_wasm.wasm \
+wasm-bindgen "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/convex_migrate_engine_wasm.wasm" \
   --target web --out-dir "$OUT" --out-name engine
 node_modules/.bin/wasm-opt "$OUT/engine_bg.wasm" -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-call-indirect-overlong \

@@ -2,10 +2,13 @@
 # Builds the npm package into dist/: the engine's Wasm (via setup.sh, skipped
 # when current), then tsc over convex/ and js-shim/src/ keeping their layout,
 # then the generated Wasm modules next to them, then the CLI's executable bit.
+# `npm pack` and `npm publish` run it first (prepack), so a fresh clone packs
+# a working package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+node scripts/sync-version.mjs --check
 
 rm -rf dist
 npx tsc -p tsconfig.build.json

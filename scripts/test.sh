@@ -41,3 +41,6 @@ npx vitest run
 
 section "package as users get it"
 bash scripts/pack-test.sh
+
+section "@convex-dev/migrations' own tests against the packed package"
+bash scripts/peer-suite.sh

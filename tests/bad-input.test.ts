@@ -420,7 +420,6 @@ describe("manifest: a bad deployed manifest is refused before anything is writte
   test.each([
     ["a malformed id", () => [withId("2026-12-01 count todos")], [/migration id "2026-12-01 count todos" is malformed/, /YYYYMMDD_HHMMSS_slug/]],
     ["a duplicate id", () => [faultsCountTodos, faultsCountTodos], [/"20261201_090000_count_todos" appears more than once/, /Give each migration its own id/]],
-    ["ids out of order", () => [withId("20261202_090000_later"), faultsCountTodos], [/is listed after "20261202_090000_later"/, /List migrations in id order/]],
     ["an empty table name", () => [{ ...faultsCountTodos, up: { ...faultsCountTodos.up, table: "" } }], [/empty table name/, /Set `table` to the name of the table/]],
     ["a table the schema does not define", () => [{ ...faultsCountTodos, up: { ...faultsCountTodos.up, table: "noSuchTable" } }], [/names table "noSuchTable", which the schema does not define/, /Fix the migration's table/]],
   ] as [string, () => typeof FAULTS_MIGRATIONS, RegExp[]][])("%s", async (_name, migrations, patterns) => {

@@ -259,6 +259,104 @@ describe("checkSchema against each validator kind", () => {
   });
 });
 
+describe("checkSchema and v.id", () => {
+  // Ids are checked in the deployment: an id of the named table passes (even
+  // of a deleted document), an id of another table or a string that is no id
+  // at all is a violation that names what it found.
+  const LINKS = "links";
+  const links = exportSchema(
+    defineSchema({
+      users: defineTable({}),
+      notes: defineTable({}),
+      links: defineTable({
+        owner: v.id("users"),
+        refs: v.array(v.id("users")),
+        byUser: v.record(v.id("users"), v.id("notes")),
+        nested: v.object({ note: v.id("notes") }),
+        either: v.union(v.id("users"), v.literal("nobody")),
+        file: v.optional(v.id("_storage")),
+        label: v.optional(v.string()),
+      }),
+    }),
+  );
+
+  async function setup(t: Deployment) {
+    return await t.run(async (ctx) => {
+      const user = await ctx.db.insert("users", { name: "Ada" });
+      const gone = await ctx.db.insert("users", { name: "Gone" });
+      await ctx.db.delete(gone);
+      const note = await ctx.db.insert("notes", { body: "n" });
+      const file = await ctx.storage.store(new Blob(["bytes"]));
+      const db = ctx.db as unknown as { insert: (table: string, doc: unknown) => Promise<string> };
+      const good = { owner: user, refs: [user, gone], byUser: { [user]: note }, nested: { note }, either: "nobody", file };
+      const insert = (fields: Record<string, unknown>) => db.insert(LINKS, { ...good, ...fields });
+      return {
+        user,
+        gone,
+        note,
+        good: await insert({}),
+        deletedOwner: await insert({ owner: gone, either: gone }),
+        wrongTable: await insert({ owner: note }),
+        notAnId: await insert({ refs: [user, "a"] }),
+        wrongKey: await insert({ byUser: { [note]: note } }),
+        wrongValue: await insert({ byUser: { [user]: user } }),
+        wrongNested: await insert({ nested: { note: user } }),
+        wrongUnion: await insert({ either: note }),
+        wrongFile: await insert({ file: user }),
+        // A string that is an id, where any string will do, stays a string.
+        idAsLabel: await insert({ label: note }),
+      };
+    });
+  }
+
+  test("reports ids of another table and non-id strings at every depth, with the table", async () => {
+    const t = deployment();
+    const ids = await setup(t);
+    const found = await checkTable(t, links, LINKS, 3);
+    expect(found.scanned).toBe(10);
+    const byId = new Map(found.samples.map((s) => [s.id, s.violations]));
+    expect(byId.has(ids.good)).toBe(false);
+    expect(byId.has(ids.deletedOwner)).toBe(false);
+    expect(byId.has(ids.idAsLabel)).toBe(false);
+    expect(found.violating).toBe(7);
+    expect(byId.get(ids.wrongTable)).toEqual([
+      { path: "owner", expected: 'id("users")', found: `an id of "notes": "${ids.note}"` },
+    ]);
+    expect(byId.get(ids.notAnId)).toEqual([
+      { path: "refs[1]", expected: 'id("users")', found: 'a string that is not an id: "a"' },
+    ]);
+    expect(byId.get(ids.wrongKey)).toEqual([
+      { path: `byUser["${ids.note}"]`, expected: 'key of type id("users")', found: `key "${ids.note}" (an id of "notes")` },
+    ]);
+    expect(byId.get(ids.wrongValue)).toEqual([
+      { path: `byUser["${ids.user}"]`, expected: 'id("notes")', found: `an id of "users": "${ids.user}"` },
+    ]);
+    expect(byId.get(ids.wrongNested)).toEqual([
+      { path: "nested.note", expected: 'id("notes")', found: `an id of "users": "${ids.user}"` },
+    ]);
+    expect(byId.get(ids.wrongUnion)).toEqual([
+      { path: "either", expected: 'id("users") | "nobody"', found: `an id of "notes": "${ids.note}"` },
+    ]);
+    expect(byId.get(ids.wrongFile)).toEqual([
+      { path: "file", expected: 'id("_storage")', found: `an id of "users": "${ids.user}"` },
+    ]);
+  });
+
+  test("finds nothing once the wrong ids are fixed", async () => {
+    const t = deployment();
+    const ids = await setup(t);
+    await t.run(async (ctx) => {
+      const db = ctx.db as unknown as { patch: (id: string, doc: unknown) => Promise<void> };
+      const good = { owner: ids.user, refs: [ids.user], byUser: { [ids.user]: ids.note }, nested: { note: ids.note }, either: ids.user, file: undefined };
+      for (const id of [ids.wrongTable, ids.notAnId, ids.wrongKey, ids.wrongValue, ids.wrongNested, ids.wrongUnion, ids.wrongFile]) {
+        await db.patch(id, good);
+      }
+    });
+    const found = await checkTable(t, links, LINKS);
+    expect(found).toMatchObject({ scanned: 10, violating: 0, samples: [] });
+  });
+});
+
 describe("deployedSchema", () => {
   test("returns the schema given to the Migrations constructor, as Convex exports it", async () => {
     const t = deployment();

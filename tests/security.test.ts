@@ -110,6 +110,8 @@ describe("the functions the library creates in the app are internal", () => {
           "checkSchema",
           "define",
           "deployedSchema",
+          "repair",
+          "recordDeploy",
           "runner",
           "seriesRunner",
           "start",

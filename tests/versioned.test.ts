@@ -136,6 +136,7 @@ describe("drift", () => {
     ]);
     expect(result.drift[0]!.currentChecksum).not.toBe(stored);
     expect(result.drift[0]!.currentChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(result.drift[0]).toMatchObject({ storedForm: 2, currentForm: 2 });
   });
 
   test("a deleted applied migration blocks as missing_from_manifest", async () => {
@@ -155,8 +156,7 @@ describe("drift", () => {
     await start(t, { steps: 5 });
     await drain(t);
     const defs = manifestDefs(manifest as never);
-    defs[1]!.up.source += " ";
-    defs[1]!.description += " (edited)";
+    defs[1]!.up.source += " /* edited */";
     expect((await startWithManifest(t, defs)).status).toBe("drift_blocked");
     const result = await startWithManifest(t, defs, { allowDrift: true });
     expect(result).toMatchObject({ status: "running", driftAllowed: true });

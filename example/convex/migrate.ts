@@ -8,5 +8,5 @@ import schema from "./schema.js";
 
 export const migrations = new Migrations<DataModel>(components.migrations, { internalMutation, schema });
 
-export const { start, status, cancel, batch, batchRaw, checkSchema, deployedSchema } =
+export const { start, status, cancel, batch, batchRaw, repair, checkSchema, deployedSchema, recordDeploy } =
   migrations.versioned(manifest);

@@ -9,8 +9,8 @@
 import { ConvexError, type Value } from "convex/values";
 import * as wasm from "../wasm/engine.js";
 import { ENGINE_WASM_BASE64 } from "../wasm/engine-bytes.js";
+import type { BridgePlan } from "./engine-types/BridgePlan.js";
 import type { BatchLimitsRequest } from "./engine-types/BatchLimitsRequest.js";
-import type { BatchSizesRequest } from "./engine-types/BatchSizesRequest.js";
 import type { BuildManifestRequest } from "./engine-types/BuildManifestRequest.js";
 import type { ChecksumResult } from "./engine-types/ChecksumResult.js";
 import type { CursorPosition } from "./engine-types/CursorPosition.js";
@@ -28,7 +28,16 @@ import type { MigrationDef } from "./engine-types/MigrationDef.js";
 import type { NewRunRequest } from "./engine-types/NewRunRequest.js";
 import type { PageCheckRequest } from "./engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "./engine-types/PageCheckResult.js";
+import type { PlanBridgeRequest } from "./engine-types/PlanBridgeRequest.js";
+import type { RepairDecision } from "./engine-types/RepairDecision.js";
+import type { RepairRequest } from "./engine-types/RepairRequest.js";
+import type { PageIdQuestions } from "./engine-types/PageIdQuestions.js";
+import type { Estimate } from "./engine-types/Estimate.js";
+import type { RunEstimateRequest } from "./engine-types/RunEstimateRequest.js";
 import type { RunState } from "./engine-types/RunState.js";
+import type { CheckBatchSizeRequest } from "./engine-types/CheckBatchSizeRequest.js";
+import type { PeerAdoption } from "./engine-types/PeerAdoption.js";
+import type { PeerRow } from "./engine-types/PeerRow.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
 import type { SchemaDiff } from "./engine-types/SchemaDiff.js";
@@ -102,7 +111,7 @@ function invoke<R>(fn: (input: unknown) => unknown, input: unknown): R {
 
 /** The engine's version, checksum form and the names of its states. */
 export const engineInfo = (): EngineInfo => invoke(engine().engineInfo, {});
-/** A migration's `sha256:<hex>` checksum and the canonical text hashed. */
+/** A migration's `sha256:<hex>` checksum, its form and the canonical text hashed. */
 export const checksum = (def: MigrationDef): ChecksumResult => invoke(engine().checksum, def);
 /** Validate a migration set and compute every checksum. */
 export const buildManifest = (req: BuildManifestRequest): ManifestEntry[] =>
@@ -110,6 +119,8 @@ export const buildManifest = (req: BuildManifestRequest): ManifestEntry[] =>
 /** Decide what a versioned `start` does: drift, plan and status. */
 export const decideStart = (req: StartRequest): StartDecision => invoke(engine().decideStart, req);
 /** Every migration's state, the pending ids and drift. */
+export const decideRepair = (req: RepairRequest): RepairDecision => invoke(engine().decideRepair, req);
+
 export const statusReport = (req: StatusReportRequest): StatusReport =>
   invoke(engine().statusReport, req);
 /** Feed one event to one worker's state machine. */
@@ -118,6 +129,8 @@ export const workerStep = (req: WorkerStepRequest): WorkerTransition => invoke(e
 export const newRun = (req: NewRunRequest): RunState => invoke(engine().newRun, req);
 /** Feed one event to a run's state machine. */
 export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().runStep, req);
+/** Fraction done and time left across a versioned run's migrations. */
+export const runEstimate = (req: RunEstimateRequest): Estimate => invoke(engine().runEstimate, req);
 /** Aggregate the workers of one migration into one status and progress. */
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
@@ -128,10 +141,6 @@ export const checkIndexWalk = (req: IndexWalkRequest): void => {
 };
 /** The document id a positional cursor stopped at, when its text tells. */
 export const cursorPosition = (req: CursorRequest): CursorPosition => invoke(engine().cursorPosition, req);
-/** Refuse a bad batch size or growth ceiling (throws the engine's error). */
-export const checkBatchSizes = (req: BatchSizesRequest): void => {
-  invoke(engine().checkBatchSizes, req);
-};
 /** The limits to run the app's nested batch under. */
 export const batchLimits = (req: BatchLimitsRequest): Limits => invoke(engine().batchLimits, req);
 /** Whether a failed batch hit a limit, lost a write race, or hit a bug. */
@@ -139,5 +148,16 @@ export const classifyFailure = (req: ClassifyFailureRequest): FailureKind =>
   invoke(engine().classifyFailure, req);
 /** Check a page of documents against an exported schema. */
 export const checkPage = (req: PageCheckRequest): PageCheckResult => invoke(engine().checkPage, req);
+/** The strings in a page to look up with `normalizeId` before `checkPage`. */
+export const pageIdQuestions = (req: PageCheckRequest): PageIdQuestions =>
+  invoke(engine().pageIdQuestions, req);
 /** Classify every change between two exported schemas. */
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);
+/** Plan a roll-forward from the deployed schema to a target: direct, or through a bridge schema. */
+export const planBridge = (req: PlanBridgeRequest): BridgePlan => invoke(engine().planBridge, req);
+/** Refuse a bad batch size or growth ceiling before anything runs (throws the engine's error). */
+export const checkBatchSize = (req: CheckBatchSizeRequest): void => {
+  invoke(engine().checkBatchSize, req);
+};
+/** The worker that carries on what a row of @convex-dev/migrations recorded. */
+export const adoptPeer = (row: PeerRow): PeerAdoption => invoke(engine().adoptPeer, row);

@@ -4,12 +4,13 @@
  * PATH: it records its argv and environment and answers like `convex run`
  * (a banner line, then the JSON value).
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, test } from "vitest";
 import type { RunOutcome } from "../../js-shim/src/cli/commands/up";
-import { parseReply, mask } from "../../js-shim/src/cli/transport/convexRun";
+import { LineMasker, parseReply, mask } from "../../js-shim/src/cli/transport/convexRun";
 import { cli } from "./helpers";
 
 const SECRET = "eyJ2c2VjcmV0dG9rZW4";
@@ -37,14 +38,22 @@ fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ argv, env }) + "\\n")
 const replies = JSON.parse(fs.readFileSync(${JSON.stringify(replies)}, "utf8"));
 const reply = argv[1] === "deploy" ? replies.deploy : replies[argv[2]];
 if (!reply) { process.stderr.write("no reply for " + argv.join(" ") + "\\n"); process.exit(9); }
-if (reply.stdout) process.stdout.write(reply.stdout.split("$KEY").join(process.env.CONVEX_DEPLOY_KEY));
-if (reply.stderr) process.stderr.write(reply.stderr.split("$KEY").join(process.env.CONVEX_DEPLOY_KEY));
-process.exit(reply.code || 0);
+const key = (text) => text.split("$KEY").join(process.env.CONVEX_DEPLOY_KEY);
+if (reply.stdout) process.stdout.write(key(reply.stdout));
+if (reply.stderr) process.stderr.write(key(reply.stderr));
+// chunks: written one by one with a pause between, so they reach the CLI as separate reads.
+const chunks = (reply.chunks || []).map(key);
+const next = () => {
+  if (chunks.length === 0) return process.exit(reply.code || 0);
+  process.stderr.write(chunks.shift());
+  setTimeout(next, 30);
+};
+next();
 `,
   { mode: 0o755 },
 );
 
-type Reply = { stdout?: string; stderr?: string; code?: number };
+type Reply = { stdout?: string; stderr?: string; chunks?: string[]; code?: number };
 /** What `convex run` prints for a value: a banner, the JSON, sometimes a trailer. */
 const ok = (value: unknown): Reply => ({
   stdout: `✔ Using deployment happy-otter-123\n${JSON.stringify(value, null, 2)}\nsome trailing notice\n`,
@@ -221,6 +230,46 @@ describe("npx convex run transport", () => {
     expect(JSON.parse(start?.argv[3] ?? "{}").release).toMatchObject({ environment: "preview:pr-7" });
   });
 
+  test("deploy: a deploy key split across two writes of convex deploy is never printed", async () => {
+    // Split inside the token: a per-chunk mask hid the first half and printed the second.
+    const at = DEPLOY_KEY.length - 8;
+    answer({
+      deploy: { chunks: [`✔ Using key ${DEPLOY_KEY.slice(0, at)}`, `${DEPLOY_KEY.slice(at)} for the deploy\n`, "✔ Deployed"] },
+      "migrate:start": ok({ status: "noop", plan: [], drift: [] }),
+    });
+    const r = await cli(["deploy", "--prod"], { cwd: project, env: env() });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("✔ Using key *** for the deploy\n");
+    // The tail without a newline is flushed when convex deploy exits.
+    expect(r.stderr).toContain("✔ Deployed");
+    expect(r.stderr + r.stdout).not.toContain(DEPLOY_KEY.slice(at));
+    expect(r.stderr + r.stdout).not.toContain(SECRET.slice(0, 6));
+  });
+
+  test("--env-file naming a file that does not exist is a usage error naming it; nothing runs", async () => {
+    answer({ "migrate:status": ok(statusReport()) });
+    const r = await cli(["status", "--env-file", ".env.staging"], { cwd: project, env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--env-file .env.staging: no such file");
+    expect(r.stderr).toContain(path.join(project, ".env.staging"));
+    expect(calls()).toEqual([]);
+  });
+
+  test("--env-file with a real .env file reaches convex run through a Node process on this Node version", async () => {
+    answer({ "migrate:status": ok(statusReport()) });
+    const main = path.resolve(__dirname, "../../js-shim/src/cli/main.ts");
+    const tsx = path.resolve(__dirname, "../../node_modules/.bin/tsx");
+    const r = spawnSync(tsx, [main, "status", "--json", "--env-file", ".env.ci"], {
+      cwd: project,
+      env: { ...env(), HOME: process.env.HOME ?? root },
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pending: [] });
+    expect(calls()[0]?.argv.slice(-2)).toEqual(["--env-file", ".env.ci"]);
+  });
+
   test("without npx on PATH the error says what to install", async () => {
     const empty = fs.mkdtempSync(path.join(root, "empty-"));
     const r = await cli(["status"], { cwd: project, env: { PATH: empty, CONVEX_DEPLOY_KEY: DEPLOY_KEY } });
@@ -235,6 +284,29 @@ describe("parseReply", () => {
     expect(parseReply('banner\n{\n  "a": [1, 2]\n}\ntrailer {not json}\n')).toEqual({ a: [1, 2] });
     expect(parseReply("- Preparing\n✔ Done\n[\n  1\n]\n")).toEqual([1]);
     expect(() => parseReply("no json here")).toThrow();
+  });
+
+  test.each([
+    ["a prod:…| deploy key", { CONVEX_DEPLOY_KEY: DEPLOY_KEY }, DEPLOY_KEY, SECRET],
+    ["a key without the prod:…| prefix", { CONVEX_SELF_HOSTED_ADMIN_KEY: "selfhosted01234567890abcdef" }, "selfhosted01234567890abcdef", "selfhosted01234567890abcdef"],
+  ])("LineMasker: %s split at every offset is never written, whole or in part", (_kind, keyEnv, key, secret) => {
+    const text = `Deploying with ${key}\r\n✔ key ${key} accepted\nlast line ${key}`;
+    const expected = mask(text, keyEnv);
+    expect(expected).not.toContain(secret);
+    for (let at = 0; at <= text.length; at++) {
+      const written: string[] = [];
+      const masker = new LineMasker(keyEnv, (t) => written.push(t));
+      masker.push(text.slice(0, at));
+      masker.push(text.slice(at));
+      masker.flush();
+      expect(written.join("")).toBe(expected);
+    }
+    // And one character per write.
+    const written: string[] = [];
+    const masker = new LineMasker(keyEnv, (t) => written.push(t));
+    for (const ch of text) masker.push(ch);
+    masker.flush();
+    expect(written.join("")).toBe(expected);
   });
 
   test("mask hides the deploy key and anything shaped like one", () => {

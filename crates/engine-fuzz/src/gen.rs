@@ -76,6 +76,7 @@ const MIGRATION_STATES: &[&str] = &[
     "failed",
     "canceled",
     "rolled_back",
+    "removed",
 ];
 const RUN_STATUSES: &[&str] = &["running", "succeeded", "failed", "canceled"];
 const ITEM_STATUSES: &[&str] = &["pending", "running", "completed", "failed", "canceled"];
@@ -283,17 +284,31 @@ pub fn records(s: &mut Source, manifest: &Val) -> Val {
         if s.flag() {
             continue;
         }
-        let checksum = if s.chance(32) {
-            s.text(&["sha256:0000", "", "md5:1"])
+        // Mostly a value with its right form (v1 stored with or without the
+        // field, as older releases left it); sometimes a form that does not
+        // fit the value or that this engine does not know.
+        let (checksum, form) = if s.chance(32) {
+            (
+                s.text(&["sha256:0000", "sha256v2:0000", "", "md5:1"]),
+                small(s),
+            )
+        } else if s.flag() {
+            let form = if s.flag() { Val::Null } else { Val::Num(1.0) };
+            (engine::checksum::checksum_v1(def), form)
         } else {
-            engine::checksum::checksum(def)
+            let form = if s.chance(16) {
+                small(s)
+            } else {
+                Val::Num(2.0)
+            };
+            (engine::checksum::checksum(def), form)
         };
-        out.push(record(s, def.id.clone(), checksum));
+        out.push(record(s, def.id.clone(), checksum, form));
     }
     let extra = s.below(3);
     for _ in 0..extra {
         let id = id(s);
-        out.push(record(s, id, "sha256:ffff".into()));
+        out.push(record(s, id, "sha256:ffff".into(), Val::Null));
     }
     if s.chance(64) {
         out.reverse();
@@ -301,14 +316,19 @@ pub fn records(s: &mut Source, manifest: &Val) -> Val {
     Val::Arr(out)
 }
 
-fn record(s: &mut Source, id: String, checksum: String) -> Val {
+fn record(s: &mut Source, id: String, checksum: String, form: Val) -> Val {
     let state = name(s, MIGRATION_STATES);
     let last_direction = maybe(s, |s| name(s, DIRECTIONS));
+    let form = match form {
+        Val::Null => None,
+        form => Some(form),
+    };
     object(
         s,
         vec![
             ("id", Some(Val::Str(id))),
             ("checksum", Some(Val::Str(checksum))),
+            ("checksumForm", form),
             ("state", Some(state)),
             ("lastDirection", last_direction),
         ],
@@ -349,6 +369,28 @@ pub fn start_request(s: &mut Source) -> Val {
             ("strict", strict),
             ("restart", restart),
             ("activeRunId", active),
+        ],
+    )
+}
+
+/// A `decideRepair` request (`RepairRequest`).
+pub fn repair_request(s: &mut Source) -> Val {
+    let manifest = manifest(s);
+    let records = records(s, &manifest);
+    let ids = maybe(s, |s| {
+        let n = s.below(3);
+        Val::Arr((0..n).map(|_| Val::Str(id(s))).collect())
+    });
+    let active = maybe(s, |s| word(s, &["run_1", ""]));
+    let now = num(s);
+    object(
+        s,
+        vec![
+            ("manifest", Some(manifest)),
+            ("records", Some(records)),
+            ("ids", ids),
+            ("activeRunId", active),
+            ("nowMs", Some(now)),
         ],
     )
 }
@@ -439,6 +481,13 @@ pub fn worker_state(s: &mut Source) -> Val {
     let generation = count(s);
     let one_batch_only = bool_(s);
     let range = maybe(s, key_range);
+    let position = maybe(s, |s| {
+        let (lo, hi, at) = (time_val(s), time_val(s), time_val(s));
+        object(
+            s,
+            vec![("lo", Some(lo)), ("hi", Some(hi)), ("at", Some(at))],
+        )
+    });
     object(
         s,
         vec![
@@ -459,6 +508,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ("generation", Some(generation)),
             ("oneBatchOnly", Some(one_batch_only)),
             ("range", range),
+            ("position", position),
         ],
     )
 }
@@ -514,6 +564,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             let elapsed = num(s);
             let usage = maybe(s, usage);
             let budget = maybe(s, limits);
+            let position = maybe(s, page_position);
             object(
                 s,
                 vec![
@@ -526,6 +577,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
                     ("elapsedMs", Some(elapsed)),
                     ("usage", usage),
                     ("budget", budget),
+                    ("position", position),
                 ],
             )
         }
@@ -559,6 +611,38 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
         }
         _ => any(s, 2),
     }
+}
+
+/// Where a page left a walk: a key, and sometimes the walk's bounds.
+fn page_position(s: &mut Source) -> Val {
+    let at = time_val(s);
+    let bounds = maybe(s, |s| {
+        let (lo, hi) = (time_val(s), time_val(s));
+        object(s, vec![("lo", Some(lo)), ("hi", Some(hi))])
+    });
+    object(s, vec![("at", Some(at)), ("bounds", bounds)])
+}
+
+/// A `runEstimate` request: a run's items, some with their own estimate.
+pub fn run_estimate_request(s: &mut Source) -> Val {
+    let items = list(s, 6, |s| {
+        let status = name(s, ITEM_STATUSES);
+        let estimate = maybe(s, |s| {
+            let fraction = if s.flag() { num(s) } else { Val::Null };
+            let eta = if s.flag() { num(s) } else { Val::Null };
+            let basis = word(s, &["creationTime", "done", "none", "bogus"]);
+            object(
+                s,
+                vec![
+                    ("fractionDone", Some(fraction)),
+                    ("etaMs", Some(eta)),
+                    ("basis", Some(basis)),
+                ],
+            )
+        });
+        object(s, vec![("status", Some(status)), ("estimate", estimate)])
+    });
+    object(s, vec![("items", Some(items))])
 }
 
 /// A `workerStep` request.
@@ -1031,6 +1115,13 @@ pub fn page_check_request(s: &mut Source) -> Val {
         }
     });
     let max_samples = small(s);
+    // Answers about ids: strings from the same pool the documents use, each
+    // an id of some table or of none.
+    let ids = list(s, 6, |s| {
+        let value = Val::Str(s.text(KEYS));
+        let table = if s.flag() { table_name(s) } else { Val::Null };
+        Val::Obj(vec![("value".into(), value), ("table".into(), table)])
+    });
     object(
         s,
         vec![
@@ -1038,6 +1129,7 @@ pub fn page_check_request(s: &mut Source) -> Val {
             ("table", Some(table)),
             ("documents", Some(documents)),
             ("maxSamples", Some(max_samples)),
+            ("ids", Some(ids)),
         ],
     )
 }
@@ -1056,6 +1148,24 @@ pub fn diff_schemas_request(s: &mut Source) -> Val {
     let old = maybe_string(s, old_object);
     let new = maybe_string(s, new_object);
     object(s, vec![("old", Some(old)), ("new", Some(new))])
+}
+
+/// A `planBridge` request: two schemas, often one a near copy of the other.
+pub fn plan_bridge_request(s: &mut Source) -> Val {
+    let deployed_object = schema_object(s);
+    let target_object = if s.flag() {
+        let mut target = deployed_object.clone();
+        mutate(s, &mut target);
+        target
+    } else {
+        schema_object(s)
+    };
+    let deployed = maybe_string(s, deployed_object);
+    let target = maybe_string(s, target_object);
+    object(
+        s,
+        vec![("deployed", Some(deployed)), ("target", Some(target))],
+    )
 }
 
 /// A `classifyFailure` request: real Convex error texts, spliced.
@@ -1110,12 +1220,54 @@ pub fn index_walk_request(s: &mut Source) -> Val {
     )
 }
 
-/// A `checkBatchSizes` request: any numbers, as JavaScript may pass them.
-pub fn batch_sizes_request(s: &mut Source) -> Val {
-    let batch_size = maybe(s, num);
-    let max_batch_size = maybe(s, num);
+/// A `checkBatchSize` request: a size and a ceiling, each absent, small or
+/// any number JavaScript may pass.
+pub fn check_batch_size_request(s: &mut Source) -> Val {
+    let batch_size = maybe(s, |s| if s.chance(4) { num(s) } else { small(s) });
+    let max_batch_size = maybe(s, |s| if s.chance(4) { num(s) } else { small(s) });
     object(
         s,
         vec![("batchSize", batch_size), ("maxBatchSize", max_batch_size)],
+    )
+}
+
+/// An `adoptPeer` request: a row @convex-dev/migrations stored, with the
+/// state of the job its `workerId` names.
+pub fn peer_row(s: &mut Source) -> Val {
+    let name_ = word(s, &["migrations:setDefault", "", "a"]);
+    let is_done = bool_(s);
+    let cursor = maybe(s, |s| {
+        word(
+            s,
+            &[
+                "[1719412234000,\"k97d5ycbj3vgwcprmmxvmrm2dh7a5qhv\"]",
+                "u1oU8i23WMATVwA2CneZ",
+                "[]",
+                "",
+            ],
+        )
+    });
+    let processed = if s.chance(8) { num(s) } else { count(s) };
+    let error = maybe(s, |s| word(s, &["Document failed: boom", ""]));
+    let latest_start = time_val(s);
+    let latest_end = maybe(s, time_val);
+    let job = maybe(s, |s| {
+        name(
+            s,
+            &["pending", "inProgress", "success", "failed", "canceled"],
+        )
+    });
+    object(
+        s,
+        vec![
+            ("name", Some(name_)),
+            ("isDone", Some(is_done)),
+            ("cursor", cursor),
+            ("processed", Some(processed)),
+            ("error", error),
+            ("latestStart", Some(latest_start)),
+            ("latestEnd", latest_end),
+            ("job", job),
+        ],
     )
 }

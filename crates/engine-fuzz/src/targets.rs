@@ -39,10 +39,15 @@ pub const API: &[&str] = &[
     "batchLimits",
     "checkPage",
     "diffSchemas",
+    "planBridge",
+    "pageIdQuestions",
+    "runEstimate",
     "classifyFailure",
-    "checkBatchSizes",
+    "decideRepair",
+    "checkBatchSize",
     "cursorPosition",
     "checkIndexWalk",
+    "adoptPeer",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -118,10 +123,15 @@ fn call_api(which: usize, input: &impl Input) -> String {
         10 => call(input, api::batch_limits),
         11 => call(input, api::check_page),
         12 => call(input, api::diff_schemas),
-        13 => call(input, api::classify_failure),
-        14 => call(input, api::check_batch_sizes),
-        15 => call(input, api::cursor_position),
-        _ => call(input, api::check_index_walk),
+        13 => call(input, api::plan_bridge),
+        14 => call(input, api::page_id_questions),
+        15 => call(input, api::run_estimate),
+        16 => call(input, api::classify_failure),
+        17 => call(input, api::decide_repair),
+        18 => call(input, api::check_batch_size),
+        19 => call(input, api::cursor_position),
+        20 => call(input, api::check_index_walk),
+        _ => call(input, api::adopt_peer),
     }
 }
 
@@ -154,10 +164,15 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         10 => gen::batch_limits_request(s),
         11 => gen::page_check_request(s),
         12 => gen::diff_schemas_request(s),
-        13 => gen::classify_failure_request(s),
-        14 => gen::batch_sizes_request(s),
-        15 => gen::cursor_request(s),
-        _ => gen::index_walk_request(s),
+        13 => gen::plan_bridge_request(s),
+        14 => gen::page_check_request(s),
+        15 => gen::run_estimate_request(s),
+        16 => gen::classify_failure_request(s),
+        17 => gen::repair_request(s),
+        18 => gen::check_batch_size_request(s),
+        19 => gen::cursor_request(s),
+        20 => gen::index_walk_request(s),
+        _ => gen::peer_row(s),
     }
 }
 
@@ -244,6 +259,10 @@ pub fn decide_start(data: &[u8]) {
         )
     };
     assert_deterministic("decide_start", &once(), &once());
+    if let Ok(repair) = gen::repair_request(&mut s).decode::<engine::repair::RepairRequest>() {
+        let once = || format!("{:?}", engine::repair::decide_repair(&repair));
+        assert_deterministic("decide_repair", &once(), &once());
+    }
 }
 
 /// The worker machine over a sequence of events, starting from nothing or
@@ -339,6 +358,8 @@ pub fn check_page(data: &[u8]) {
     };
     let once = || format!("{:?}", engine::validator::check_page(&request));
     assert_deterministic("validator::check_page", &once(), &once());
+    let asked = || format!("{:?}", engine::validator::page_id_questions(&request));
+    assert_deterministic("validator::page_id_questions", &asked(), &asked());
 }
 
 /// Schema diffs between arbitrary schemas, and of a schema with itself,

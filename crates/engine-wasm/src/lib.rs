@@ -66,6 +66,11 @@ pub fn decide_start(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::decide_start)
 }
 
+#[wasm_bindgen(js_name = decideRepair)]
+pub fn decide_repair(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::decide_repair)
+}
+
 #[wasm_bindgen(js_name = statusReport)]
 pub fn status_report(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::status_report)
@@ -106,6 +111,16 @@ pub fn check_page(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_page)
 }
 
+#[wasm_bindgen(js_name = pageIdQuestions)]
+pub fn page_id_questions(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::page_id_questions)
+}
+
+#[wasm_bindgen(js_name = runEstimate)]
+pub fn run_estimate(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::run_estimate)
+}
+
 #[wasm_bindgen(js_name = diffSchemas)]
 pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::diff_schemas)
@@ -116,9 +131,9 @@ pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::classify_failure)
 }
 
-#[wasm_bindgen(js_name = checkBatchSizes)]
-pub fn check_batch_sizes(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::check_batch_sizes)
+#[wasm_bindgen(js_name = checkBatchSize)]
+pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_batch_size)
 }
 
 #[wasm_bindgen(js_name = cursorPosition)]
@@ -129,4 +144,14 @@ pub fn cursor_position(input: JsValue) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = checkIndexWalk)]
 pub fn check_index_walk(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_index_walk)
+}
+
+#[wasm_bindgen(js_name = planBridge)]
+pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::plan_bridge)
+}
+
+#[wasm_bindgen(js_name = adoptPeer)]
+pub fn adopt_peer(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::adopt_peer)
 }

@@ -28,16 +28,18 @@ fn engine_info_lists_the_worker_states_as_plain_strings() {
 }
 
 #[wasm_bindgen_test]
-fn checksum_is_a_prefixed_hex_string() {
+fn checksum_is_sha256_hex_with_its_form_beside_it() {
     let def = parse(
         r#"{"id":"20261122_101500_backfill","description":"d","up":{"table":"todos","source":"() => ({})"}}"#,
     );
     let result = checksum(def).expect("checksum answers");
     let sum = get(&result, "checksum").as_string().expect("a string");
+    let hex = sum.strip_prefix("sha256:").expect("sha256:<hex>");
     assert!(
-        sum.starts_with("sha256:") && sum.len() == "sha256:".len() + 64,
+        hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
         "{sum}"
     );
+    assert_eq!(get(&result, "checksumForm").as_f64(), Some(2.0));
 }
 
 #[wasm_bindgen_test]

@@ -6,18 +6,22 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
 use crate::cursor::{self, CursorPosition, CursorRequest, IndexWalkRequest};
 use crate::drift::{AppliedRecord, MigrationState};
+use crate::estimate::{self, Estimate, RunItemProgress};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
+use crate::peer::{self, PeerAdoption, PeerRow};
 use crate::policy::{self, Limits, Usage};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
+use crate::repair::{self, RepairDecision, RepairRequest};
 use crate::run::{self, RunEvent, RunState, RunTransition};
 use crate::schema_diff::{self, SchemaDiff};
-use crate::validator::{self, PageCheckRequest, PageCheckResult};
+use crate::validator::{self, PageCheckRequest, PageCheckResult, PageIdQuestions};
 use crate::versioned::{self, StartDecision, StartRequest, StatusReport};
 use crate::EngineError;
 
@@ -72,13 +76,17 @@ pub fn engine_info(_: Empty) -> Result<EngineInfo, EngineError> {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct ChecksumResult {
+    /// `sha256:<hex>`, in every form.
     pub checksum: String,
+    /// The form the checksum was computed in, stored beside it.
+    pub checksum_form: u32,
     pub canonical_form: String,
 }
 
 pub fn checksum(def: MigrationDef) -> Result<ChecksumResult, EngineError> {
     Ok(ChecksumResult {
         checksum: checksum::checksum(&def),
+        checksum_form: CHECKSUM_FORM_VERSION,
         canonical_form: checksum::canonical_form(&def),
     })
 }
@@ -96,6 +104,10 @@ pub fn build_manifest(req: BuildManifestRequest) -> Result<Vec<ManifestEntry>, E
 
 pub fn decide_start(req: StartRequest) -> Result<StartDecision, EngineError> {
     versioned::decide_start(&req)
+}
+
+pub fn decide_repair(req: RepairRequest) -> Result<RepairDecision, EngineError> {
+    repair::decide_repair(&req)
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
@@ -214,6 +226,25 @@ pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError>
     validator::check_page(&req)
 }
 
+/// A versioned run's planned migrations, for its overall estimate.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RunEstimateRequest {
+    pub items: Vec<RunItemProgress>,
+}
+
+/// Fraction done and time left across a versioned run's migrations.
+pub fn run_estimate(req: RunEstimateRequest) -> Result<Estimate, EngineError> {
+    Ok(estimate::run_estimate(&req.items))
+}
+
+/// The strings in a page that the query must look up as ids before
+/// [`check_page`] can judge them.
+pub fn page_id_questions(req: PageCheckRequest) -> Result<PageIdQuestions, EngineError> {
+    validator::page_id_questions(&req)
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -241,11 +272,12 @@ pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, Engi
     Ok(failure::classify(&req.message, req.code.as_deref()))
 }
 
-/// A batch size and growth ceiling to check before anything runs.
+/// A batch size and growth ceiling given to the drop-in API or a versioned
+/// start, checked before anything runs.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
-pub struct BatchSizesRequest {
+pub struct CheckBatchSizeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub batch_size: Option<f64>,
@@ -254,10 +286,11 @@ pub struct BatchSizesRequest {
     pub max_batch_size: Option<f64>,
 }
 
-/// Refuses a bad batch size or ceiling (see [`machine::validate_sizes`]),
-/// for the paths that run a batch without a worker: a dry run, a skipped
-/// completed migration, a versioned run's option.
-pub fn check_batch_sizes(req: BatchSizesRequest) -> Result<Empty, EngineError> {
+/// Refuses a bad batch size or ceiling (see [`machine::validate_sizes`]):
+/// the one rule every path applies, the worker's start included, and the
+/// only check for the paths that run a batch without a worker (a dry run, a
+/// skipped completed migration, a versioned run's option).
+pub fn check_batch_size(req: CheckBatchSizeRequest) -> Result<Empty, EngineError> {
     machine::validate_sizes(req.batch_size, req.max_batch_size)?;
     Ok(Empty {})
 }
@@ -272,4 +305,22 @@ pub fn cursor_position(req: CursorRequest) -> Result<CursorPosition, EngineError
 pub fn check_index_walk(req: IndexWalkRequest) -> Result<Empty, EngineError> {
     cursor::check_index_walk(&req)?;
     Ok(Empty {})
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlanBridgeRequest {
+    /// The deployed schema (`deployedSchema`), as `defineSchema(...).export()` gives it.
+    pub deployed: serde_json::Value,
+    /// The local schema to roll forward to, in the same form.
+    pub target: serde_json::Value,
+}
+
+pub fn plan_bridge(req: PlanBridgeRequest) -> Result<BridgePlan, EngineError> {
+    bridge::plan_bridge(&req.deployed, &req.target)
+}
+
+pub fn adopt_peer(row: PeerRow) -> Result<PeerAdoption, EngineError> {
+    peer::adopt(&row)
 }

@@ -3,31 +3,66 @@
 //!
 //! A stored checksum is compared with a freshly computed one on every run, so
 //! the exact bytes hashed must never change by accident. They are written
-//! down in `crates/engine/CHECKSUM.md`, versioned by [`CHECKSUM_FORM_VERSION`]
-//! and pinned by the golden vectors in `tests/checksum_vectors.rs`.
+//! down in `crates/engine/CHECKSUM.md`, one canonical form per version, and
+//! pinned by the golden vectors in `tests/checksum_vectors.rs`. Every value is
+//! `sha256:<hex>` whatever its form; the form version is stored beside it,
+//! and [`checksum_in_form`] recomputes a definition in the form a record was
+//! stored with, so a new form never reads as drift.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
-/// The version of the canonical form below. A stored value names its form by
-/// its prefix ([`CHECKSUM_PREFIX`] for v1), so a future form can coexist with
-/// checksums already stored instead of silently reporting drift.
-pub const CHECKSUM_FORM_VERSION: u32 = 1;
+/// The form new checksums are computed in ([`checksum`]).
+pub const CHECKSUM_FORM_VERSION: u32 = 2;
 
-/// The prefix of every v1 checksum. A later form gets a new prefix (for
-/// example `sha256v2:`), never a new meaning for this one.
+/// The form of a stored checksum that names none: records written before
+/// the form was stored beside the value were all computed in form v1.
+pub const LEGACY_CHECKSUM_FORM: u32 = 1;
+
+/// The prefix of every checksum value, in every form. The value does not
+/// name its form; the form travels beside it as a number.
 pub const CHECKSUM_PREFIX: &str = "sha256:";
 
 /// The first line of the v1 canonical form. Hashing the form's name means two
 /// forms can never produce the same digest for the same migration.
 pub const CANONICAL_HEADER: &str = "convex-migrate checksum form v1";
 
+/// The first line of the v2 canonical form.
+pub const CANONICAL_HEADER_V2: &str = "convex-migrate checksum form v2";
+
+/// How a step writes: through the app's `internalMutation` builder (its
+/// triggers run) or around it. It decides what else happens on each write,
+/// so it is part of the v2 checksum.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum WriteMode {
+    /// Writes go through the constructor's `internalMutation` (the default).
+    #[default]
+    Triggers,
+    /// Writes skip the custom builder.
+    Raw,
+}
+
+impl WriteMode {
+    /// The name hashed in the canonical form, fixed here so a serde
+    /// attribute cannot change it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Triggers => "triggers",
+            WriteMode::Raw => "raw",
+        }
+    }
+}
+
 /// One direction of a migration as the app defines it.
 ///
 /// The checksum covers the code that rewrites documents, so `source` carries
 /// the step's `migrateOne` text exactly as JavaScript's `fn.toString()`
-/// returns it; `normalize_source` removes what formatting tools change.
+/// returns it, and `custom_range` the `customRange` text, which decides
+/// which documents the step visits; `normalize_source` removes what
+/// formatting tools change.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -40,6 +75,14 @@ pub struct StepDef {
     pub batch_size: Option<u32>,
     /// The `migrateOne` source text.
     pub source: String,
+    /// The `customRange` source text, when the step has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub custom_range: Option<String>,
+    /// `triggers` unless the step declares `writeMode: "raw"`.
+    #[serde(default)]
+    #[ts(as = "Option<WriteMode>", optional)]
+    pub write_mode: WriteMode,
 }
 
 /// A versioned migration as written in the app's migrations folder, reduced to
@@ -85,7 +128,8 @@ fn is_source_whitespace(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r')
 }
 
-/// The exact text that [`checksum`] hashes (form v1).
+/// The exact text that [`checksum_v1`] hashes (form v1). Kept computable
+/// for records stored under it; new checksums use [`canonical_form`].
 ///
 /// The header line [`CANONICAL_HEADER`], then one `key=value` line per field,
 /// every line ending in `\n` (the last one too):
@@ -103,7 +147,7 @@ fn is_source_whitespace(c: char) -> bool {
 ///
 /// Every value is written as a JSON string (escapes listed in CHECKSUM.md), so no value
 /// can contain a line break or a quote that would forge another field.
-pub fn canonical_form(def: &MigrationDef) -> String {
+pub fn canonical_form_v1(def: &MigrationDef) -> String {
     let mut form = String::new();
     push_line(&mut form, CANONICAL_HEADER);
     push_field(&mut form, "id", &def.id);
@@ -116,13 +160,87 @@ pub fn canonical_form(def: &MigrationDef) -> String {
     form
 }
 
-/// The checksum stored with every applied migration:
-/// `sha256:` followed by 64 lowercase hex digits of the SHA-256 of the UTF-8
-/// bytes of [`canonical_form`].
+/// The v1 checksum: `sha256:` followed by 64 lowercase hex digits of the
+/// SHA-256 of the UTF-8 bytes of [`canonical_form_v1`].
+pub fn checksum_v1(def: &MigrationDef) -> String {
+    format!("{CHECKSUM_PREFIX}{}", sha256_hex(&canonical_form_v1(def)))
+}
+
+/// The exact text that [`checksum`] hashes (form v2): what changes the data
+/// and nothing else.
+///
+/// ```text
+/// convex-migrate checksum form v2
+/// id="<id>"
+/// up.table="<table>"
+/// up.write_mode="<triggers or raw>"
+/// up.source="<normalised migrateOne source>"
+/// up.custom_range="<normalised customRange source>"    (or up.custom_range=null)
+/// down.table=... down.write_mode=... down.source=... down.custom_range=...
+/// down=null                                             (or this one line)
+/// ```
+///
+/// Strings are written as in v1; an absent value is the bare word `null`,
+/// which no string value can produce. Not hashed: the description, the
+/// batch size and `workers`, which change how a step runs, not what it
+/// writes.
+pub fn canonical_form(def: &MigrationDef) -> String {
+    let mut form = String::new();
+    push_line(&mut form, CANONICAL_HEADER_V2);
+    push_field(&mut form, "id", &def.id);
+    push_step_v2(&mut form, "up", &def.up);
+    match &def.down {
+        Some(down) => push_step_v2(&mut form, "down", down),
+        None => push_line(&mut form, "down=null"),
+    }
+    form
+}
+
+/// The checksum stored from now on with every migration that touches data,
+/// in form [`CHECKSUM_FORM_VERSION`]: `sha256:` followed by 64 lowercase hex
+/// digits of the SHA-256 of the UTF-8 bytes of [`canonical_form`].
 pub fn checksum(def: &MigrationDef) -> String {
-    let digest = Sha256::digest(canonical_form(def).as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{CHECKSUM_PREFIX}{hex}")
+    format!("{CHECKSUM_PREFIX}{}", sha256_hex(&canonical_form(def)))
+}
+
+/// The checksum of `def` in `form`, so it can be compared with a value
+/// stored in that form; `None` for a form this engine does not know (one a
+/// later release introduced), which nothing here can reproduce.
+pub fn checksum_in_form(def: &MigrationDef, form: u32) -> Option<String> {
+    match form {
+        1 => Some(checksum_v1(def)),
+        2 => Some(checksum(def)),
+        _ => None,
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn push_step_v2(form: &mut String, direction: &str, step: &StepDef) {
+    push_field(form, &format!("{direction}.table"), &step.table);
+    push_field(
+        form,
+        &format!("{direction}.write_mode"),
+        step.write_mode.as_str(),
+    );
+    push_field(
+        form,
+        &format!("{direction}.source"),
+        &normalize_source(&step.source),
+    );
+    match &step.custom_range {
+        Some(range) => push_field(
+            form,
+            &format!("{direction}.custom_range"),
+            &normalize_source(range),
+        ),
+        None => push_line(form, &format!("{direction}.custom_range=null")),
+    }
 }
 
 fn push_step(form: &mut String, direction: &str, step: &StepDef) {
@@ -187,6 +305,8 @@ mod tests {
             table: table.into(),
             batch_size,
             source: source.into(),
+            custom_range: None,
+            write_mode: WriteMode::Triggers,
         }
     }
 
@@ -220,12 +340,12 @@ mod tests {
     }
 
     #[test]
-    fn canonical_form_lists_every_field_in_order() {
+    fn canonical_form_v1_lists_every_field_in_order() {
         let mut with_down = def("async (ctx, doc) => {}");
         with_down.up.batch_size = Some(50);
         with_down.down = Some(step("todos", None, "x"));
         assert_eq!(
-            canonical_form(&with_down),
+            canonical_form_v1(&with_down),
             "convex-migrate checksum form v1\n\
              id=\"20260101_000000_first\"\n\
              description=\"first\"\n\
@@ -239,30 +359,122 @@ mod tests {
     }
 
     #[test]
-    fn canonical_form_marks_a_missing_down_step_explicitly() {
-        assert!(canonical_form(&def("x")).ends_with("up.source=\"x\"\ndown=\"none\"\n"));
+    fn canonical_form_v1_marks_a_missing_down_step_explicitly() {
+        assert!(canonical_form_v1(&def("x")).ends_with("up.source=\"x\"\ndown=\"none\"\n"));
     }
 
     #[test]
     fn canonical_form_escapes_values_so_no_field_can_be_forged() {
         let mut forged = def("x");
         forged.description = "d\"\nup.table=\"other".into();
-        let form = canonical_form(&forged);
+        let form = canonical_form_v1(&forged);
         assert_eq!(form.lines().count(), 7);
         assert!(form.contains("description=\"d\\\"\\nup.table=\\\"other\"\n"));
+        assert_ne!(checksum_v1(&forged), checksum_v1(&def("x")));
+    }
+
+    #[test]
+    fn checksum_is_sha256_and_lowercase_hex_in_every_form() {
+        for value in [checksum_v1(&def("x")), checksum(&def("x"))] {
+            let hex = value.strip_prefix(CHECKSUM_PREFIX).unwrap();
+            assert_eq!(hex.len(), 64);
+            assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+        }
+        assert_ne!(checksum_v1(&def("x")), checksum(&def("x")));
+    }
+
+    #[test]
+    fn checksum_in_form_recomputes_in_the_form_asked_for() {
+        let d = def("x");
+        assert_eq!(checksum_in_form(&d, 1), Some(checksum_v1(&d)));
+        assert_eq!(
+            checksum_in_form(&d, CHECKSUM_FORM_VERSION),
+            Some(checksum(&d))
+        );
+        assert_eq!(checksum_in_form(&d, 0), None);
+        assert_eq!(checksum_in_form(&d, 3), None);
+    }
+
+    #[test]
+    fn canonical_form_v2_lists_what_changes_the_data_in_order() {
+        let mut full = def("async (ctx, doc) => {}");
+        full.up.batch_size = Some(50);
+        full.up.custom_range = Some("(q) =>\r\n  q.withIndex(\"by_n\")".into());
+        full.down = Some(StepDef {
+            write_mode: WriteMode::Raw,
+            ..step("todos", None, "x")
+        });
+        assert_eq!(
+            canonical_form(&full),
+            "convex-migrate checksum form v2\n\
+             id=\"20260101_000000_first\"\n\
+             up.table=\"todos\"\n\
+             up.write_mode=\"triggers\"\n\
+             up.source=\"async (ctx, doc) => {}\"\n\
+             up.custom_range=\"(q) => q.withIndex(\\\"by_n\\\")\"\n\
+             down.table=\"todos\"\n\
+             down.write_mode=\"raw\"\n\
+             down.source=\"x\"\n\
+             down.custom_range=null\n"
+        );
+        assert!(canonical_form(&def("x")).ends_with("up.custom_range=null\ndown=null\n"));
+    }
+
+    #[test]
+    fn checksum_v2_ignores_description_batch_size_and_formatting() {
+        let base = def("async (ctx, doc) => {\n  return 1;\n}");
+        let mut edited = base.clone();
+        edited.description = "a clearer description".into();
+        edited.up.batch_size = Some(500);
+        edited.up.source = "async (ctx, doc) => {\r\n\treturn 1;\r\n}\r\n".into();
+        assert_eq!(checksum(&edited), checksum(&base));
+        assert_ne!(checksum_v1(&edited), checksum_v1(&base));
+    }
+
+    #[test]
+    fn checksum_v2_changes_with_custom_range_write_mode_table_and_down() {
+        let base = def("x");
+        let mut ranged = base.clone();
+        ranged.up.custom_range = Some("(q) => q".into());
+        let mut narrowed = ranged.clone();
+        narrowed.up.custom_range = Some("(q) => q.withIndex(\"by_n\")".into());
+        let mut raw = base.clone();
+        raw.up.write_mode = WriteMode::Raw;
+        let mut other_table = base.clone();
+        other_table.up.table = "users".into();
+        let mut with_down = base.clone();
+        with_down.down = Some(step("todos", None, "x"));
+        let all = [&base, &ranged, &narrowed, &raw, &other_table, &with_down].map(checksum);
+        for (i, a) in all.iter().enumerate() {
+            for b in all.iter().skip(i + 1) {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_form_v2_escapes_a_custom_range_that_tries_to_forge_a_line() {
+        let mut forged = def("x");
+        forged.up.custom_range = Some("null\ndown=null".into());
+        let form = canonical_form(&forged);
+        assert_eq!(form.lines().count(), 7);
+        assert!(form.contains("up.custom_range=\"null down=null\"\n"));
         assert_ne!(checksum(&forged), checksum(&def("x")));
     }
 
     #[test]
-    fn checksum_names_its_form_and_is_lowercase_hex() {
-        let value = checksum(&def("x"));
-        let hex = value.strip_prefix(CHECKSUM_PREFIX).unwrap();
-        assert_eq!(hex.len(), 64);
-        assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+    fn step_def_reads_write_mode_and_custom_range_and_defaults_them() {
+        let json = r#"{"table":"t","source":"s","customRange":"r","writeMode":"raw"}"#;
+        let step: StepDef = serde_json::from_str(json).unwrap();
+        assert_eq!(step.write_mode, WriteMode::Raw);
+        assert_eq!(step.custom_range.as_deref(), Some("r"));
+        let plain: StepDef = serde_json::from_str(r#"{"table":"t","source":"s"}"#).unwrap();
+        assert_eq!(plain.write_mode, WriteMode::Triggers);
+        assert_eq!(plain.custom_range, None);
     }
 
     #[test]
-    fn checksum_changes_with_batch_size_table_and_down_step() {
+    fn checksum_v1_changes_with_batch_size_table_and_down_step() {
         let base = def("x");
         let mut sized = base.clone();
         sized.up.batch_size = Some(10);
@@ -270,7 +482,7 @@ mod tests {
         other_table.up.table = "users".into();
         let mut with_down = base.clone();
         with_down.down = Some(step("todos", None, "x"));
-        let all = [&base, &sized, &other_table, &with_down].map(checksum);
+        let all = [&base, &sized, &other_table, &with_down].map(checksum_v1);
         for (i, a) in all.iter().enumerate() {
             for b in all.iter().skip(i + 1) {
                 assert_ne!(a, b);

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::checksum::LEGACY_CHECKSUM_FORM;
 use crate::manifest::ManifestEntry;
 use crate::plan::Direction;
 
@@ -29,18 +30,22 @@ pub enum MigrationState {
     Canceled,
     /// Its down step finished, so it is pending again.
     RolledBack,
+    /// Deleted from the manifest after it ran, and the deletion accepted by
+    /// `repair`: no longer drift, kept for the history.
+    Removed,
 }
 
 impl MigrationState {
     /// Every state, in declaration order, so callers can check their own list
     /// of state names (e.g. a Convex validator) against the engine's.
-    pub const ALL: [MigrationState; 6] = [
+    pub const ALL: [MigrationState; 7] = [
         MigrationState::Pending,
         MigrationState::Running,
         MigrationState::Completed,
         MigrationState::Failed,
         MigrationState::Canceled,
         MigrationState::RolledBack,
+        MigrationState::Removed,
     ];
 
     /// The name the state is stored and serialized under, without going
@@ -53,6 +58,7 @@ impl MigrationState {
             MigrationState::Failed => "failed",
             MigrationState::Canceled => "canceled",
             MigrationState::RolledBack => "rolled_back",
+            MigrationState::Removed => "removed",
         }
     }
 
@@ -86,8 +92,14 @@ impl MigrationState {
 pub struct AppliedRecord {
     /// The migration id.
     pub id: String,
-    /// The checksum of the definition that last ran.
+    /// The checksum of the definition that last ran, `sha256:<hex>`.
     pub checksum: String,
+    /// The form `checksum` was computed in. Absent in records written before
+    /// the form was stored beside the value: those are form v1
+    /// ([`AppliedRecord::form`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub checksum_form: Option<u32>,
     /// Where the migration stands in this deployment.
     pub state: MigrationState,
     /// The direction of the step that last ran. It tells a part-way `up`
@@ -97,9 +109,21 @@ pub struct AppliedRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub last_direction: Option<Direction>,
+    /// The description stored with the record (the one it last ran with).
+    /// Form v1 hashed the description, so a v1 record is verified with it:
+    /// an edited description is not drift for a v1 record either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub description: Option<String>,
 }
 
 impl AppliedRecord {
+    /// The form the stored checksum was computed in: the stored field, or
+    /// v1 for a record that has none.
+    pub fn form(&self) -> u32 {
+        self.checksum_form.unwrap_or(LEGACY_CHECKSUM_FORM)
+    }
+
     /// True when a rollback of this migration started and did not finish:
     /// `down` resumes it, `up` applies the migration again from the start.
     pub fn is_part_way_rollback(&self) -> bool {
@@ -133,10 +157,19 @@ pub struct DriftFinding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub stored_checksum: Option<String>,
-    /// The checksum of the shipped definition, when there is one.
+    /// The form of the stored checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stored_form: Option<u32>,
+    /// The checksum of the shipped definition, when there is one, in the
+    /// stored record's form when the engine knows that form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub current_checksum: Option<String>,
+    /// The form of the current checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current_form: Option<u32>,
     /// True when a run must stop unless drift is explicitly allowed.
     pub blocking: bool,
     /// One sentence naming the migration and what to do.
@@ -148,7 +181,12 @@ pub struct DriftFinding {
 /// - A record that counts as applied (see [`MigrationState::counts_as_applied`])
 ///   and is absent from the manifest is `missing_from_manifest`, blocking.
 /// - An applied record whose checksum differs from the manifest's is
-///   `checksum_mismatch`, with both checksums. It blocks, except for a
+///   `checksum_mismatch`, with both checksums and their forms. The shipped
+///   checksum is computed in the form stored with the record (a record
+///   without a form is v1 and is compared with form v1 of the shipped code),
+///   so a new checksum form is never drift. A record in a form this engine
+///   does not know cannot be verified and is a blocking mismatch. Otherwise
+///   it blocks, except for a
 ///   `failed` record: changing the code of a migration that failed is how the
 ///   failure gets fixed, and the next run resumes it with the new code.
 /// - A pending manifest entry (no record, or a `pending` or `rolled_back`
@@ -217,7 +255,7 @@ fn applied_record_finding(
 ) -> Option<DriftFinding> {
     match entry {
         None => Some(missing_from_manifest(record)),
-        Some(entry) if entry.checksum != record.checksum => Some(checksum_mismatch(record, entry)),
+        Some(entry) if !entry.matches(record) => Some(checksum_mismatch(record, entry)),
         Some(_) => None,
     }
 }
@@ -227,34 +265,55 @@ fn missing_from_manifest(record: &AppliedRecord) -> DriftFinding {
         kind: DriftKind::MissingFromManifest,
         id: record.id.clone(),
         stored_checksum: Some(record.checksum.clone()),
+        stored_form: Some(record.form()),
         current_checksum: None,
+        current_form: None,
         blocking: true,
         message: format!(
-            "Migration {} has run in this deployment but is no longer in the manifest; restore its file, or pass --allow-drift if removing it is intended.",
-            record.id
+            "Migration {} has run in this deployment but is no longer in the manifest; restore its file, or record the removal with `convex-migrate repair --id {}`.",
+            record.id, record.id
         ),
     }
 }
 
 fn checksum_mismatch(record: &AppliedRecord, entry: &ManifestEntry) -> DriftFinding {
     let fixing_a_failure = record.state == MigrationState::Failed;
-    let message = if fixing_a_failure {
+    let stored_form = record.form();
+    let known = entry.checksum_like(record);
+    let (current, current_form) = match &known {
+        Some(current) => (current.clone(), stored_form),
+        None => (entry.checksum.clone(), entry.checksum_form),
+    };
+    let compared = format!(
+        "stored {} (form v{stored_form}), now {current} (form v{current_form})",
+        record.checksum
+    );
+    let message = if known.is_none() {
         format!(
-            "Migration {} failed and its code has changed since (stored {}, now {}); the next run resumes it with the new code.",
-            record.id, record.checksum, entry.checksum
+            "Migration {}'s checksum is stored in form v{stored_form}, which this release of convex-migrate does not know ({compared}); upgrade convex-migrate to the release that wrote it, or accept the deployed code with `convex-migrate repair --id {}`.",
+            record.id, record.id
+        )
+    } else if fixing_a_failure {
+        format!(
+            "Migration {} failed and its code has changed since ({compared}); the next run resumes it with the new code.",
+            record.id
         )
     } else {
         format!(
-            "Migration {} was edited after it ran (stored {}, now {}); restore the original and put the change in a new migration, or pass --allow-drift.",
-            record.id, record.checksum, entry.checksum
+            "Migration {} was edited after it ran ({compared}); restore the original and put the change in a new migration, or accept the edit with `convex-migrate repair --id {}`.",
+            record.id, record.id
         )
     };
     DriftFinding {
         kind: DriftKind::ChecksumMismatch,
         id: record.id.clone(),
         stored_checksum: Some(record.checksum.clone()),
-        current_checksum: Some(entry.checksum.clone()),
-        blocking: !fixing_a_failure,
+        stored_form: Some(stored_form),
+        current_checksum: Some(current),
+        current_form: Some(current_form),
+        // A record this release cannot verify blocks even when it failed:
+        // nothing says whether its code changed.
+        blocking: known.is_none() || !fixing_a_failure,
         message,
     }
 }
@@ -269,7 +328,9 @@ fn out_of_order(entry: &ManifestEntry, latest: &str, strict: bool) -> DriftFindi
         kind: DriftKind::OutOfOrder,
         id: entry.id.clone(),
         stored_checksum: None,
+        stored_form: None,
         current_checksum: Some(entry.checksum.clone()),
+        current_form: Some(entry.checksum_form),
         blocking: strict,
         message: format!(
             "Migration {} is pending but sorts before {latest}, which has already completed; {remedy}.",
@@ -365,7 +426,7 @@ mod tests {
             record(&before[2], MigrationState::Canceled),
         ];
         let mut edited_a = def(A);
-        edited_a.description = "changed".into();
+        edited_a.up.source = "async (ctx, doc) => ({ changed: true })".into();
         let after = manifest_of(&[edited_a, def(B)]);
 
         assert_eq!(
@@ -429,7 +490,7 @@ mod tests {
     fn verify_blocks_edits_to_running_canceled_and_completed_migrations() {
         let before = manifest(&[A]);
         let mut edited = def(A);
-        edited.description = "changed".into();
+        edited.up.source = "async (ctx, doc) => ({ changed: true })".into();
         let after = manifest_of(&[edited]);
         for state in [
             MigrationState::Running,
@@ -444,6 +505,121 @@ mod tests {
             );
             assert!(findings[0].message.contains("edited after it ran"));
         }
+    }
+
+    #[test]
+    fn verify_ignores_description_and_batch_size_edits() {
+        let before = manifest(&[A]);
+        let mut edited = def(A);
+        edited.description = "a clearer description".into();
+        edited.up.batch_size = Some(500);
+        let records = all_completed(&before);
+        assert_eq!(verify(&records, &manifest_of(&[edited]), true), vec![]);
+    }
+
+    #[test]
+    fn verify_fails_on_a_custom_range_added_to_an_applied_migration() {
+        let before = manifest(&[A]);
+        let mut narrowed = def(A);
+        narrowed.up.custom_range = Some("(q) => q.withIndex(\"by_done\")".into());
+        let findings = verify(&all_completed(&before), &manifest_of(&[narrowed]), false);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert!(findings[0].message.contains("convex-migrate repair --id"));
+    }
+
+    #[test]
+    fn verify_checks_a_v1_record_in_form_v1() {
+        let applied = def(A);
+        let v1 = AppliedRecord {
+            id: A.into(),
+            checksum: crate::checksum::checksum_v1(&applied),
+            checksum_form: None,
+            state: MigrationState::Completed,
+            last_direction: None,
+            description: None,
+        };
+        assert_eq!(
+            verify(std::slice::from_ref(&v1), &manifest_of(&[applied]), true),
+            vec![]
+        );
+        let mut edited = def(A);
+        edited.up.source = "async () => ({ edited: true })".into();
+        let findings = verify(
+            std::slice::from_ref(&v1),
+            &manifest_of(std::slice::from_ref(&edited)),
+            true,
+        );
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert_eq!(
+            findings[0].current_checksum,
+            Some(crate::checksum::checksum_v1(&edited))
+        );
+        assert_eq!(findings[0].stored_form, Some(1));
+        assert_eq!(findings[0].current_form, Some(1));
+        assert!(findings[0].message.contains("(form v1), now sha256:"));
+    }
+
+    #[test]
+    fn verify_selects_the_form_from_the_record_field_never_from_the_value() {
+        let shipped = manifest(&[A]);
+        // The current checksum under no form field reads as v1, so it is
+        // compared with form v1 of the code, which it is not.
+        let unlabelled = AppliedRecord {
+            checksum_form: None,
+            ..record(&shipped[0], MigrationState::Completed)
+        };
+        let findings = verify(std::slice::from_ref(&unlabelled), &shipped, false);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert_eq!(
+            findings[0].current_checksum,
+            Some(shipped[0].checksum_v1.clone())
+        );
+        let labelled = record(&shipped[0], MigrationState::Completed);
+        assert_eq!(labelled.checksum_form, Some(2));
+        assert_eq!(verify(&[labelled], &shipped, false), vec![]);
+    }
+
+    #[test]
+    fn verify_reports_a_record_in_an_unknown_form_as_a_mismatch_naming_the_form() {
+        let shipped = manifest(&[A]);
+        let later = AppliedRecord {
+            checksum_form: Some(3),
+            ..record(&shipped[0], MigrationState::Completed)
+        };
+        let findings = verify(&[later], &shipped, false);
+        assert_eq!(
+            kinds(&findings),
+            vec![(DriftKind::ChecksumMismatch, A, true)]
+        );
+        assert_eq!(findings[0].stored_form, Some(3));
+        assert_eq!(findings[0].current_form, Some(2));
+        assert_eq!(
+            findings[0].current_checksum,
+            Some(shipped[0].checksum.clone())
+        );
+        assert!(findings[0].message.contains("form v3, which this release"));
+        assert!(findings[0].message.contains("upgrade convex-migrate"));
+        let failed_later = AppliedRecord {
+            checksum_form: Some(3),
+            ..record(&shipped[0], MigrationState::Failed)
+        };
+        assert!(verify(&[failed_later], &shipped, false)[0].blocking);
+    }
+
+    #[test]
+    fn verify_ignores_a_removed_record() {
+        let mut removed = record(&manifest(&[A])[0], MigrationState::Completed);
+        removed.state = MigrationState::Removed;
+        assert_eq!(verify(&[removed], &[], true), vec![]);
     }
 
     #[test]
@@ -517,8 +693,10 @@ mod tests {
         let records = vec![AppliedRecord {
             id: B.into(),
             checksum: "sha256:old".into(),
+            checksum_form: None,
             state: MigrationState::Pending,
             last_direction: None,
+            description: None,
         }];
         assert_eq!(verify(&records, &manifest(&[A]), true), vec![]);
     }
@@ -531,7 +709,7 @@ mod tests {
             record(&before[1], MigrationState::Completed),
         ];
         let mut edited_c = def(C);
-        edited_c.description = "changed".into();
+        edited_c.up.source = "async (ctx, doc) => ({ changed: true })".into();
         let after = manifest_of(&[def(A), edited_c]);
         assert_eq!(
             kinds(&verify(&records, &after, false)),
@@ -549,8 +727,10 @@ mod tests {
         let stale = AppliedRecord {
             id: A.into(),
             checksum: "sha256:stale".into(),
+            checksum_form: None,
             state: MigrationState::RolledBack,
             last_direction: None,
+            description: None,
         };
         let records = vec![stale, record(&manifest[0], MigrationState::Completed)];
         assert_eq!(verify(&records, &manifest, true), vec![]);
@@ -599,11 +779,31 @@ mod tests {
     }
 
     #[test]
+    fn applied_record_without_a_checksum_form_is_form_v1() {
+        let old: AppliedRecord =
+            serde_json::from_str(r#"{"id":"x","checksum":"sha256:00","state":"completed"}"#)
+                .unwrap();
+        assert_eq!(old.checksum_form, None);
+        assert_eq!(old.form(), 1);
+        assert!(serde_json::to_value(&old)
+            .unwrap()
+            .get("checksumForm")
+            .is_none());
+        let new: AppliedRecord = serde_json::from_str(
+            r#"{"id":"x","checksum":"sha256:00","checksumForm":2,"state":"completed"}"#,
+        )
+        .unwrap();
+        assert_eq!(new.form(), 2);
+    }
+
+    #[test]
     fn drift_finding_omits_absent_checksums() {
         let finding = &verify(&all_completed(&manifest(&[A])), &[], false)[0];
         let json = serde_json::to_value(finding).unwrap();
         assert_eq!(json["kind"], "missing_from_manifest");
         assert!(json.get("currentChecksum").is_none());
+        assert!(json.get("currentForm").is_none());
         assert!(json.get("storedChecksum").is_some());
+        assert_eq!(json["storedForm"], 2);
     }
 }

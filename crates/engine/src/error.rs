@@ -32,10 +32,6 @@ pub enum EngineError {
     #[error("migration {id:?} has a {direction} step with an empty table name")]
     EmptyTable { id: String, direction: String },
 
-    /// The manifest is not sorted by id.
-    #[error("migration {id:?} is listed after {previous:?}, but ids must be in ascending order")]
-    NotSorted { id: String, previous: String },
-
     /// A plan names an id the manifest or the history does not know.
     #[error("no migration has id {id:?} in the manifest or the history")]
     UnknownMigration { id: String },
@@ -53,9 +49,16 @@ pub enum EngineError {
     #[error("steps must be a whole number of at least 1, got {steps}")]
     InvalidSteps { steps: String },
 
-    /// A migration selected for rollback has no down step.
-    #[error("migration {id:?} has no down step, so it cannot be rolled back")]
-    NoDownStep { id: String },
+    /// A migration selected for rollback has no down step. `id` is the first
+    /// in plan order; `without_down` lists every selected one that has none.
+    #[error(
+        "migration {id:?} has no down step, so it cannot be rolled back{}",
+        others(id, without_down)
+    )]
+    NoDownStep {
+        id: String,
+        without_down: Vec<String>,
+    },
 
     /// A batch size that is not a whole number from 1 up.
     #[error("batch size must be a whole number from 1 to {max}, got {value}")]
@@ -92,6 +95,28 @@ pub enum EngineError {
     /// `up` direction, `steps` or `to`.
     #[error("invalid keep: {reason}")]
     InvalidKeep { reason: String },
+
+    /// `repair` was asked while a run is active.
+    #[error("run {run_id} is active, so nothing can be repaired now")]
+    RunActive { run_id: String },
+
+    /// `repair` was asked to accept a migration that has nothing to accept.
+    #[error("migration {id:?} cannot be repaired: {reason}")]
+    NotRepairable { id: String, reason: String },
+}
+
+/// The ids besides `id` that also lack a down step, for the error message.
+fn others(id: &str, without_down: &[String]) -> String {
+    let rest: Vec<&str> = without_down
+        .iter()
+        .map(String::as_str)
+        .filter(|other| *other != id)
+        .collect();
+    if rest.is_empty() {
+        String::new()
+    } else {
+        format!(" (nor can {})", rest.join(", "))
+    }
 }
 
 impl EngineError {
@@ -102,7 +127,6 @@ impl EngineError {
             EngineError::InvalidId { .. } => "INVALID_ID",
             EngineError::DuplicateId { .. } => "DUPLICATE_ID",
             EngineError::EmptyTable { .. } => "EMPTY_TABLE",
-            EngineError::NotSorted { .. } => "NOT_SORTED",
             EngineError::UnknownMigration { .. } => "UNKNOWN_MIGRATION",
             EngineError::StepsAndTo => "STEPS_AND_TO",
             EngineError::NoDownTarget => "NO_DOWN_TARGET",
@@ -115,6 +139,8 @@ impl EngineError {
             EngineError::InvalidSchema { .. } => "INVALID_SCHEMA",
             EngineError::InvalidKeep { .. } => "INVALID_KEEP",
             EngineError::PatchMovesWalkedIndex { .. } => "PATCH_MOVES_WALKED_INDEX",
+            EngineError::RunActive { .. } => "RUN_ACTIVE",
+            EngineError::NotRepairable { .. } => "NOT_REPAIRABLE",
         }
     }
 
@@ -131,9 +157,6 @@ impl EngineError {
                 "Give each migration its own id; `convex-migrate create` makes a fresh one.".into()
             }
             EngineError::EmptyTable { .. } => "Set `table` to the name of the table the step rewrites.".into(),
-            EngineError::NotSorted { .. } => {
-                "List migrations in id order; `convex-migrate create` rewrites the manifest sorted.".into()
-            }
             EngineError::UnknownMigration { .. } => {
                 "Pass an id listed by `convex-migrate status`.".into()
             }
@@ -162,6 +185,12 @@ impl EngineError {
             }
             EngineError::InvalidKeep { .. } => {
                 "Pass keep alone with direction down, as `convex-migrate sync` does; use --steps or --to without it.".into()
+            }
+            EngineError::RunActive { .. } => {
+                "Wait for the run to end (`convex-migrate status --watch`) or cancel it (`convex-migrate cancel`), then repair.".into()
+            }
+            EngineError::NotRepairable { .. } => {
+                "Repair only what `convex-migrate status` lists as checksum_mismatch or missing_from_manifest; leave out --id to repair all of them.".into()
             }
         }
     }

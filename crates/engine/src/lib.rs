@@ -8,17 +8,21 @@
 //! only translates arguments and results.
 
 pub mod api;
+pub mod bridge;
 pub mod checksum;
 pub mod cursor;
 pub mod drift;
 pub mod error;
+pub mod estimate;
 pub mod failure;
 pub mod machine;
 pub mod manifest;
+pub mod peer;
 pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod ranges;
+pub mod repair;
 pub mod run;
 pub mod schema_diff;
 pub mod validator;

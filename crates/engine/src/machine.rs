@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::estimate::{advance, KeyPosition, PagePosition};
 use crate::failure::classify;
 use crate::policy::{
     after_commit, after_limit_failure, js_number_string, nested_limits, validate_batch_size,
@@ -180,6 +181,19 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub range: Option<KeyRange>,
+    /// Where the walk stands in `_creationTime`, for the progress estimate;
+    /// absent until a batch reports it (never, for a `customRange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub position: Option<KeyPosition>,
+    /// Set when the worker's last hop died as a whole, until a batch of it
+    /// ends either way. Its next batch then runs in a scheduled hop of its
+    /// own, never inside a start's transaction: a document too large for any
+    /// transaction fails that hop (which the next start records) rather
+    /// than the caller's start, which would record nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_hop_died: Option<bool>,
 }
 
 /// Something that happened to a worker.
@@ -260,6 +274,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         budget: Option<Limits>,
+        /// Where the page left a walk in `_creationTime` order.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        position: Option<PagePosition>,
     },
     /// The worker's last scheduled hop died as a whole (a limit hit by the
     /// component's own work, a time-out): nothing was recorded by it, and
@@ -410,9 +428,12 @@ pub fn step(
             elapsed_ms,
             usage,
             budget,
+            position,
         } => {
             require_in_progress(current, event)?;
             let mut next = current.clone();
+            next.position = advance(current.position.as_ref(), position.as_ref());
+            next.last_hop_died = None;
             next.processed = next.processed.saturating_add(*processed);
             next.updated = next.updated.saturating_add(*updated);
             next.batches = next.batches.saturating_add(1);
@@ -617,6 +638,8 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             generation,
             one_batch_only: *one_batch_only,
             range: range.clone(),
+            position: None,
+            last_hop_died: None,
         }
     };
 
@@ -769,6 +792,7 @@ fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transiti
     next.status = WorkerStatus::Failed;
     next.ended_ms = Some(now_ms);
     next.error = Some(failure.clone());
+    next.last_hop_died = Some(true);
     Transition {
         state: next,
         action: Action::Fail { failure },
@@ -783,6 +807,7 @@ fn batch_failed(
     document_id: Option<&str>,
 ) -> Transition {
     let mut next = state.clone();
+    next.last_hop_died = None;
     match kind {
         FailureKind::Limit => {
             if let Some(smaller) = after_limit_failure(state.batch_size) {
@@ -890,6 +915,7 @@ mod tests {
             elapsed_ms: 5.0,
             usage: None,
             budget: None,
+            position: None,
         }
     }
 
@@ -1484,6 +1510,39 @@ mod tests {
     }
 
     #[test]
+    fn hop_died_next_batch_is_scheduled_until_a_batch_ends() {
+        let s = with_status(WorkerStatus::InProgress);
+        let died = apply(&s, &hop_died(READ_LIMIT));
+        assert_eq!(died.state.last_hop_died, Some(true));
+        // The resume keeps the mark, so its first batch is not run inline.
+        let resumed = apply(&died.state, &start_event());
+        assert_eq!(resumed.state.last_hop_died, Some(true));
+        // A batch that commits (or fails inside its own transaction) clears it.
+        let committed = apply(&resumed.state, &committed(1, "c2", false));
+        assert_eq!(committed.state.last_hop_died, None);
+        let failed = apply(
+            &resumed.state,
+            &Event::BatchFailed {
+                now_ms: T0 + 50.0,
+                kind: FailureKind::User,
+                message: "boom".into(),
+                document_id: None,
+            },
+        );
+        assert_eq!(failed.state.last_hop_died, None);
+        // A reset starts clean.
+        let reset = apply(
+            &died.state,
+            &start_with(|e| {
+                if let Event::Start { reset, .. } = e {
+                    *reset = true;
+                }
+            }),
+        );
+        assert_eq!(reset.state.last_hop_died, None);
+    }
+
+    #[test]
     fn hop_died_at_size_one_fails_again_rather_than_looping() {
         let mut s = with_status(WorkerStatus::InProgress);
         s.batch_size = 1;
@@ -1593,6 +1652,7 @@ mod tests {
             elapsed_ms: 0.0,
             usage: Some(usage.clone()),
             budget,
+            position: None,
         };
         assert_eq!(apply(&s, &commit(None)).state.batch_size, 200);
         let tight = Limits {

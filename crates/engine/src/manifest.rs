@@ -1,15 +1,17 @@
 //! The manifest: the app's versioned migrations, validated and checksummed.
 //!
 //! Every later rule (plan, drift, status) trusts what this module checks:
-//! ids are well formed, unique and ascending, every step names a table and
-//! any batch size it declares can run inside one Convex transaction.
+//! ids are well formed and unique, every step names a table and any batch
+//! size it declares can run inside one Convex transaction; and what it
+//! returns is in id order, however the app listed the migrations.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::checksum::{checksum, MigrationDef, StepDef};
+use crate::checksum::{checksum, checksum_v1, MigrationDef, StepDef, CHECKSUM_FORM_VERSION};
+use crate::drift::AppliedRecord;
 use crate::EngineError;
 
 /// The largest batch a step may declare: Convex writes at most 16,000
@@ -38,14 +40,25 @@ pub struct ManifestEntry {
     pub id: String,
     /// What the migration does, for people reading `status`.
     pub description: String,
-    /// `sha256:<hex>` of the definition's canonical form.
+    /// The definition's checksum in the current form (`sha256:<hex>`),
+    /// stored the next time the migration touches data.
     pub checksum: String,
+    /// The form of `checksum`: [`CHECKSUM_FORM_VERSION`], stored beside it.
+    pub checksum_form: u32,
+    /// The same definition in form v1 (`sha256:<hex>`), to verify records
+    /// stored before v2 existed without reporting the form change as drift.
+    pub checksum_v1: String,
     /// The forward step.
     pub up: StepInfo,
     /// The rollback step, when the migration has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub down: Option<StepInfo>,
+    /// The validated definition, kept to recompute form v1 with a record's
+    /// stored description; never crosses the boundary.
+    #[serde(skip)]
+    #[ts(skip)]
+    definition: Option<MigrationDef>,
 }
 
 impl From<&StepDef> for StepInfo {
@@ -57,37 +70,61 @@ impl From<&StepDef> for StepInfo {
     }
 }
 
-/// Validates the migration set and computes each checksum.
+/// Validates the migration set, computes each checksum and returns the set
+/// in id order.
 ///
+/// The order given does not matter: a manifest merged by hand from two
+/// branches is rarely sorted, and ids carry the order (their timestamps).
 /// Definitions are checked in the order given and the first broken rule is
 /// reported. For each definition the rules run in this order: id format
-/// ([`validate_id`]), uniqueness (`DuplicateId`), ascending order
-/// (`NotSorted`), a non-blank table for `up` then `down` (`EmptyTable`), and
-/// a batch size from 1 to [`MAX_BATCH_SIZE`] where one is given
-/// (`InvalidBatchSize`).
+/// ([`validate_id`]), uniqueness (`DuplicateId`), a non-blank table for `up`
+/// then `down` (`EmptyTable`), and a batch size from 1 to
+/// [`MAX_BATCH_SIZE`] where one is given (`InvalidBatchSize`).
 pub fn build_manifest(defs: &[MigrationDef]) -> Result<Vec<ManifestEntry>, EngineError> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(defs.len());
-    let mut previous: Option<&str> = None;
     let mut entries = Vec::with_capacity(defs.len());
     for def in defs {
         validate_id(&def.id)?;
         if !seen.insert(def.id.as_str()) {
             return Err(EngineError::DuplicateId { id: def.id.clone() });
         }
-        if let Some(previous) = previous.filter(|previous| def.id.as_str() < *previous) {
-            return Err(EngineError::NotSorted {
-                id: def.id.clone(),
-                previous: previous.to_string(),
-            });
-        }
         validate_step(&def.id, "up", &def.up)?;
         if let Some(down) = &def.down {
             validate_step(&def.id, "down", down)?;
         }
-        previous = Some(&def.id);
         entries.push(manifest_entry(def));
     }
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(entries)
+}
+
+impl ManifestEntry {
+    /// The shipped definition's checksum in the form stored with `record`
+    /// (v1 when the record stores none), so a record is always compared
+    /// with its own form; `None` for a form this engine does not know. A v1
+    /// record is computed with the description it stored, since v1 hashed
+    /// descriptions and editing one changes no data.
+    pub fn checksum_like(&self, record: &AppliedRecord) -> Option<String> {
+        match record.form() {
+            1 => Some(match (&self.definition, &record.description) {
+                (Some(def), Some(description)) if *description != def.description => {
+                    checksum_v1(&MigrationDef {
+                        description: description.clone(),
+                        ..def.clone()
+                    })
+                }
+                _ => self.checksum_v1.clone(),
+            }),
+            CHECKSUM_FORM_VERSION => Some(self.checksum.clone()),
+            _ => None,
+        }
+    }
+
+    /// True when the shipped definition has `record`'s checksum, compared
+    /// in the record's own form.
+    pub fn matches(&self, record: &AppliedRecord) -> bool {
+        self.checksum_like(record).as_deref() == Some(record.checksum.as_str())
+    }
 }
 
 /// Checks that `id` reads `YYYYMMDD_HHMMSS_slug`: a real calendar date and
@@ -211,8 +248,11 @@ fn manifest_entry(def: &MigrationDef) -> ManifestEntry {
         id: def.id.clone(),
         description: def.description.clone(),
         checksum: checksum(def),
+        checksum_form: CHECKSUM_FORM_VERSION,
+        checksum_v1: checksum_v1(def),
         up: StepInfo::from(&def.up),
         down: def.down.as_ref().map(StepInfo::from),
+        definition: Some(def.clone()),
     }
 }
 
@@ -247,6 +287,8 @@ pub(crate) mod fixtures {
             table: "todos".to_string(),
             batch_size: None,
             source: source.to_string(),
+            custom_range: None,
+            write_mode: crate::checksum::WriteMode::Triggers,
         }
     }
 
@@ -265,8 +307,10 @@ pub(crate) mod fixtures {
         AppliedRecord {
             id: entry.id.clone(),
             checksum: entry.checksum.clone(),
+            checksum_form: Some(entry.checksum_form),
             state,
             last_direction: None,
+            description: None,
         }
     }
 
@@ -295,6 +339,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{def, step};
     use super::*;
+    use proptest::prelude::*;
 
     const A: &str = "20260101_000000_a";
     const B: &str = "20260102_000000_b";
@@ -407,15 +452,104 @@ mod tests {
     }
 
     #[test]
-    fn build_manifest_rejects_an_unsorted_set() {
-        let err = build_manifest(&[def(B), def(A)]).unwrap_err();
+    fn build_manifest_sorts_an_unsorted_set_by_id() {
+        const C: &str = "20260103_000000_c";
+        let manifest = build_manifest(&[def(C), def(A), def(B)]).unwrap();
+        let ids: Vec<&str> = manifest.iter().map(|entry| entry.id.as_str()).collect();
+        assert_eq!(ids, vec![A, B, C]);
+        assert_eq!(manifest, build_manifest(&[def(A), def(B), def(C)]).unwrap());
+    }
+
+    proptest! {
+        #[test]
+        fn build_manifest_gives_the_same_manifest_in_any_order(
+            order in Just(vec![
+                "20260101_000000_a",
+                "20260102_000000_b",
+                "20260103_000000_c",
+                "20260103_000001_d",
+                "20261231_235959_e",
+            ])
+            .prop_shuffle()
+        ) {
+            let shuffled: Vec<MigrationDef> = order.iter().map(|id| def(id)).collect();
+            let mut sorted_ids = order.clone();
+            sorted_ids.sort_unstable();
+            let sorted: Vec<MigrationDef> = sorted_ids.iter().map(|id| def(id)).collect();
+            prop_assert_eq!(build_manifest(&shuffled), build_manifest(&sorted));
+        }
+    }
+
+    #[test]
+    fn build_manifest_still_names_a_duplicate_in_an_unsorted_set() {
+        let err = build_manifest(&[def(B), def(A), def(B)]).unwrap_err();
+        assert_eq!(err, EngineError::DuplicateId { id: B.into() });
+    }
+
+    #[test]
+    fn build_manifest_still_names_a_malformed_id_in_an_unsorted_set() {
+        let err = build_manifest(&[def(B), def("2026_x"), def(A)]).unwrap_err();
+        assert!(matches!(err, EngineError::InvalidId { id, .. } if id == "2026_x"));
+    }
+
+    #[test]
+    fn manifest_entry_compares_each_stored_form_with_its_own_checksum() {
+        let entry = &build_manifest(&[def(A)]).unwrap()[0];
+        assert!(entry.checksum.starts_with("sha256:"));
+        assert!(entry.checksum_v1.starts_with("sha256:"));
+        assert_eq!(entry.checksum_form, 2);
+        let stored = |form: Option<u32>, description: Option<&str>| AppliedRecord {
+            id: A.into(),
+            checksum: "sha256:00".into(),
+            checksum_form: form,
+            state: crate::drift::MigrationState::Completed,
+            last_direction: None,
+            description: description.map(String::from),
+        };
+        // No form stored: a record of an older release, form v1.
         assert_eq!(
-            err,
-            EngineError::NotSorted {
-                id: A.into(),
-                previous: B.into()
-            }
+            entry.checksum_like(&stored(None, None)),
+            Some(entry.checksum_v1.clone())
         );
+        assert_eq!(
+            entry.checksum_like(&stored(Some(1), None)),
+            Some(entry.checksum_v1.clone())
+        );
+        assert_eq!(
+            entry.checksum_like(&stored(Some(2), None)),
+            Some(entry.checksum.clone())
+        );
+        assert_eq!(entry.checksum_like(&stored(Some(3), None)), None);
+        let mut older = def(A);
+        older.description = "as it ran".into();
+        assert_eq!(
+            entry.checksum_like(&stored(None, Some("as it ran"))),
+            Some(checksum_v1(&older))
+        );
+        assert_eq!(
+            entry.checksum_like(&stored(Some(2), Some("as it ran"))),
+            Some(entry.checksum.clone())
+        );
+    }
+
+    #[test]
+    fn manifest_entry_matches_a_record_only_in_the_record_form() {
+        let entry = &build_manifest(&[def(A)]).unwrap()[0];
+        let stored = |checksum: &str, form: Option<u32>| AppliedRecord {
+            id: A.into(),
+            checksum: checksum.into(),
+            checksum_form: form,
+            state: crate::drift::MigrationState::Completed,
+            last_direction: None,
+            description: None,
+        };
+        assert!(entry.matches(&stored(&entry.checksum_v1, None)));
+        assert!(entry.matches(&stored(&entry.checksum, Some(2))));
+        // The right value under the wrong form is not a match: the form
+        // decides how the value is recomputed, never the value itself.
+        assert!(!entry.matches(&stored(&entry.checksum, None)));
+        assert!(!entry.matches(&stored(&entry.checksum_v1, Some(2))));
+        assert!(!entry.matches(&stored(&entry.checksum, Some(3))));
     }
 
     #[test]

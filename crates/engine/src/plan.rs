@@ -56,6 +56,10 @@ pub struct PlanItem {
     /// True when an earlier run left this migration part-way, so the
     /// component continues from its saved cursor.
     pub resume: bool,
+    /// True when the shipped migration has a down step: in an up plan, it
+    /// can be rolled back later; in a down plan previewed by a dry run, false
+    /// marks a migration that would refuse the rollback.
+    pub has_down: bool,
 }
 
 /// Chooses the migrations a run processes.
@@ -83,6 +87,19 @@ pub struct PlanItem {
 ///
 /// `steps` below 1 is `InvalidSteps` in both directions.
 pub fn plan(
+    manifest: &[ManifestEntry],
+    records: &[AppliedRecord],
+    req: &PlanRequest,
+) -> Result<Vec<PlanItem>, EngineError> {
+    let items = preview(manifest, records, req)?;
+    require_down_steps(&items)?;
+    Ok(items)
+}
+
+/// The plan of [`plan`] before the down-step check: a down plan lists every
+/// selected migration, with `has_down: false` for one that has no down step
+/// or has left the manifest, so a dry run can show all of them at once.
+pub fn preview(
     manifest: &[ManifestEntry],
     records: &[AppliedRecord],
     req: &PlanRequest,
@@ -160,7 +177,13 @@ fn plan_up(
             let resume = record_of(entry).is_some_and(|record| {
                 record.state.is_resumable() && !record.is_part_way_rollback()
             });
-            plan_item(&entry.id, Direction::Up, &entry.up, resume)
+            plan_item(
+                &entry.id,
+                Direction::Up,
+                &entry.up,
+                resume,
+                entry.down.is_some(),
+            )
         })
         .collect())
 }
@@ -189,10 +212,28 @@ fn plan_down(
                 .collect()
         }
     };
-    selected
+    Ok(selected
         .into_iter()
         .map(|record| down_item(manifest, &record.id, record.is_part_way_rollback()))
-        .collect()
+        .collect())
+}
+
+/// Refuses a down plan in which any migration lacks a down step
+/// (`NoDownStep`, naming the first in plan order and listing all), so
+/// nothing is rolled back half-way.
+pub fn require_down_steps(items: &[PlanItem]) -> Result<(), EngineError> {
+    let without_down: Vec<String> = items
+        .iter()
+        .filter(|item| item.direction == Direction::Down && !item.has_down)
+        .map(|item| item.id.clone())
+        .collect();
+    match without_down.first() {
+        Some(first) => Err(EngineError::NoDownStep {
+            id: first.clone(),
+            without_down,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Plans a branch switch (`convex-migrate sync`): rolls back, newest first,
@@ -226,12 +267,14 @@ pub fn plan_sync(
         ));
     }
     let known: BTreeSet<&str> = keep.iter().map(String::as_str).collect();
-    records_by_id(records)
+    let items: Vec<PlanItem> = records_by_id(records)
         .values()
         .rev()
         .filter(|record| record.state.counts_as_applied() && !known.contains(record.id.as_str()))
         .map(|record| down_item(manifest, &record.id, record.is_part_way_rollback()))
-        .collect()
+        .collect();
+    require_down_steps(&items)?;
+    Ok(items)
 }
 
 fn invalid_keep(reason: &str) -> EngineError {
@@ -246,22 +289,39 @@ fn is_applied_for_rollback(record: &AppliedRecord) -> bool {
     record.state == MigrationState::Completed || record.is_part_way_rollback()
 }
 
-fn down_item(manifest: &[ManifestEntry], id: &str, resume: bool) -> Result<PlanItem, EngineError> {
-    manifest
-        .iter()
-        .find(|entry| entry.id == id)
-        .and_then(|entry| entry.down.as_ref())
-        .map(|down| plan_item(id, Direction::Down, down, resume))
-        .ok_or_else(|| EngineError::NoDownStep { id: id.to_string() })
+/// The down item of `id`; without a down step (or a shipped migration) it
+/// names the up step's table (or none) and has `has_down: false`.
+fn down_item(manifest: &[ManifestEntry], id: &str, resume: bool) -> PlanItem {
+    let entry = manifest.iter().find(|entry| entry.id == id);
+    match entry.and_then(|entry| entry.down.as_ref()) {
+        Some(down) => plan_item(id, Direction::Down, down, resume, true),
+        None => PlanItem {
+            id: id.to_string(),
+            direction: Direction::Down,
+            table: entry
+                .map(|entry| entry.up.table.clone())
+                .unwrap_or_default(),
+            batch_size: None,
+            resume,
+            has_down: false,
+        },
+    }
 }
 
-fn plan_item(id: &str, direction: Direction, step: &StepInfo, resume: bool) -> PlanItem {
+fn plan_item(
+    id: &str,
+    direction: Direction,
+    step: &StepInfo,
+    resume: bool,
+    has_down: bool,
+) -> PlanItem {
     PlanItem {
         id: id.to_string(),
         direction,
         table: step.table.clone(),
         batch_size: step.batch_size,
         resume,
+        has_down,
     }
 }
 
@@ -293,7 +353,7 @@ mod tests {
     }
     use crate::checksum::StepDef;
     use crate::manifest::fixtures::{
-        all_completed, def, def_without_down, manifest, manifest_of, record, record_after,
+        all_completed, def, def_without_down, manifest, manifest_of, record, record_after, step,
     };
 
     const A: &str = "20260101_000000_a";
@@ -392,7 +452,7 @@ mod tests {
         sized.up = StepDef {
             table: "users".into(),
             batch_size: Some(25),
-            source: "x".into(),
+            ..step("x")
         };
         let items = plan(&manifest_of(&[sized]), &[], &up()).unwrap();
         assert_eq!(
@@ -402,7 +462,8 @@ mod tests {
                 direction: Direction::Up,
                 table: "users".into(),
                 batch_size: Some(25),
-                resume: false
+                resume: false,
+                has_down: true,
             }]
         );
     }
@@ -591,7 +652,7 @@ mod tests {
         sized.down = Some(StepDef {
             table: "archive".into(),
             batch_size: Some(7),
-            source: "x".into(),
+            ..step("x")
         });
         let manifest = manifest_of(&[sized]);
         let items = plan(&manifest, &all_completed(&manifest), &down_steps(1)).unwrap();
@@ -607,11 +668,45 @@ mod tests {
         let records = all_completed(&manifest);
         assert_eq!(
             plan(&manifest, &records, &down_steps(3)),
-            Err(EngineError::NoDownStep { id: D.into() })
+            Err(no_down(D, &[D, B]))
         );
         assert_eq!(
             plan(&manifest, &records[..3], &down_to(A)),
-            Err(EngineError::NoDownStep { id: B.into() })
+            Err(no_down(B, &[B]))
+        );
+    }
+
+    fn no_down(id: &str, without_down: &[&str]) -> EngineError {
+        EngineError::NoDownStep {
+            id: id.into(),
+            without_down: without_down.iter().map(|id| id.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn preview_of_down_marks_every_migration_without_down_step() {
+        let manifest = manifest_of(&[def(A), def_without_down(B), def(C), def_without_down(D)]);
+        let records = all_completed(&manifest);
+        let items = preview(&manifest, &records, &down_steps(4)).unwrap();
+        let flags: Vec<(&str, bool)> = items.iter().map(|i| (i.id.as_str(), i.has_down)).collect();
+        assert_eq!(flags, vec![(D, false), (C, true), (B, false), (A, true)]);
+        assert_eq!(items[0].table, "todos");
+        assert_eq!(
+            plan(&manifest, &records, &down_steps(4)),
+            Err(no_down(D, &[D, B]))
+        );
+        let message = no_down(D, &[D, B]).to_string();
+        assert!(message.contains(&format!("{D:?} has no down step")));
+        assert!(message.contains(&format!("nor can {B}")));
+    }
+
+    #[test]
+    fn plan_up_says_which_migrations_can_be_rolled_back() {
+        let manifest = manifest_of(&[def(A), def_without_down(B)]);
+        let items = plan(&manifest, &[], &up()).unwrap();
+        assert_eq!(
+            items.iter().map(|i| i.has_down).collect::<Vec<_>>(),
+            vec![true, false]
         );
     }
 
@@ -621,7 +716,7 @@ mod tests {
         let records = all_completed(&manifest);
         assert_eq!(
             plan(&manifest[..1], &records, &down_steps(1)),
-            Err(EngineError::NoDownStep { id: B.into() })
+            Err(no_down(B, &[B]))
         );
     }
 
@@ -762,7 +857,7 @@ mod tests {
         let records = all_completed(&manifest);
         assert_eq!(
             plan_sync(&manifest, &records, &sync(), &keep(&[A])),
-            Err(EngineError::NoDownStep { id: B.into() })
+            Err(no_down(B, &[B]))
         );
         // A kept migration without a down step is never touched.
         assert_eq!(
@@ -777,7 +872,7 @@ mod tests {
         let records = all_completed(&manifest);
         assert_eq!(
             plan_sync(&manifest[..1], &records, &sync(), &keep(&[A])),
-            Err(EngineError::NoDownStep { id: B.into() })
+            Err(no_down(B, &[B]))
         );
     }
 

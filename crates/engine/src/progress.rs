@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::estimate::{self, Estimate};
 use crate::machine::{Failure, WorkerState, WorkerStatus};
 
 /// How far a job has got.
@@ -57,6 +58,8 @@ pub struct JobSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub cursor: Option<String>,
+    /// Fraction done and time left (see [`estimate::estimate`]).
+    pub estimate: Estimate,
 }
 
 /// Sums a job's workers into one status and one set of figures.
@@ -150,6 +153,7 @@ pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
         },
         error,
         cursor,
+        estimate: estimate::estimate(workers, now_ms),
     }
 }
 
@@ -209,6 +213,8 @@ mod tests {
             generation: 1,
             one_batch_only: false,
             range: None,
+            position: None,
+            last_hop_died: None,
         }
     }
 

@@ -9,7 +9,9 @@ use ts_rs::TS;
 use crate::checksum::MigrationDef;
 use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, MigrationState};
 use crate::manifest::{build_manifest, ManifestEntry};
-use crate::plan::{plan, plan_sync, whole_steps, Direction, PlanItem, PlanRequest};
+use crate::plan::{
+    plan_sync, preview, require_down_steps, whole_steps, Direction, PlanItem, PlanRequest,
+};
 use crate::EngineError;
 
 /// Everything `start` needs to decide, read by the component in one query.
@@ -107,7 +109,10 @@ pub struct StartDecision {
 ///    still computed so the caller can show what would run; if planning
 ///    fails, the plan is empty and the drift is still what is reported.
 /// 5. The plan is computed (by [`plan_sync`] when `keep` is given); its
-///    errors (e.g. `NoDownStep`, `InvalidKeep`) are returned.
+///    errors (e.g. `NoDownStep`, `InvalidKeep`) are returned. A dry run of
+///    `down` with `steps` or `to` is the exception: it returns the whole
+///    plan with `hasDown: false` on each migration that would refuse the
+///    rollback, so every such migration shows before anything runs.
 ///    With `restart`, no item resumes (this applies to the plan shown in 4 too).
 /// 6. An empty plan → `noop`, even for a dry run.
 /// 7. `dry_run` → `dry_run`.
@@ -163,7 +168,13 @@ fn plan_for(
 ) -> Result<Vec<PlanItem>, EngineError> {
     let mut items = match &req.keep {
         Some(keep) => plan_sync(manifest, &req.records, plan_request, keep)?,
-        None => plan(manifest, &req.records, plan_request)?,
+        None => {
+            let items = preview(manifest, &req.records, plan_request)?;
+            if !req.dry_run {
+                require_down_steps(&items)?;
+            }
+            items
+        }
     };
     if req.restart {
         for item in &mut items {
@@ -199,12 +210,26 @@ pub struct MigrationStatusRow {
     pub state: MigrationState,
     /// The shipped checksum, or the stored one for a migration no longer shipped.
     pub checksum: String,
+    /// The form of `checksum`.
+    pub checksum_form: u32,
     /// The checksum stored with the deployment's record, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub stored_checksum: Option<String>,
     /// False for a stored migration the manifest no longer contains.
     pub in_manifest: bool,
+    /// The form of the stored checksum, when the deployment has a record:
+    /// the form stored with it, or 1 for a record that stores none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stored_form: Option<u32>,
+    /// For a shipped migration with a record: true when the shipped code
+    /// has the stored checksum (computed in the stored form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub code_unchanged: Option<bool>,
+    /// True when the shipped migration has a down step.
+    pub has_down: bool,
 }
 
 /// Describes every migration the manifest or the history knows, which are
@@ -244,8 +269,12 @@ fn shipped_row(entry: &ManifestEntry, record: Option<&AppliedRecord>) -> Migrati
         description: entry.description.clone(),
         state: record.map_or(MigrationState::Pending, |record| record.state),
         checksum: entry.checksum.clone(),
+        checksum_form: entry.checksum_form,
         stored_checksum: record.map(|record| record.checksum.clone()),
         in_manifest: true,
+        stored_form: record.map(AppliedRecord::form),
+        code_unchanged: record.map(|record| entry.matches(record)),
+        has_down: entry.down.is_some(),
     }
 }
 
@@ -255,8 +284,12 @@ fn unshipped_row(record: &AppliedRecord) -> MigrationStatusRow {
         description: String::new(),
         state: record.state,
         checksum: record.checksum.clone(),
+        checksum_form: record.form(),
         stored_checksum: Some(record.checksum.clone()),
         in_manifest: false,
+        stored_form: Some(record.form()),
+        code_unchanged: None,
+        has_down: false,
     }
 }
 
@@ -292,7 +325,7 @@ mod tests {
     fn edited_after_applying() -> StartRequest {
         let records = all_completed(&manifest_of(&[def(A), def(B)]));
         let mut edited_b = def(B);
-        edited_b.description = "edited".into();
+        edited_b.up.source = "async (ctx, doc) => ({ edited: true })".into();
         request(vec![def(A), edited_b, def(C)], records)
     }
 
@@ -438,11 +471,11 @@ mod tests {
     fn decide_start_rejects_an_invalid_manifest_before_anything_else() {
         let req = StartRequest {
             active_run_id: Some("run_1".into()),
-            ..request(vec![def(B), def(A)], vec![])
+            ..request(vec![def(B), def("nope")], vec![])
         };
         assert!(matches!(
             decide_start(&req),
-            Err(EngineError::NotSorted { .. })
+            Err(EngineError::InvalidId { .. })
         ));
     }
 
@@ -457,7 +490,10 @@ mod tests {
         };
         assert_eq!(
             decide_start(&req),
-            Err(EngineError::NoDownStep { id: B.into() })
+            Err(EngineError::NoDownStep {
+                id: B.into(),
+                without_down: vec![B.into()]
+            })
         );
     }
 
@@ -592,7 +628,10 @@ mod tests {
         };
         assert_eq!(
             decide_start(&req),
-            Err(EngineError::NoDownStep { id: B.into() })
+            Err(EngineError::NoDownStep {
+                id: B.into(),
+                without_down: vec![B.into()]
+            })
         );
     }
 
@@ -700,5 +739,134 @@ mod tests {
             status_report(&[def("nope")], &[]),
             Err(EngineError::InvalidId { .. })
         ));
+    }
+    #[test]
+    fn decide_start_runs_an_unsorted_manifest_in_id_order() {
+        let decision = decide_start(&request(vec![def(C), def(A), def(B)], vec![])).unwrap();
+        assert_eq!(plan_ids(&decision), vec![A, B, C]);
+    }
+
+    #[test]
+    fn decide_start_dry_run_of_down_shows_every_migration_without_down_step() {
+        let defs = vec![def(A), def_without_down(B), def(C)];
+        let records = all_completed(&manifest_of(&defs));
+        let req = StartRequest {
+            direction: Direction::Down,
+            steps: Some(3.0),
+            dry_run: true,
+            ..request(defs, records)
+        };
+        let decision = decide_start(&req).unwrap();
+        assert_eq!(decision.status, StartStatus::DryRun);
+        let flags: Vec<(&str, bool)> = decision
+            .plan
+            .iter()
+            .map(|item| (item.id.as_str(), item.has_down))
+            .collect();
+        assert_eq!(flags, vec![(C, true), (B, false), (A, true)]);
+        let real = StartRequest {
+            dry_run: false,
+            ..req
+        };
+        assert!(matches!(
+            decide_start(&real),
+            Err(EngineError::NoDownStep { id, .. }) if id == B
+        ));
+    }
+
+    /// A record as a deployment stored it before form v2: the v1 checksum
+    /// and no form field.
+    fn v1_record(def: &MigrationDef, state: MigrationState) -> AppliedRecord {
+        AppliedRecord {
+            id: def.id.clone(),
+            checksum: crate::checksum::checksum_v1(def),
+            checksum_form: None,
+            state,
+            last_direction: Some(Direction::Up),
+            description: Some(def.description.clone()),
+        }
+    }
+
+    #[test]
+    fn v1_records_of_unchanged_code_are_not_drift() {
+        let defs = vec![def(A), def(B)];
+        let records: Vec<AppliedRecord> = defs
+            .iter()
+            .map(|d| v1_record(d, MigrationState::Completed))
+            .collect();
+        let decision = decide_start(&request(defs.clone(), records.clone())).unwrap();
+        assert_eq!(decision.status, StartStatus::Noop);
+        assert!(decision.drift.is_empty());
+        let report = status_report(&defs, &records).unwrap();
+        assert!(report.drift.is_empty());
+        assert!(report
+            .migrations
+            .iter()
+            .all(|row| row.stored_form == Some(1) && row.code_unchanged == Some(true)));
+        assert!(report.migrations.iter().all(|row| row.checksum_form == 2));
+    }
+
+    #[test]
+    fn a_v1_record_is_not_drift_when_only_the_description_changed() {
+        let applied = def(A);
+        let records = vec![v1_record(&applied, MigrationState::Completed)];
+        let mut reworded = def(A);
+        reworded.description = "a clearer description".into();
+        let decision =
+            decide_start(&request(vec![reworded.clone(), def(B)], records.clone())).unwrap();
+        assert_eq!(decision.status, StartStatus::Running);
+        assert!(decision.drift.is_empty());
+        let report = status_report(&[reworded], &records).unwrap();
+        assert_eq!(report.migrations[0].code_unchanged, Some(true));
+    }
+
+    #[test]
+    fn a_v1_record_whose_code_changed_is_drift_in_its_own_form() {
+        let applied = def(A);
+        let mut edited = def(A);
+        edited.up.source = "async () => ({ other: 1 })".into();
+        let records = vec![v1_record(&applied, MigrationState::Completed)];
+        let decision = decide_start(&request(vec![edited.clone()], records)).unwrap();
+        assert_eq!(decision.status, StartStatus::DriftBlocked);
+        let finding = &decision.drift[0];
+        assert_eq!(
+            finding.current_checksum,
+            Some(crate::checksum::checksum_v1(&edited))
+        );
+    }
+
+    #[test]
+    fn description_and_batch_size_edits_are_not_drift_under_v2() {
+        let applied = manifest_of(&[def(A)]);
+        let mut edited = def(A);
+        edited.description = "a clearer description".into();
+        edited.up.batch_size = Some(250);
+        let records = vec![record(&applied[0], MigrationState::Completed)];
+        let report = status_report(&[edited], &records).unwrap();
+        assert!(report.drift.is_empty());
+        assert_eq!(report.migrations[0].stored_form, Some(2));
+        assert_eq!(report.migrations[0].code_unchanged, Some(true));
+    }
+
+    #[test]
+    fn status_report_says_whether_code_is_unchanged_and_a_down_step_exists() {
+        let applied = manifest_of(&[def(A), def(B)]);
+        let mut edited = def(B);
+        edited.up.custom_range = Some("(q) => q.withIndex(\"by_done\")".into());
+        let records = vec![
+            record(&applied[0], MigrationState::Completed),
+            record(&applied[1], MigrationState::Completed),
+        ];
+        let report = status_report(&[def(A), edited, def_without_down(C)], &records).unwrap();
+        let rows: Vec<(Option<bool>, bool)> = report
+            .migrations
+            .iter()
+            .map(|row| (row.code_unchanged, row.has_down))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![(Some(true), true), (Some(false), true), (None, false)]
+        );
+        assert_eq!(report.migrations[2].stored_form, None);
     }
 }

@@ -89,6 +89,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                 elapsed_ms,
                 usage,
                 budget: None,
+                position: None,
             })
         });
     let fail = (arb_kind(), proptest::option::of("[a-z]{2}")).prop_map(|(kind, document_id)| {
@@ -142,6 +143,7 @@ fn with_time(event: Event, now: f64) -> Event {
             elapsed_ms,
             usage,
             budget,
+            position,
             ..
         } => Event::BatchCommitted {
             now_ms: now,
@@ -152,6 +154,7 @@ fn with_time(event: Event, now: f64) -> Event {
             elapsed_ms,
             usage,
             budget,
+            position,
         },
         Event::BatchFailed {
             kind,

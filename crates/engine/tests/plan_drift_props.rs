@@ -92,6 +92,8 @@ fn def(id: &str, edited: bool) -> MigrationDef {
         table: "todos".to_string(),
         batch_size: None,
         source,
+        custom_range: None,
+        write_mode: Default::default(),
     };
     MigrationDef {
         id: id.to_string(),
@@ -120,8 +122,10 @@ fn record(entry: &ManifestEntry, state: MigrationState) -> AppliedRecord {
     AppliedRecord {
         id: entry.id.clone(),
         checksum: entry.checksum.clone(),
+        checksum_form: Some(entry.checksum_form),
         state,
         last_direction: None,
+        description: None,
     }
 }
 

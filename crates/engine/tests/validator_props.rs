@@ -12,7 +12,9 @@
 //!   exactly when `accepts_all_of` holds.
 
 use engine::schema_diff::{accepts_all_of, diff_schemas, Safety};
-use engine::validator::{check_document, parse_schema, parse_validator, Field, Literal, Validator};
+use engine::validator::{
+    check_document, parse_schema, parse_validator, Field, IdTables, Literal, Validator,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{json, Map, Value};
@@ -172,10 +174,47 @@ fn model_literal(l: &Literal, value: &Value) -> bool {
     }
 }
 
+// ---------- ids ----------
+
+/// The deployment, as far as these tests need one: a string starting with
+/// `u` is an id of `users`, with `d` an id of `docs`, anything else no id.
+fn id_table_of(s: &str) -> Option<&'static str> {
+    match s.chars().next() {
+        Some('u') => Some("users"),
+        Some('d') => Some("docs"),
+        _ => None,
+    }
+}
+
+/// The deployment's answer for every string in `value`, keys included.
+fn ids_for(value: &Value) -> IdTables {
+    fn walk(value: &Value, ids: &mut IdTables) {
+        match value {
+            Value::String(s) => ids.insert(s.clone(), id_table_of(s).map(String::from)),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, ids)),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    ids.insert(k.clone(), id_table_of(k).map(String::from));
+                    walk(v, ids);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut ids = IdTables::default();
+    walk(value, &mut ids);
+    ids
+}
+
+fn check(v: &Validator, value: &Value) -> Vec<engine::validator::Violation> {
+    check_document(v, value, &ids_for(value))
+}
+
 fn model_accepts(v: &Validator, value: &Value) -> bool {
     match (v, kind(value)) {
         (Validator::Any, _) => true,
-        (Validator::String | Validator::Id { .. }, Kind::String(_)) => true,
+        (Validator::String, Kind::String(_)) => true,
+        (Validator::Id { table }, Kind::String(s)) => id_table_of(s) == Some(table.as_str()),
         (Validator::Number, Kind::Number(_)) => true,
         (Validator::Int64 | Validator::CommitTs, Kind::Int64(_)) => true,
         (Validator::Boolean, Kind::Boolean(_)) => true,
@@ -225,6 +264,9 @@ fn leaf_strategy() -> impl Strategy<Value = Validator> {
         Just(Validator::Any),
         Just(Validator::Id {
             table: "users".into()
+        }),
+        Just(Validator::Id {
+            table: "docs".into()
         }),
         literal_strategy().prop_map(Validator::Literal),
         literal_strategy().prop_map(Validator::Literal),
@@ -289,7 +331,12 @@ fn any_value() -> BoxedStrategy<Value> {
 fn value_strategy(v: &Validator) -> BoxedStrategy<Value> {
     match v {
         Validator::String => "[a-z]{0,5}".prop_map(Value::String).boxed(),
-        Validator::Id { .. } => "[a-z0-9]{1,8}".prop_map(Value::String).boxed(),
+        Validator::Id { table } => {
+            let first = table.chars().next().unwrap_or('u');
+            "[a-z0-9]{0,7}"
+                .prop_map(move |rest| Value::String(format!("{first}{rest}")))
+                .boxed()
+        }
         Validator::Number => prop_oneof![
             4 => (-1e6f64..1e6f64).prop_map(float),
             1 => prop::sample::select(vec![f64::NAN, f64::NEG_INFINITY, -0.0]).prop_map(float),
@@ -324,8 +371,15 @@ fn value_strategy(v: &Validator) -> BoxedStrategy<Value> {
                 .prop_map(|ps| Value::Object(ps.into_iter().flatten().collect()))
                 .boxed()
         }
-        Validator::Record { values, .. } => prop::collection::btree_map(
-            prop::sample::select(RECORD_KEYS.to_vec()).prop_map(String::from),
+        Validator::Record { keys, values } => prop::collection::btree_map(
+            match keys.as_ref() {
+                Validator::Id { .. } => value_strategy(keys)
+                    .prop_map(|k| k.as_str().unwrap_or_default().to_string())
+                    .boxed(),
+                _ => prop::sample::select(RECORD_KEYS.to_vec())
+                    .prop_map(String::from)
+                    .boxed(),
+            },
             value_strategy(values),
             0..3,
         )
@@ -684,7 +738,7 @@ proptest! {
     #[test]
     fn generated_documents_pass_their_validator((v, doc) in validator_and_doc()) {
         prop_assert!(model_accepts(&v, &doc), "generator broke the model: {doc}");
-        let violations = check_document(&v, &doc);
+        let violations = check(&v, &doc);
         prop_assert!(violations.is_empty(), "{doc} against {v:?}: {violations:?}");
     }
 
@@ -709,7 +763,7 @@ proptest! {
         });
         // Only a document made of `v.any()` has nothing to break.
         let Some((mutation, site, (mutated, path))) = applied else { return Ok(()) };
-        let violations = check_document(&v, &mutated);
+        let violations = check(&v, &mutated);
         if model_accepts(&v, &mutated) {
             // The change landed on another union member's shape.
             prop_assert!(violations.is_empty(), "{violations:?}");
@@ -723,7 +777,7 @@ proptest! {
 
     #[test]
     fn engine_agrees_with_the_model_on_any_value(v in validator_strategy(), value in any_value()) {
-        let violations = check_document(&v, &value);
+        let violations = check(&v, &value);
         prop_assert_eq!(violations.is_empty(), model_accepts(&v, &value), "{} against {:?}: {:?}", value, v, violations);
     }
 
@@ -751,7 +805,7 @@ proptest! {
         let covers = accepts_all_of(&new, &old);
         if covers {
             for value in &values {
-                let violations = check_document(&new, value);
+                let violations = check(&new, value);
                 prop_assert!(violations.is_empty(), "accepts_all_of said yes, but {value} fails {new:?}: {violations:?}");
             }
         }
@@ -804,16 +858,16 @@ fn fixture_users_document_passes_and_a_broken_one_is_explained() {
     let mut doc = json!({
         "name": "Ada", "age": 36, "score": {"$float": base64(&f64::NAN.to_le_bytes())},
         "balance": int64(-5), "active": true, "deletedAt": null, "avatar": {"$bytes": "AQID"},
-        "manager": "j57abc", "role": "admin", "level": 3, "big": int64(7), "flag": true,
-        "tags": ["x"], "address": {"city": "Oslo"}, "meta": {"k": 1}, "friends": {"j57": true},
+        "manager": "u57abc", "role": "admin", "level": 3, "big": int64(7), "flag": true,
+        "tags": ["x"], "address": {"city": "Oslo"}, "meta": {"k": 1}, "friends": {"u57": true},
         "extra": {"anything": [1, 2]}, "nothing": null, "stamp": int64(1)
     });
-    assert_eq!(check_document(&users, &doc), vec![]);
+    assert_eq!(check(&users, &doc), vec![]);
     doc["role"] = json!("owner");
     doc["big"] = json!(7);
     doc["address"] = json!({});
     doc.as_object_mut().unwrap().remove("name");
-    let got: Vec<(String, String, String)> = check_document(&users, &doc)
+    let got: Vec<(String, String, String)> = check(&users, &doc)
         .into_iter()
         .map(|v| (v.path, v.expected, v.found))
         .collect();

@@ -17,7 +17,7 @@ export type Context = {
   c: Colors;
   transport: Transport;
   /** Call one of the app's migration functions (`<functionsModule>:<name>`). */
-  call(name: "start" | "status" | "cancel", args: Record<string, unknown>, kind: FunctionKind): Promise<unknown>;
+  call(name: "start" | "status" | "cancel" | "repair", args: Record<string, unknown>, kind: FunctionKind): Promise<unknown>;
   /** Print the one JSON document of a `--json` command. */
   emit(value: unknown): void;
 };

@@ -47,6 +47,7 @@ const STATE_COLOURS: Record<string, keyof Colors> = {
   failed: "red",
   canceled: "magenta",
   rolled_back: "blue",
+  removed: "dim",
 };
 
 export function state(c: Colors, name: string): string {
@@ -59,8 +60,31 @@ const arrow = (direction: string) => (direction === "down" ? "down" : "up");
 /** The width that aligns a run's item lines. */
 export const idWidthOf = (items: { id: string }[]) => Math.max(0, ...items.map((i) => i.id.length));
 
-/** One line of a run's item: what it did so far, or where it stands. */
-export function itemLine(c: Colors, item: RunItemView, nowMs: number, idWidth = 0): string {
+type Estimate = NonNullable<RunView["estimate"]>;
+
+/** `42%`, or nothing when there is no estimate; 100% only when done. */
+export function percent(estimate: Estimate | undefined): string | undefined {
+  const f = estimate?.fractionDone;
+  return f === null || f === undefined ? undefined : `${Math.floor(f * 100)}%`;
+}
+
+/** `12s left`, or nothing when the time left is unknown or nothing runs. */
+export function timeLeft(estimate: Estimate | undefined): string | undefined {
+  const eta = estimate?.etaMs;
+  return eta === null || eta === undefined || estimate?.basis === "done" ? undefined : `${duration(eta)} left`;
+}
+
+/**
+ * One line of a run's item: what it did so far, or where it stands. `bar`
+ * draws the item's fraction done (a terminal passes one; plain logs do not).
+ */
+export function itemLine(
+  c: Colors,
+  item: RunItemView,
+  nowMs: number,
+  idWidth = 0,
+  bar?: (fraction: number) => string,
+): string {
   const mark =
     item.status === "completed"
       ? c.green("✔")
@@ -81,25 +105,40 @@ export function itemLine(c: Colors, item: RunItemView, nowMs: number, idWidth = 
     return item.error ? `${line}\n    ${c.red(item.error)}` : line;
   }
   const rate = p?.ratePerSec ?? (elapsed > 0 ? (item.processed * 1_000) / elapsed : 0);
+  const pct = percent(p?.estimate);
+  const left = timeLeft(p?.estimate);
   const facts = [
+    ...(pct ? [pct] : []),
     `${count(item.processed)} docs`,
     `${count(item.updated)} updated`,
     `${count(rate)}/s`,
     ...(p ? [`batch ${count(p.batchSize)}`] : []),
     ...(p && p.workers > 1 ? [`${p.workers} workers`] : []),
+    ...(left ? [left] : []),
     duration(elapsed),
   ];
-  const line = `${head}  ${facts.join(c.dim(" · "))}`;
+  const fraction = item.status === "completed" ? 1 : p?.estimate?.fractionDone;
+  const drawn = bar && fraction !== null && fraction !== undefined ? `${bar(fraction)}  ` : "";
+  const line = `${head}  ${drawn}${facts.join(c.dim(" · "))}`;
   if (item.status === "failed" && item.error) return `${line}\n    ${c.red(item.error)}`;
   return line;
 }
 
-export function runHeadline(c: Colors, run: RunView): string {
-  const verb = run.direction === "down" ? "rollback" : "run";
-  return `${verb} ${run.runId} ${state(c, run.status)}`;
+/** The run in one line; while it runs, its progress across its migrations. */
+export function runHeadline(c: Colors, run: RunView, bar?: (fraction: number) => string): string {
+  const verb = run.kind === "repair" ? "repair" : run.direction === "down" ? "rollback" : "run";
+  const line = `${verb} ${run.runId} ${state(c, run.status)}`;
+  if (run.status !== "running") return line;
+  const done = run.items.filter((i) => i.status === "completed").length;
+  const fraction = run.estimate?.fractionDone;
+  const drawn = bar && fraction !== null && fraction !== undefined ? `${bar(fraction)}  ` : "";
+  const facts = [percent(run.estimate), `${done} of ${run.items.length} migrations`, timeLeft(run.estimate)].filter(
+    (f): f is string => f !== undefined,
+  );
+  return `${line}  ${drawn}${facts.join(c.dim(" · "))}`;
 }
 
-/** The release record of a run in one line: environment, commit, tag, who, link. */
+/** The release record of a run in one line: environment, commit, tag, who, link, the convex-migrate that ran it. */
 export function releaseLine(c: Colors, run: RunView): string {
   const r = run.release;
   const parts = [
@@ -107,7 +146,9 @@ export function releaseLine(c: Colors, run: RunView): string {
     r.commit && `commit ${r.commit.slice(0, 12)}`,
     r.tag && `tag ${r.tag}`,
     r.initiatedBy && `by ${r.initiatedBy}`,
+    r.deploy && `deploy --bridge ${r.deploy.outcome.replaceAll("_", " ")} (${r.deploy.pushes.filter((p) => p.ok).length} of 2 pushes)`,
     r.url,
+    r.convexMigrateVersion && c.dim(`convex-migrate ${r.convexMigrateVersion}`),
   ].filter(Boolean);
   return parts.length ? parts.join(c.dim(" · ")) : c.dim("no release metadata");
 }
@@ -116,10 +157,11 @@ export function migrationsTable(c: Colors, rows: MigrationRow[]): string {
   if (rows.length === 0) return "  No versioned migrations in the manifest.\n";
   return table(
     c,
-    ["MIGRATION", "STATE", "APPLIED", "DESCRIPTION"],
+    ["MIGRATION", "STATE", "CHECKSUM", "APPLIED", "DESCRIPTION"],
     rows.map((m) => [
-      m.inManifest ? m.id : `${m.id} ${c.red("(not in manifest)")}`,
+      m.inManifest ? m.id : m.state === "removed" ? m.id : `${m.id} ${c.red("(not in manifest)")}`,
       state(c, m.state),
+      checksumCell(c, m),
       m.state === "rolled_back" && m.rolledBackAt !== undefined
         ? c.dim(`rolled back ${time(m.rolledBackAt)}`)
         : m.appliedAt !== undefined
@@ -130,13 +172,34 @@ export function migrationsTable(c: Colors, rows: MigrationRow[]): string {
   );
 }
 
+/** The stored checksum's form and whether the shipped code still has it: `v2 unchanged`, `v1 edited`. */
+function checksumCell(c: Colors, m: MigrationRow): string {
+  if (m.storedForm === undefined) return c.dim("-");
+  const form = `v${m.storedForm}`;
+  if (m.codeUnchanged === undefined) return form;
+  return m.codeUnchanged ? `${form} unchanged` : `${form} ${c.red("edited")}`;
+}
+
+/** What each repair run accepted, with the old and new checksums and their forms. */
+export function repairLines(c: Colors, runs: RunView[]): string {
+  return runs
+    .flatMap((r) =>
+      (r.repaired ?? []).map((x) =>
+        x.newChecksum !== undefined
+          ? `  ${r.runId} ${time(r.startedAt)}  ${x.id}: edit accepted (${x.oldChecksum} v${x.oldForm} → ${x.newChecksum} v${x.newForm})  ${releaseLine(c, r)}\n`
+          : `  ${r.runId} ${time(r.startedAt)}  ${x.id}: removal recorded (was ${x.oldChecksum} v${x.oldForm})  ${releaseLine(c, r)}\n`,
+      ),
+    )
+    .join("");
+}
+
 export function runsTable(c: Colors, runs: RunView[]): string {
   return table(
     c,
     ["RUN", "DIRECTION", "STATUS", "STARTED", "TOOK", "DOCS", "RELEASE"],
     runs.map((r) => [
       r.runId,
-      r.direction,
+      r.kind === "repair" ? "repair" : r.direction,
       state(c, r.status),
       time(r.startedAt),
       r.endedAt !== undefined ? duration(r.endedAt - r.startedAt) : c.dim("running"),

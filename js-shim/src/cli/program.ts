@@ -3,21 +3,27 @@
  * command, one place that turns errors into a message and an exit code.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { Command, CommanderError, Option } from "commander";
 import { cancel } from "./commands/cancel.js";
 import { create } from "./commands/create.js";
 import { deploy } from "./commands/deploy.js";
+import { loadDemo } from "./commands/demoLoader.js";
+import { repair } from "./commands/repair.js";
+import { deployBridge } from "./commands/deployBridge.js";
 import { status } from "./commands/status.js";
 import { runMigrations, type RunOptions } from "./commands/up.js";
-import { loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
+import { functionsDir, loadConfig, parseDuration, positiveInteger, type Config } from "./config.js";
 import { makeContext, type Context } from "./context.js";
 import { CliError, EXIT, usageError, type ExitCode } from "./errors.js";
 import { colorsFor, type Io } from "./io.js";
+import { PACKAGE } from "./packageRoot.js";
 import { releaseFrom } from "./release.js";
 import { registerSchemaCommands } from "./schema/index.js";
 import { mask, type Target } from "./transport/convexRun.js";
 import { TransportError } from "./transport/types.js";
+import { VERSIONED_EXPORT_LINE } from "../client/exportLine.js";
 
 /** Engine refusals that mean the request or the manifest is wrong (exit 2), not the data. */
 const USAGE_CODES = new Set([
@@ -25,7 +31,6 @@ const USAGE_CODES = new Set([
   "INVALID_ID",
   "DUPLICATE_ID",
   "EMPTY_TABLE",
-  "NOT_SORTED",
   "UNKNOWN_MIGRATION",
   "STEPS_AND_TO",
   "NO_DOWN_TARGET",
@@ -33,6 +38,7 @@ const USAGE_CODES = new Set([
   "NO_DOWN_STEP",
   "INVALID_BATCH_SIZE",
   "INVALID_PARALLELISM",
+  "NOT_REPAIRABLE",
 ]);
 
 type TargetFlags = { prod?: boolean; previewName?: string; deploymentName?: string; envFile?: string };
@@ -75,6 +81,9 @@ function withRunFlags(cmd: Command): Command {
     .option("--json", "print one JSON document on stdout; logs go to stderr");
 }
 
+/** Commander's way to let a flag repeat: `--id a --id b`. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 const targetOf = (f: TargetFlags): Target => ({
   ...(f.prod ? { prod: true } : {}),
   ...(f.previewName !== undefined ? { previewName: f.previewName } : {}),
@@ -102,24 +111,29 @@ function runOptions(direction: "up" | "down", f: RunFlags, config: Config, io: I
   };
 }
 
-function version(): string {
-  // The repository runs src/cli/program.ts; the package runs dist/js-shim/src/cli/program.js.
-  for (const rel of ["../../../package.json", "../../../../package.json"]) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "convex-migrate" && pkg.version) return pkg.version;
-    } catch {
-      // Not here: the published layout differs from the repository's.
-    }
+/**
+ * `--env-file` names a file `npx convex` reads from the same folder; a path
+ * that is not there is a usage error here, before any child starts (Node in
+ * the npx child would otherwise stop with its own "not found", exit 9).
+ */
+function checkEnvFile(envFile: string | undefined, cwd: string): void {
+  if (envFile === undefined) return;
+  const resolved = path.resolve(cwd, envFile);
+  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isFile()) {
+    throw usageError(
+      `--env-file ${envFile}: no such file (looked for ${resolved}).`,
+      "Pass the path of an existing .env file, relative to the folder you run convex-migrate in.",
+    );
   }
-  return "unknown";
 }
 
 /** Run the CLI with `argv` (without node and script) and return the exit code. */
 export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.OK;
-  const context = (flags: CommonFlags): Context =>
-    makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  const context = (flags: CommonFlags): Context => {
+    checkEnvFile(flags.envFile, io.cwd);
+    return makeContext(io, loadConfig(io.cwd), { json: flags.json ?? false, target: targetOf(flags) });
+  };
   const act =
     <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) =>
     async (...args: A) => {
@@ -128,7 +142,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
 
   const program = new Command("convex-migrate")
     .description("Versioned, checksummed online data migrations for Convex.")
-    .version(version())
+    .version(PACKAGE.pkg.version ?? "unknown")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError("Run `convex-migrate <command> --help` for the flags.");
@@ -184,15 +198,44 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
     .option("--json", "print one JSON document on stdout")
     .action(act(async (f: CommonFlags & { runId?: string }) => await cancel(context(f), f)));
 
+  withTarget(program.command("repair").description("accept edited or deleted applied migrations, on the record"))
+    .option("--id <id>", "only this migration (repeat for more); default: every edited or deleted one", collect, [])
+    .option("--env <name>", "release record: environment name")
+    .option("--commit <sha>", "release record: commit (default: from the CI environment)")
+    .option("--tag <tag>", "release record: release tag")
+    .option("--json", "print one JSON document on stdout")
+    .action(
+      act(
+        async (f: CommonFlags & { id: string[]; env?: string; commit?: string; tag?: string }) =>
+          await repair(context(f), {
+            ids: f.id,
+            release: releaseFrom({ env: f.env, commit: f.commit, tag: f.tag }, io.env, targetOf(f)),
+          }),
+      ),
+    );
+
   withRunFlags(
     program
       .command("deploy")
       .description("npx convex deploy, then up --strict, waiting; a failed deploy migrates nothing")
-      .argument("[convexDeployFlags...]", "flags for `npx convex deploy`, after --"),
+      .argument("[convexDeployFlags...]", "flags for `npx convex deploy`, after --")
+      .option("--bridge", "narrowing changes too: push on a bridge schema (deployed ∪ local), migrate, check, push the local schema")
+      .option("--schema <path>", "with --bridge: the local schema file (default: convex/schema.ts)"),
   ).action(
-    act(async (convexArgs: string[], f: RunFlags) => {
+    act(async (convexArgs: string[], f: RunFlags & { bridge?: boolean; schema?: string }) => {
       const ctx = context(f);
-      return await deploy(ctx, convexArgs, targetOf(f), runOptions("up", f, ctx.config, io));
+      const options = runOptions("up", f, ctx.config, io);
+      if (f.bridge) {
+        if (!f.wait) {
+          throw usageError("deploy --bridge waits for the migrations before the second push.", "Drop --no-wait.");
+        }
+        return await deployBridge(ctx, convexArgs, targetOf(f), {
+          ...options,
+          schema: f.schema ?? `${functionsDir(io.cwd)}/schema.ts`,
+        });
+      }
+      if (f.schema !== undefined) throw usageError("--schema is for deploy --bridge.", "Add --bridge, or drop --schema.");
+      return await deploy(ctx, convexArgs, targetOf(f), options);
     }),
   );
 
@@ -201,19 +244,12 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
   program
     .command("demo")
     .description("the whole workflow on an in-memory deployment of the example app")
-    .action(
-      act(async () => {
-        // Loaded only here: it needs convex-test and the repository's example app.
-        const loaded = await import("./commands/demo.js").catch((error: Error) => {
-          throw new CliError(
-            `The demo could not load: ${error.message}`,
-            EXIT.FAILED,
-            "Run it from a clone of the convex-migrate repository: npm ci && npm run demo.",
-          );
-        });
-        return await loaded.demo(io);
-      }),
-    );
+    .addOption(
+      new Option("--todos <n>", "how many todos to seed and migrate (default 20,000)").argParser((v) =>
+        positiveInteger(v, "--todos"),
+      ),
+    )
+    .action(act(async (f: { todos?: number }) => await (await loadDemo()).demo(io, f)));
 
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -248,14 +284,16 @@ function report(error: unknown, io: Io): Reported {
   if (error instanceof TransportError) {
     const data = error.data as { kind?: string; code?: string; hint?: string } | undefined;
     const usage =
-      (data?.kind === "ENGINE_ERROR" && USAGE_CODES.has(data.code ?? "")) || data?.kind === "UNKNOWN_RUN";
+      (data?.kind === "ENGINE_ERROR" && USAGE_CODES.has(data.code ?? "")) ||
+      data?.kind === "UNKNOWN_RUN" ||
+      data?.kind === "MISSING_EXPORT";
     const missingFunction = /Could not find (public )?(function|module)/i.test(error.message);
     return print(
       usage || missingFunction ? EXIT.USAGE : EXIT.FAILED,
       error.message,
       data?.hint ||
         (missingFunction
-          ? "Export start, status, cancel and batch from your migrations module (see functionsModule in convex-migrate.json), and deploy."
+          ? `Export the functions from your migrations module (see functionsModule in convex-migrate.json), and deploy: ${VERSIONED_EXPORT_LINE}`
           : undefined),
     );
   }

@@ -15,7 +15,9 @@ import type {
   SchemaDefinition,
   TableNamesInDataModel,
 } from "convex/server";
+import { defineSchema, defineTable } from "convex/server";
 import { ConvexError, convexToJson, type GenericId, type Value } from "convex/values";
+import { paginator } from "convex-helpers/server/pagination";
 import {
   CUSTOM_RANGE_TABLE,
   DRY_RUN,
@@ -30,7 +32,9 @@ import {
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
 import * as engine from "../engine.js";
+import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";
+import { isNewFormatCursor } from "./peerSurface.js";
 
 /** Documents per batch when nothing says otherwise (the peer's default too). */
 export const DEFAULT_BATCH_SIZE = 100;
@@ -62,7 +66,10 @@ export type BatchSpec<DataModel extends GenericDataModel> = {
   migrateOne: (ctx: never, doc: never) => unknown;
   customRange?: CustomRange<DataModel, TableNamesInDataModel<DataModel>>;
   parallelize?: boolean;
-  /** The app's schema, when given: names the table a wrong customRange reads. */
+  /**
+   * The app's schema: names the table a wrong customRange reads, gives the
+   * fields of the index it walks, and lets a peer cursor resume inside it.
+   */
   schema?: SchemaDefinition<GenericSchema, boolean>;
 };
 
@@ -116,7 +123,7 @@ export async function runBatch(
   extraCtx: Record<string, unknown> = {},
 ): Promise<BatchResult> {
   const before = await metrics(ctx);
-  const { page, continueCursor, isDone, walkedIndex } = await readPage(ctx, spec, args);
+  const { page, continueCursor, isDone, position, walkedIndex } = await readPage(ctx, spec, args);
   const migrateCtx = { ...ctx, ...extraCtx } as never;
   let updated = 0;
   const changed = new Set<string>();
@@ -138,6 +145,7 @@ export async function runBatch(
     processed: page.length,
     updated,
     ...(usage ? { usage } : {}),
+    ...(position ? { position } : {}),
   };
   if (args.dryRun) {
     const samples = await dryRunSamples(ctx, page);
@@ -149,25 +157,38 @@ export async function runBatch(
 }
 
 async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: BatchArgs & { batchSize: number }) {
-  const initializer = ctx.db.query(spec.table);
   const range = args.range;
-  let query: Query<NamedTableInfo<GenericDataModel, string>>;
-  if (range && (range.lo !== undefined || range.hi !== undefined)) {
-    query = initializer.withIndex("by_creation_time", (q) => {
-      const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
-      return range.hi !== undefined ? lower.lt("_creationTime", range.hi) : lower;
-    });
-  } else {
-    query = spec.customRange ? spec.customRange(initializer as never) : initializer;
-  }
+  const ranged = range !== undefined && (range.lo !== undefined || range.hi !== undefined);
+  // A query runs once, so each read builds its own: pages through the
+  // paginator that fits the cursor, the range's bounds through plain reads.
+  const walk = (
+    initializer: QueryInitializer<NamedTableInfo<GenericDataModel, string>> = ctx.db.query(spec.table),
+  ): Query<NamedTableInfo<GenericDataModel, string>> => {
+    if (ranged && range) {
+      return initializer.withIndex("by_creation_time", (q) => {
+        const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
+        return range.hi !== undefined ? lower.lt("_creationTime", range.hi) : lower;
+      });
+    }
+    return spec.customRange ? spec.customRange(initializer as never) : initializer;
+  };
+  const initializer = pagesFor(ctx, spec, args);
+  const query = walk(initializer);
   // Read before paginate, which closes the query.
-  const walk = query === initializer ? { fields: [] } : walkOf(spec, query);
-  if (args.cursor) assertCursorFits(ctx, spec.table, args.cursor, walk.fields);
-  const walkedIndex = spec.customRange ? walk : undefined;
+  const walked = query === initializer ? { fields: [] } : walkOf(spec, query);
+  if (args.cursor) assertCursorFits(ctx, spec.table, args.cursor, walked.fields);
+  const walkedIndex = spec.customRange ? walked : undefined;
   try {
-    const result = await query.paginate({ cursor: args.cursor ?? null, numItems: args.batchSize });
-    assertOwnTable(ctx, spec, result.page as AnyDoc[]);
-    return { ...result, page: result.page as AnyDoc[], walkedIndex };
+    const result = await query.paginate({
+      cursor: args.cursor ?? null,
+      numItems: args.batchSize,
+    });
+    const page = result.page as AnyDoc[];
+    assertOwnTable(ctx, spec, page);
+    // A customRange walks its own index, whose keys say nothing about
+    // _creationTime, so only a _creationTime walk reports where it is.
+    const position = spec.customRange && !ranged ? undefined : await pagePosition(() => walk(), page, !args.cursor);
+    return { ...result, page, position, walkedIndex };
   } catch (error) {
     if (error instanceof ConvexError) throw error;
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
@@ -187,6 +208,8 @@ type Walk = { index?: string; fields?: string[] };
  * then not checked.
  */
 function walkOf(spec: BatchSpec<GenericDataModel>, query: unknown): Walk {
+  const reflected = reflectedWalk(query);
+  if (reflected) return reflected;
   const source = (query as { state?: { query?: { source?: { type?: unknown; indexName?: unknown } } } }).state?.query
     ?.source;
   if (source?.type === "FullTableScan") return { fields: [] };
@@ -198,6 +221,21 @@ function walkOf(spec: BatchSpec<GenericDataModel>, query: unknown): Walk {
     | undefined;
   const fields = table?.[" indexes"]?.().find((i) => i.indexDescriptor === index)?.fields;
   return fields ? { index, fields } : { index };
+}
+
+/**
+ * The walk of a convex-helpers paginator query, which says its index and
+ * fields itself (`reflect()`); `by_id` has no `_creationTime` key, so its
+ * fields are left out and not checked.
+ */
+function reflectedWalk(query: unknown): Walk | undefined {
+  const reflect = (query as { reflect?: unknown }).reflect;
+  if (typeof reflect !== "function") return undefined;
+  const { index, indexFields } = reflect.call(query) as { index?: unknown; indexFields?: unknown };
+  const name = typeof index === "string" ? index : "by_creation_time";
+  if (!Array.isArray(indexFields) || name === "by_id") return { index: name };
+  const fields = (indexFields as string[]).filter((f) => f !== "_creationTime" && f !== "_id");
+  return { index: name, fields };
 }
 
 /** Whether a patch leaves a field as it was (Convex values compare by their JSON form). */
@@ -267,6 +305,45 @@ export async function assertCustomRangeTable(ctx: AnyCtx, spec: BatchSpec<Generi
   if (!spec.customRange) return;
   const first = (await spec.customRange(ctx.db.query(spec.table) as never).first()) as AnyDoc | null;
   assertOwnTable(ctx, spec, first ? [first] : []);
+}
+
+/**
+ * Where a page leaves a walk in `_creationTime` order: the last document's
+ * `_creationTime` and, on a walk's first page, the range's first and last
+ * (two indexed reads of one document each).
+ */
+async function pagePosition(
+  walk: () => Query<NamedTableInfo<GenericDataModel, string>>,
+  page: AnyDoc[],
+  firstPage: boolean,
+): Promise<PagePosition | undefined> {
+  const last = page[page.length - 1];
+  if (!last) return undefined;
+  if (!firstPage) return { at: last._creationTime };
+  const lo = (await walk().order("asc").first()) as AnyDoc | null;
+  const hi = (await walk().order("desc").first()) as AnyDoc | null;
+  return { at: last._creationTime, ...(lo && hi ? { bounds: { lo: lo._creationTime, hi: hi._creationTime } } : {}) };
+}
+
+/**
+ * Where the batch reads its page, as @convex-dev/migrations 0.3.5+ does:
+ * convex-helpers' `paginator`, whose cursors are JSON arrays, which works
+ * inside components and any number of times per function. A cursor of
+ * `.paginate()` (saved by the peer before 0.3.5) only `.paginate()` can
+ * continue. A `customRange` needs the schema's index fields for the
+ * paginator; without the schema such a migration reads with `.paginate()`.
+ */
+function pagesFor(
+  ctx: AnyCtx,
+  spec: BatchSpec<GenericDataModel>,
+  args: BatchArgs,
+): QueryInitializer<NamedTableInfo<GenericDataModel, string>> {
+  if (spec.customRange && !spec.schema) return ctx.db.query(spec.table);
+  if (!isNewFormatCursor(args.cursor ?? null)) return ctx.db.query(spec.table);
+  const schema = spec.schema ?? defineSchema({ [spec.table]: defineTable({}) });
+  return paginator(ctx.db as never, schema).query(spec.table) as unknown as QueryInitializer<
+    NamedTableInfo<GenericDataModel, string>
+  >;
 }
 
 /** Call `migrateOne` and check what it returned; name the document on failure. */

@@ -4,6 +4,7 @@
  */
 import {
   createFunctionHandle,
+  getFunctionAddress,
   getFunctionName,
   internalMutationGeneric,
   makeFunctionReference,
@@ -11,15 +12,18 @@ import {
   type GenericActionCtx,
   type GenericDataModel,
   type GenericMutationCtx,
-  type GenericQueryCtx,
   type MutationBuilder,
   type RegisteredMutation,
   type SchemaDefinition,
   type GenericSchema,
   type TableNamesInDataModel,
+  type DataModelFromSchemaDefinition,
+  type FunctionHandle,
 } from "convex/server";
+import type { ObjectType } from "convex/values";
 import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
+import { migrationArgs } from "./peerSurface.js";
 import type { MigrationStatus } from "../../../convex/validators.js";
 import {
   DEFAULT_BATCH_SIZE,
@@ -36,17 +40,52 @@ import { Versioned, type MigrationSet } from "./versioned.js";
 
 export { DEFAULT_BATCH_SIZE };
 
-export type MigrationFunctionReference = FunctionReference<"mutation", "internal", BatchArgs>;
+/** The arguments every migration function takes (the peer's seven). */
+export type MigrationArgs = ObjectType<typeof migrationArgs>;
 
-export type MigrationsOptions<DataModel extends GenericDataModel> = {
+/** What one batch of a migration function returns. */
+export type MigrationResult = { continueCursor: string; isDone: boolean; processed: number };
+
+export type MigrationFunctionReference = FunctionReference<"mutation", "internal", MigrationArgs>;
+
+/** A handle to a migration function, as the component stores it. */
+export type MigrationFunctionHandle = FunctionHandle<"mutation", MigrationArgs, MigrationResult>;
+
+/**
+ * What `runOne`, `runSerially`, `cancel` and `cancelAll` need of a context:
+ * a mutation's and an action's both have it.
+ */
+export type RunMutationCtx = {
+  runMutation: GenericActionCtx<GenericDataModel>["runMutation"];
+  runQuery: GenericActionCtx<GenericDataModel>["runQuery"];
+};
+
+/** What `getStatus` needs: a query's, a mutation's or an action's context. */
+export type RunQueryCtx = { runQuery: GenericActionCtx<GenericDataModel>["runQuery"] };
+
+/**
+ * A migration function's return type. One batch answers a
+ * `MigrationResult`; a call from the CLI or dashboard answers the status.
+ * The peer types it `any`, and code written against it relies on that.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type MigrationFunctionReturn = any;
+
+export type MigrationsOptions<
+  DataModel extends GenericDataModel,
+  Schema extends SchemaDefinition<GenericSchema, boolean> | void = SchemaDefinition<GenericSchema, boolean>,
+> = {
   /** Builder for the migration functions, e.g. one that runs triggers. */
   internalMutation?: MutationBuilder<DataModel, "internal">;
   /** Documents per batch when a migration names none (default 100). */
   defaultBatchSize?: number;
   /** Prefix for names passed as strings, e.g. `"migrations:"`. */
   migrationsLocationPrefix?: string;
-  /** The app's schema, for migrations that use `customRange`. */
-  schema?: SchemaDefinition<GenericSchema, boolean>;
+  /**
+   * The app's schema: document types come from it when no type argument is
+   * given, and it lets a migration's table be checked before it runs.
+   */
+  schema?: Schema | SchemaDefinition<GenericSchema, boolean>;
 };
 
 /** Options of one migration, as `define` takes them. */
@@ -87,11 +126,24 @@ export type RunArgs = {
  * export const run = migrations.runner();
  * ```
  */
-export class Migrations<DataModel extends GenericDataModel> {
+export class Migrations<
+  DM extends GenericDataModel,
+  // Inferred from `options.schema` when no type argument is given.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  Schema extends SchemaDefinition<any, boolean> | void = void,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  DataModel extends GenericDataModel = Schema extends SchemaDefinition<any, boolean>
+    ? DataModelFromSchemaDefinition<Schema>
+    : DM,
+> {
   constructor(
     public component: ComponentApi,
-    public options?: MigrationsOptions<DataModel>,
+    public options?: MigrationsOptions<DataModel, Schema>,
   ) {}
+
+  private get schema(): SchemaDefinition<GenericSchema, boolean> | undefined {
+    return (this.options?.schema ?? undefined) as SchemaDefinition<GenericSchema, boolean> | undefined;
+  }
 
   /**
    * Define a migration over one table. Returns an internal mutation: run it
@@ -107,7 +159,7 @@ export class Migrations<DataModel extends GenericDataModel> {
    */
   define<TableName extends TableNamesInDataModel<DataModel>>(
     opts: DefineOptions<DataModel, TableName>,
-  ): RegisteredMutation<"internal", BatchArgs, Promise<unknown>> {
+  ): RegisteredMutation<"internal", BatchArgs, Promise<MigrationFunctionReturn>> {
     const batchSize = opts.batchSize ?? this.options?.defaultBatchSize ?? DEFAULT_BATCH_SIZE;
     const builder = (this.options?.internalMutation ?? internalMutationGeneric) as MutationBuilder<
       GenericDataModel,
@@ -118,13 +170,13 @@ export class Migrations<DataModel extends GenericDataModel> {
       migrateOne: opts.migrateOne as never,
       customRange: opts.customRange as never,
       parallelize: opts.parallelize ?? false,
-      ...(this.options?.schema ? { schema: this.options.schema } : {}),
+      ...(this.schema ? { schema: this.schema } : {}),
     };
     const fn = builder({
       args: vBatchArgs,
       handler: async (ctx, args): Promise<unknown> => {
         if (args.describe) {
-          assertKnownTable(this.options?.schema, opts.table, await functionName(ctx));
+          assertKnownTable(this.schema, opts.table, await functionName(ctx));
           await assertCustomRangeTable(ctx, spec);
           return await describeTable(ctx, opts.table, {
             table: opts.table,
@@ -146,7 +198,7 @@ export class Migrations<DataModel extends GenericDataModel> {
         return await runBatch(ctx, spec, { ...args, batchSize: args.batchSize ?? batchSize });
       },
     });
-    return assertInternal(fn) as RegisteredMutation<"internal", BatchArgs, Promise<unknown>>;
+    return assertInternal(fn) as RegisteredMutation<"internal", BatchArgs, Promise<MigrationFunctionReturn>>;
   }
 
   /**
@@ -179,7 +231,7 @@ export class Migrations<DataModel extends GenericDataModel> {
   }
 
   private async runInteractive(
-    ctx: GenericMutationCtx<GenericDataModel>,
+    ctx: RunMutationCtx,
     args: RunArgs,
     fnRef?: MigrationFunctionReference | FunctionReference<"mutation">,
     rest: (MigrationFunctionReference | FunctionReference<"mutation">)[] = [],
@@ -193,6 +245,13 @@ export class Migrations<DataModel extends GenericDataModel> {
         return { name: nextName, fnHandle: await handleFor(makeFunctionReference<"mutation">(nextName), nextName) };
       }),
     ]);
+    // Starting a series attempts each of its migrations in turn, so any one
+    // running would conflict with its batches: report it and start nothing.
+    const running = args.reset || args.dryRun ? undefined : await this.anyInProgress(ctx, [name, ...next.map((n) => n.name)]);
+    if (running) {
+      console.log(describeOutcome(running.name, running, args));
+      return running;
+    }
     const status = await ctx.runMutation(this.component.lib.migrate, {
       name,
       fnHandle,
@@ -215,10 +274,12 @@ export class Migrations<DataModel extends GenericDataModel> {
    * ```
    */
   async runOne(
-    ctx: GenericMutationCtx<DataModel>,
+    ctx: RunMutationCtx,
     fnRef: MigrationFunctionReference,
     opts?: { cursor?: string | null; batchSize?: number; dryRun?: boolean; reset?: boolean },
   ): Promise<MigrationStatus> {
+    const running = opts?.reset ? undefined : await this.anyInProgress(ctx, [getFunctionName(fnRef)]);
+    if (running) return running;
     return await ctx.runMutation(this.component.lib.migrate, {
       name: getFunctionName(fnRef),
       fnHandle: await createFunctionHandle(fnRef),
@@ -230,16 +291,18 @@ export class Migrations<DataModel extends GenericDataModel> {
 
   /**
    * Run migrations one after another; completed ones are skipped. Does
-   * nothing if the first is already running.
+   * nothing, and returns that one's status, if any of them is running.
    *
    * @example
    * ```ts
    * await migrations.runSerially(ctx, [internal.migrations.a, internal.migrations.b]);
    * ```
    */
-  async runSerially(ctx: GenericMutationCtx<DataModel>, fnRefs: MigrationFunctionReference[]) {
+  async runSerially(ctx: RunMutationCtx, fnRefs: MigrationFunctionReference[]) {
     const [first, ...rest] = fnRefs;
     if (!first) return;
+    const running = await this.anyInProgress(ctx, fnRefs.map((r) => getFunctionName(r)));
+    if (running) return running;
     const next = await Promise.all(
       rest.map(async (r) => ({ name: getFunctionName(r), fnHandle: await createFunctionHandle(r) })),
     );
@@ -260,7 +323,7 @@ export class Migrations<DataModel extends GenericDataModel> {
    * ```
    */
   async getStatus(
-    ctx: GenericQueryCtx<DataModel>,
+    ctx: RunQueryCtx,
     { migrations, limit }: { migrations?: (string | MigrationFunctionReference)[]; limit?: number } = {},
   ): Promise<MigrationStatus[]> {
     const names = migrations?.map((m) => (typeof m === "string" ? this.prefixedName(m) : getFunctionName(m)));
@@ -278,7 +341,7 @@ export class Migrations<DataModel extends GenericDataModel> {
    * await migrations.cancel(ctx, internal.migrations.setDefault);
    * ```
    */
-  async cancel(ctx: GenericMutationCtx<DataModel>, migration: string | MigrationFunctionReference) {
+  async cancel(ctx: RunMutationCtx, migration: string | MigrationFunctionReference): Promise<MigrationStatus> {
     const name = typeof migration === "string" ? this.prefixedName(migration) : getFunctionName(migration);
     return await ctx.runMutation(this.component.lib.cancel, { name });
   }
@@ -291,7 +354,7 @@ export class Migrations<DataModel extends GenericDataModel> {
    * await migrations.cancelAll(ctx);
    * ```
    */
-  async cancelAll(ctx: GenericMutationCtx<DataModel>) {
+  async cancelAll(ctx: RunMutationCtx): Promise<MigrationStatus[]> {
     return await ctx.runMutation(this.component.lib.cancelAll, {});
   }
 
@@ -301,11 +364,20 @@ export class Migrations<DataModel extends GenericDataModel> {
    *
    * @example
    * ```ts
-   * export const { start, status, cancel, batch } = migrations.versioned(manifest);
+   * export const { start, status, cancel, batch, repair } = migrations.versioned(manifest);
    * ```
    */
   versioned(manifest: MigrationSet<DataModel>) {
-    return new Versioned<DataModel>(this.component, manifest, this.options).functions();
+    return new Versioned<DataModel>(this.component, manifest, this.options as MigrationsOptions<DataModel>).functions();
+  }
+
+  /**
+   * The status of the first of `names` whose batches are running, if any. A
+   * stalled one (no live hop) is not: starting it again is how it resumes.
+   */
+  private async anyInProgress(ctx: RunQueryCtx, names: string[]): Promise<MigrationStatus | undefined> {
+    const statuses = await ctx.runQuery(this.component.lib.getStatus, { names });
+    return statuses.find((s) => s.state === "inProgress" && !s.stalled);
   }
 
   /** A name with the configured prefix, unless it names a module already. */
@@ -346,11 +418,12 @@ export async function runToCompletion(
   // ctx satisfies it too, so tests (`t.run`) and actions can both call this.
   ctx: { runMutation: GenericActionCtx<GenericDataModel>["runMutation"] },
   component: ComponentApi,
-  fnRef: MigrationFunctionReference | FunctionReference<"mutation", "internal">,
+  fnRef: MigrationFunctionReference | MigrationFunctionHandle | FunctionReference<"mutation", "internal">,
   opts?: { name?: string; cursor?: string | null; batchSize?: number; dryRun?: boolean },
 ): Promise<MigrationStatus> {
-  const name = opts?.name ?? getFunctionName(fnRef);
-  const fnHandle = await createFunctionHandle(fnRef);
+  const handle = getFunctionAddress(fnRef).functionHandle;
+  const name = opts?.name ?? handle ?? getFunctionName(fnRef as FunctionReference<"mutation", "internal">);
+  const fnHandle = handle ?? (await createFunctionHandle(fnRef as FunctionReference<"mutation", "internal">));
   let first = true;
   for (;;) {
     const status = await ctx.runMutation(component.lib.migrate, {

@@ -4,9 +4,18 @@
  * component cannot read the app's tables; the rules (what a validator
  * accepts, how two schemas differ) live in the engine.
  */
-import { internalQueryGeneric, type GenericSchema, type SchemaDefinition } from "convex/server";
+import {
+  internalQueryGeneric,
+  type GenericDatabaseReader,
+  type GenericDataModel,
+  type GenericSchema,
+  type SchemaDefinition,
+  type SystemTableNames,
+} from "convex/server";
 import { ConvexError, convexToJson, v, type Infer, type Value } from "convex/values";
 import * as engine from "../engine.js";
+import type { IdTable } from "../engine-types/IdTable.js";
+import type { PageCheckRequest } from "../engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "../engine-types/PageCheckResult.js";
 
 /** Documents per `checkSchema` call when the caller names no page size. */
@@ -76,6 +85,31 @@ export const vSchemaCheckArgs = {
   maxSamples: v.optional(v.number()),
 };
 
+/** Whether `value` is an id of `table` (deleted documents' ids included). */
+function isIdOf(db: GenericDatabaseReader<GenericDataModel>, { table, system }: IdTable, value: string): boolean {
+  const id = system
+    ? db.system.normalizeId(table as SystemTableNames, value)
+    : db.normalizeId(table, value);
+  return id !== null;
+}
+
+/**
+ * Check documents against a schema the way Convex judges a push, ids
+ * included: which table an id belongs to is known only to the deployment, so
+ * the engine names the strings and the tables to try and `db` looks them up.
+ */
+export function checkDocuments(
+  db: GenericDatabaseReader<GenericDataModel>,
+  page: Omit<PageCheckRequest, "ids">,
+): PageCheckResult {
+  const request = { ...page, ids: [] };
+  const ids = engine.pageIdQuestions(request).questions.map(({ value, tables }) => ({
+    value,
+    table: tables.find((t) => isIdOf(db, t, value))?.table ?? null,
+  }));
+  return engine.checkPage({ ...request, ids });
+}
+
 /**
  * The two preflight functions over the app's `schema` (the one given to the
  * `Migrations` constructor). `migrations.versioned(manifest)` returns them
@@ -109,7 +143,7 @@ export function schemaFunctions(schema: AnySchema | undefined) {
         const page = await ctx.db
           .query(args.table)
           .paginate({ cursor: args.cursor, numItems });
-        const result = engine.checkPage({
+        const result = checkDocuments(ctx.db, {
           schema: args.schema,
           table: args.table,
           documents: page.page.map((doc) => convexToJson(doc as Value)),

@@ -17,7 +17,7 @@ import {
 import { ConvexError, v } from "convex/values";
 import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { CODE_CHANGED, vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
-import { vStartOptions } from "../../../convex/validators.js";
+import { vDeployRecord, vRelease, vStartOptions } from "../../../convex/validators.js";
 import * as engine from "../engine.js";
 import type { MigrationDef } from "../engine-types/MigrationDef.js";
 import {
@@ -29,6 +29,7 @@ import {
   type MigrateOneFn,
 } from "./batch.js";
 import { assertInternal } from "./builder.js";
+import { VERSIONED_EXPORT_LINE } from "./exportLine.js";
 import type { MigrationsOptions } from "./migrations.js";
 import { schemaFunctions } from "./preflight.js";
 
@@ -91,8 +92,10 @@ export function defineMigration<DataModel extends GenericDataModel>(
 }
 
 /**
- * The manifest: every versioned migration, in id order. Written by
- * `convex-migrate create`; the engine refuses duplicates and disorder.
+ * The manifest: every versioned migration. Written by `convex-migrate
+ * create`; the engine runs them in id order however they are listed (a
+ * manifest merged from two branches need not be sorted) and refuses
+ * duplicate and malformed ids, naming them.
  *
  * @example
  * ```ts
@@ -112,6 +115,10 @@ function stepDef(step: AnyStep) {
     table: step.table,
     ...(step.batchSize !== undefined ? { batchSize: step.batchSize } : {}),
     source: String(step.migrateOne),
+    // Which documents the step visits and how it writes change what it does,
+    // so the checksum covers them (form v2).
+    ...(step.customRange !== undefined ? { customRange: String(step.customRange) } : {}),
+    ...(step.writeMode !== undefined ? { writeMode: step.writeMode } : {}),
   };
 }
 
@@ -140,6 +147,31 @@ function assertPlannedCode(defs: MigrationDef[], migrationId: string, planned: s
       `${deployed}. The run stopped before migrating any document with the new code. Deploy the original code ` +
       "and start again to resume, or start with --allow-drift to go on with the new code.",
   });
+}
+
+/**
+ * A raw step runs through the module's `batchRaw` export, which a custom
+ * `internalMutation` builder cannot provide from inside `batch`. Ask it to
+ * describe the step (it reads, never writes) before anything is stored, so
+ * a missing export is refused at `start` with the line to add, not found
+ * half-way through a run.
+ */
+async function assertRawExport(ctx: GenericMutationCtx<GenericDataModel>, module: string | undefined, rawStep: string) {
+  const [migrationId, direction] = rawStep.split(":") as [string, "up" | "down"];
+  try {
+    await ctx.runMutation(makeFunctionReference<"mutation">(`${module}:batchRaw`), {
+      describe: true,
+      versioned: { migrationId, direction, runId: "" },
+    });
+  } catch (error) {
+    if (!/no such export|could(n.t| not) find/i.test(String((error as Error)?.message ?? error))) throw error;
+    throw new ConvexError({
+      kind: "MISSING_EXPORT",
+      message:
+        `Migration ${migrationId} has ${direction === "up" ? "an up" : "a down"} step with writeMode: "raw", which runs through the ` +
+        `batchRaw function, but ${module}.ts does not export it. Export it with the others: ${VERSIONED_EXPORT_LINE}`,
+    });
+  }
 }
 
 export class Versioned<DataModel extends GenericDataModel> {
@@ -171,8 +203,14 @@ export class Versioned<DataModel extends GenericDataModel> {
 
   /**
    * The functions to export from the app's `convex/migrate.ts`: the four a
-   * run needs (`start`, `status`, `cancel`, `batch`, plus `batchRaw`) and the
-   * two schema preflight queries (`checkSchema`, `deployedSchema`).
+   * run needs (`start`, `status`, `cancel`, `batch`; plus `batchRaw` when a
+   * step has `writeMode: "raw"`), `repair` for `convex-migrate repair`, and
+   * the two schema preflight queries (`checkSchema`, `deployedSchema`).
+   *
+   * @example
+   * ```ts
+   * export const { start, status, cancel, batch, batchRaw, repair } = migrations.versioned(manifest);
+   * ```
    */
   functions() {
     const defs = () => manifestDefs(this.set as unknown as MigrationSet<GenericDataModel>);
@@ -227,6 +265,7 @@ export class Versioned<DataModel extends GenericDataModel> {
           }
         }
         const rawSteps = this.rawSteps();
+        if (rawSteps.length) await assertRawExport(ctx, module, rawSteps[0]!);
         return await ctx.runMutation(this.component.versioned.start, {
           ...args,
           manifest: defs(),
@@ -263,6 +302,23 @@ export class Versioned<DataModel extends GenericDataModel> {
       handler: async (ctx, args) => await ctx.runMutation(this.component.versioned.cancel, args),
     });
 
+    const repair = internalMutationGeneric({
+      args: { ids: v.optional(v.array(v.string())), release: v.optional(vRelease) },
+      handler: async (ctx, args) => {
+        const module = (await ctx.meta.getFunctionMetadata()).name.split(":")[0];
+        return await ctx.runMutation(this.component.versioned.repair, {
+          ...args,
+          manifest: defs(),
+          batchHandle: await createFunctionHandle(makeFunctionReference<"mutation">(`${module}:batch`)),
+        });
+      },
+    });
+
+    const recordDeploy = internalMutationGeneric({
+      args: { runId: v.string(), deploy: vDeployRecord },
+      handler: async (ctx, args) => await ctx.runMutation(this.component.releases.recordDeploy, args),
+    });
+
     return {
       /** Start a run: `{ direction?, steps?, to?, keep?, dryRun?, allowDrift?, strict?, batchSize?, restart?, release? }`. */
       start,
@@ -270,6 +326,13 @@ export class Versioned<DataModel extends GenericDataModel> {
       status,
       /** Cancel the active run (or `runId`) between batches; `start` resumes it. */
       cancel,
+      /**
+       * Accept edited (or deleted) applied migrations on the record, touching no data:
+       * `{ ids?, release? }`. Refused while a run is active.
+       */
+      repair,
+      /** `deploy --bridge`: put its pushes and its check on the run's release record. */
+      recordDeploy,
       /** One batch of a step, called by the component; writes go through `internalMutation`. */
       batch: assertInternal(builder({ args: vBatchArgs, handler: batchHandler })),
       /** The same for steps with `writeMode: "raw"`: writes skip the custom builder. */

@@ -11,9 +11,15 @@ export type AppliedRecord = {
  */
 id: string, 
 /**
- * The checksum of the definition that last ran.
+ * The checksum of the definition that last ran, `sha256:<hex>`.
  */
 checksum: string, 
+/**
+ * The form `checksum` was computed in. Absent in records written before
+ * the form was stored beside the value: those are form v1
+ * ([`AppliedRecord::form`]).
+ */
+checksumForm?: number, 
 /**
  * Where the migration stands in this deployment.
  */
@@ -24,4 +30,10 @@ state: MigrationState,
  * differently; absent in records written before it existed, which
  * count as `up`.
  */
-lastDirection?: Direction, };
+lastDirection?: Direction, 
+/**
+ * The description stored with the record (the one it last ran with).
+ * Form v1 hashed the description, so a v1 record is verified with it:
+ * an edited description is not drift for a v1 record either.
+ */
+description?: string, };

@@ -3,4 +3,12 @@
 /**
  * A migration's checksum together with the exact text that was hashed.
  */
-export type ChecksumResult = { checksum: string, canonicalForm: string, };
+export type ChecksumResult = { 
+/**
+ * `sha256:<hex>`, in every form.
+ */
+checksum: string, 
+/**
+ * The form the checksum was computed in, stored beside it.
+ */
+checksumForm: number, canonicalForm: string, };

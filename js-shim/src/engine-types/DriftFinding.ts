@@ -18,9 +18,18 @@ id: string,
  */
 storedChecksum?: string, 
 /**
- * The checksum of the shipped definition, when there is one.
+ * The form of the stored checksum.
+ */
+storedForm?: number, 
+/**
+ * The checksum of the shipped definition, when there is one, in the
+ * stored record's form when the engine knows that form.
  */
 currentChecksum?: string, 
+/**
+ * The form of the current checksum.
+ */
+currentForm?: number, 
 /**
  * True when a run must stop unless drift is explicitly allowed.
  */

@@ -14,9 +14,19 @@ id: string,
  */
 description: string, 
 /**
- * `sha256:<hex>` of the definition's canonical form.
+ * The definition's checksum in the current form (`sha256:<hex>`),
+ * stored the next time the migration touches data.
  */
 checksum: string, 
+/**
+ * The form of `checksum`: [`CHECKSUM_FORM_VERSION`], stored beside it.
+ */
+checksumForm: number, 
+/**
+ * The same definition in form v1 (`sha256:<hex>`), to verify records
+ * stored before v2 existed without reporting the form change as drift.
+ */
+checksumV1: string, 
 /**
  * The forward step.
  */

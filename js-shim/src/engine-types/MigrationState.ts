@@ -3,4 +3,4 @@
 /**
  * The life of one migration id in a deployment, as the component stores it.
  */
-export type MigrationState = "pending" | "running" | "completed" | "failed" | "canceled" | "rolled_back";
+export type MigrationState = "pending" | "running" | "completed" | "failed" | "canceled" | "rolled_back" | "removed";

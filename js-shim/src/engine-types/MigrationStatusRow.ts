@@ -22,10 +22,28 @@ state: MigrationState,
  */
 checksum: string, 
 /**
+ * The form of `checksum`.
+ */
+checksumForm: number, 
+/**
  * The checksum stored with the deployment's record, when there is one.
  */
 storedChecksum?: string, 
 /**
  * False for a stored migration the manifest no longer contains.
  */
-inManifest: boolean, };
+inManifest: boolean, 
+/**
+ * The form of the stored checksum, when the deployment has a record:
+ * the form stored with it, or 1 for a record that stores none.
+ */
+storedForm?: number, 
+/**
+ * For a shipped migration with a record: true when the shipped code
+ * has the stored checksum (computed in the stored form).
+ */
+codeUnchanged?: boolean, 
+/**
+ * True when the shipped migration has a down step.
+ */
+hasDown: boolean, };

@@ -25,4 +25,10 @@ batchSize?: number,
  * True when an earlier run left this migration part-way, so the
  * component continues from its saved cursor.
  */
-resume: boolean, };
+resume: boolean, 
+/**
+ * True when the shipped migration has a down step: in an up plan, it
+ * can be rolled back later; in a down plan previewed by a dry run, false
+ * marks a migration that would refuse the rollback.
+ */
+hasDown: boolean, };

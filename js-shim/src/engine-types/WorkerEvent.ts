@@ -2,6 +2,7 @@
 import type { FailureKind } from "./FailureKind";
 import type { KeyRange } from "./KeyRange";
 import type { Limits } from "./Limits";
+import type { PagePosition } from "./PagePosition";
 import type { Usage } from "./Usage";
 
 /**
@@ -83,7 +84,11 @@ usage?: Usage,
  * [`crate::policy::nested_limits_within`]); the nominal batch
  * limits when absent. Growth is judged against these.
  */
-budget?: Limits, } | { "type": "hopDied", 
+budget?: Limits, 
+/**
+ * Where the page left a walk in `_creationTime` order.
+ */
+position?: PagePosition, } | { "type": "hopDied", 
 /**
  * Current time (ms since the epoch).
  */

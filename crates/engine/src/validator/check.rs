@@ -4,12 +4,16 @@
 //! stops early (unions try each member with it), `check` explains. They agree:
 //! `check` reports at least one violation exactly when `accepts_found` says
 //! no, which the property tests pin.
+//!
+//! Both take the deployment's answers about ids ([`IdTables`]): a string
+//! passes `v.id(table)` only when the deployment said it is an id of `table`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
 use super::describe::{describe_found, quote};
+use super::ids::IdTables;
 use super::value::{classify, Found};
 use super::{Field, Literal, Validator};
 use std::collections::BTreeMap;
@@ -35,9 +39,10 @@ pub struct Violation {
 ///
 /// This is the plain check for any value; a stored table document also
 /// carries system fields, so use [`check_table_document`] for those.
-pub fn check_document(validator: &Validator, doc: &Value) -> Vec<Violation> {
+/// `ids` holds what the deployment said about strings under `v.id(...)`.
+pub fn check_document(validator: &Validator, doc: &Value, ids: &IdTables) -> Vec<Violation> {
     let mut out = Vec::new();
-    check(validator, &classify(doc), "", false, &mut out);
+    check(validator, &classify(doc), "", false, ids, &mut out);
     out
 }
 
@@ -46,7 +51,11 @@ pub fn check_document(validator: &Validator, doc: &Value) -> Vec<Violation> {
 ///
 /// The system fields `_id` (a string) and `_creationTime` (a number) are
 /// accepted on top of the document type, and may be absent.
-pub fn check_table_document(document_type: Option<&Validator>, doc: &Value) -> Vec<Violation> {
+pub fn check_table_document(
+    document_type: Option<&Validator>,
+    doc: &Value,
+    ids: &IdTables,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     let Value::Object(map) = doc else {
         out.push(Violation {
@@ -77,7 +86,7 @@ pub fn check_table_document(document_type: Option<&Validator>, doc: &Value) -> V
         }
     }
     if let Some(validator) = document_type {
-        check(validator, &Found::Object(map), "", true, &mut out);
+        check(validator, &Found::Object(map), "", true, ids, &mut out);
     }
     out
 }
@@ -97,10 +106,16 @@ fn is_system_field(name: &str) -> bool {
 
 /// Whether `v` accepts `found`. `skip_system` is true at the top of a table
 /// document, where the system fields are not the validator's business.
-pub(crate) fn accepts_found(v: &Validator, found: &Found<'_>, skip_system: bool) -> bool {
+pub(crate) fn accepts_found(
+    v: &Validator,
+    found: &Found<'_>,
+    skip_system: bool,
+    ids: &IdTables,
+) -> bool {
     match v {
         Validator::Any => true,
-        Validator::String | Validator::Id { .. } => matches!(found, Found::String(_)),
+        Validator::String => matches!(found, Found::String(_)),
+        Validator::Id { table } => matches!(found, Found::String(s) if ids.is_id_of(s, table)),
         Validator::Number => matches!(found, Found::Number(_)),
         Validator::Int64 | Validator::CommitTs => matches!(found, Found::Int64(_)),
         Validator::Boolean => matches!(found, Found::Boolean(_)),
@@ -110,11 +125,11 @@ pub(crate) fn accepts_found(v: &Validator, found: &Found<'_>, skip_system: bool)
         Validator::Array(element) => match found {
             Found::Array(items) => items
                 .iter()
-                .all(|item| accepts_found(element, &classify(item), false)),
+                .all(|item| accepts_found(element, &classify(item), false, ids)),
             _ => false,
         },
         Validator::Object(fields) => match found {
-            Found::Object(map) => object_accepts(fields, map, skip_system),
+            Found::Object(map) => object_accepts(fields, map, skip_system, ids),
             _ => false,
         },
         Validator::Record { keys, values } => match found {
@@ -122,12 +137,14 @@ pub(crate) fn accepts_found(v: &Validator, found: &Found<'_>, skip_system: bool)
                 .iter()
                 .filter(|(k, _)| !(skip_system && is_system_field(k)))
                 .all(|(k, value)| {
-                    accepts_found(keys, &Found::String(k), false)
-                        && accepts_found(values, &classify(value), false)
+                    accepts_found(keys, &Found::String(k), false, ids)
+                        && accepts_found(values, &classify(value), false, ids)
                 }),
             _ => false,
         },
-        Validator::Union(members) => members.iter().any(|m| accepts_found(m, found, skip_system)),
+        Validator::Union(members) => members
+            .iter()
+            .any(|m| accepts_found(m, found, skip_system, ids)),
     }
 }
 
@@ -135,9 +152,10 @@ fn object_accepts(
     fields: &BTreeMap<String, Field>,
     map: &Map<String, Value>,
     skip_system: bool,
+    ids: &IdTables,
 ) -> bool {
     let fields_ok = fields.iter().all(|(name, field)| match map.get(name) {
-        Some(value) => accepts_found(&field.validator, &classify(value), false),
+        Some(value) => accepts_found(&field.validator, &classify(value), false, ids),
         None => field.optional,
     });
     fields_ok
@@ -161,17 +179,25 @@ fn check(
     found: &Found<'_>,
     path: &str,
     skip_system: bool,
+    ids: &IdTables,
     out: &mut Vec<Violation>,
 ) {
     match (v, found) {
         (Validator::Any, _) => {}
         (Validator::Array(element), Found::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                check(element, &classify(item), &index_path(path, i), false, out);
+                check(
+                    element,
+                    &classify(item),
+                    &index_path(path, i),
+                    false,
+                    ids,
+                    out,
+                );
             }
         }
         (Validator::Object(fields), Found::Object(map)) => {
-            check_object(fields, map, path, skip_system, out)
+            check_object(fields, map, path, skip_system, ids, out)
         }
         (Validator::Record { keys, values }, Found::Object(map)) => {
             for (key, value) in map.iter() {
@@ -179,20 +205,26 @@ fn check(
                     continue;
                 }
                 let key_place = key_path(path, key);
-                if !accepts_found(keys, &Found::String(key), false) {
+                if !accepts_found(keys, &Found::String(key), false, ids) {
                     out.push(Violation {
                         path: key_place.clone(),
                         expected: format!("key of type {}", keys.describe()),
-                        found: format!("key {}", quote(key)),
+                        found: if expects_id(keys) {
+                            describe_key(key, ids)
+                        } else {
+                            format!("key {}", quote(key))
+                        },
                     });
                 }
-                check(values, &classify(value), &key_place, false, out);
+                check(values, &classify(value), &key_place, false, ids, out);
             }
         }
-        (Validator::Union(members), _) => explain_union(v, members, found, path, skip_system, out),
+        (Validator::Union(members), _) => {
+            explain_union(v, members, found, path, skip_system, ids, out)
+        }
         _ => {
-            if !accepts_found(v, found, skip_system) {
-                out.push(mismatch(v, found, path));
+            if !accepts_found(v, found, skip_system, ids) {
+                out.push(mismatch(v, found, path, ids));
             }
         }
     }
@@ -203,6 +235,7 @@ fn check_object(
     map: &Map<String, Value>,
     path: &str,
     skip_system: bool,
+    ids: &IdTables,
     out: &mut Vec<Violation>,
 ) {
     for (name, field) in fields {
@@ -212,6 +245,7 @@ fn check_object(
                 &classify(value),
                 &field_path(path, name),
                 false,
+                ids,
                 out,
             ),
             None if !field.optional => out.push(Violation {
@@ -246,9 +280,13 @@ fn explain_union(
     found: &Found<'_>,
     path: &str,
     skip_system: bool,
+    ids: &IdTables,
     out: &mut Vec<Violation>,
 ) {
-    if members.iter().any(|m| accepts_found(m, found, skip_system)) {
+    if members
+        .iter()
+        .any(|m| accepts_found(m, found, skip_system, ids))
+    {
         return;
     }
     let mut leaves = Vec::new();
@@ -268,8 +306,8 @@ fn explain_union(
         }
     }
     match candidates.as_slice() {
-        [only] => check(only, found, path, skip_system, out),
-        _ => out.push(mismatch(union, found, path)),
+        [only] => check(only, found, path, skip_system, ids, out),
+        _ => out.push(mismatch(union, found, path, ids)),
     }
 }
 
@@ -315,12 +353,53 @@ fn discriminated_by(v: &Validator, map: &Map<String, Value>) -> bool {
     matched
 }
 
-fn mismatch(v: &Validator, found: &Found<'_>, path: &str) -> Violation {
+fn mismatch(v: &Validator, found: &Found<'_>, path: &str, ids: &IdTables) -> Violation {
+    let found = match found {
+        Found::String(s) if expects_id(v) => describe_string(s, ids),
+        other => describe_found(other),
+    };
     Violation {
         path: path.to_string(),
         expected: v.describe(),
-        found: describe_found(found),
+        found,
     }
+}
+
+/// Whether a string in this place could be an id: `v.id(...)` or a union with
+/// one. Elsewhere a string is described as a string, whatever else the page
+/// holds.
+fn expects_id(v: &Validator) -> bool {
+    match v {
+        Validator::Id { .. } => true,
+        Validator::Union(members) => members.iter().any(expects_id),
+        _ => false,
+    }
+}
+
+/// A string, with what the deployment said about it when it stands where an
+/// id is expected: `an id of "docs": "j57…"`, or
+/// `a string that is not an id: "a"`.
+fn describe_string(s: &str, ids: &IdTables) -> String {
+    let plain = describe_found(&Found::String(s));
+    match ids.answer(s) {
+        Some(Some(table)) => format!("an id of {}: {}", quote(table), quoted_part(&plain)),
+        Some(None) => format!("a string that is not an id: {}", quoted_part(&plain)),
+        None => plain,
+    }
+}
+
+/// A record key, described like [`describe_string`] but as a key.
+fn describe_key(key: &str, ids: &IdTables) -> String {
+    match ids.answer(key) {
+        Some(Some(table)) => format!("key {} (an id of {})", quote(key), quote(table)),
+        Some(None) => format!("key {} (not an id)", quote(key)),
+        None => format!("key {}", quote(key)),
+    }
+}
+
+/// The quoted text of `string "…"`.
+fn quoted_part(described: &str) -> &str {
+    described.strip_prefix("string ").unwrap_or(described)
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -386,7 +465,7 @@ mod tests {
     fn check_accepts_a_valid_document() {
         let doc = json!({"text": "a", "priority": "high", "tags": ["x"], "address": {"city": "Oslo"},
                          "meta": {"k": 1.5}, "owner": "j57abc", "count": {"$integer": "BwAAAAAAAAA="}});
-        assert_eq!(check_document(&todo_validator(), &doc), vec![]);
+        assert_eq!(check_document(&todo_validator(), &doc, &ids()), vec![]);
     }
 
     #[test]
@@ -394,7 +473,7 @@ mod tests {
         let doc = json!({"priority": "urgent", "tags": ["x", "y", 3], "address": {"city": 1},
                          "meta": {"key": "no"}, "extra": true});
         assert_eq!(
-            check_document(&todo_validator(), &doc),
+            check_document(&todo_validator(), &doc, &ids()),
             vec![
                 v("address.city", "string", "number 1"),
                 v("meta[\"key\"]", "number", "string \"no\""),
@@ -410,14 +489,90 @@ mod tests {
         );
     }
 
+    /// What the deployment would answer: `j57abc` is a user, `k99doc` a
+    /// document of `docs`, `a` no id at all.
+    fn ids() -> IdTables {
+        let mut ids = IdTables::default();
+        ids.insert("j57abc", Some("users".into()));
+        ids.insert("k99doc", Some("docs".into()));
+        ids.insert("a", None);
+        ids
+    }
+
     #[test]
-    fn check_accepts_any_string_as_an_id() {
-        let doc = json!({"text": "a", "tags": [], "owner": "not-really-an-id"});
-        assert_eq!(check_document(&todo_validator(), &doc), vec![]);
+    fn check_accepts_an_id_of_the_named_table_only() {
+        let doc = json!({"text": "a", "tags": [], "owner": "j57abc"});
+        assert_eq!(check_document(&todo_validator(), &doc, &ids()), vec![]);
+        let doc = json!({"text": "a", "tags": [], "owner": "k99doc"});
+        assert_eq!(
+            check_document(&todo_validator(), &doc, &ids()),
+            vec![v("owner", "id(\"users\")", "an id of \"docs\": \"k99doc\"")]
+        );
+        let doc = json!({"text": "a", "tags": [], "owner": "a"});
+        assert_eq!(
+            check_document(&todo_validator(), &doc, &ids()),
+            vec![v(
+                "owner",
+                "id(\"users\")",
+                "a string that is not an id: \"a\""
+            )]
+        );
         let doc = json!({"text": "a", "tags": [], "owner": 5});
         assert_eq!(
-            check_document(&todo_validator(), &doc),
+            check_document(&todo_validator(), &doc, &ids()),
             vec![v("owner", "id(\"users\")", "number 5")]
+        );
+    }
+
+    #[test]
+    fn check_finds_wrong_ids_in_arrays_record_keys_values_and_unions() {
+        let users = Validator::Id {
+            table: "users".into(),
+        };
+        let list = Validator::Array(Box::new(users.clone()));
+        assert_eq!(
+            check_document(&list, &json!(["j57abc", "a", "k99doc"]), &ids()),
+            vec![
+                v("[1]", "id(\"users\")", "a string that is not an id: \"a\""),
+                v("[2]", "id(\"users\")", "an id of \"docs\": \"k99doc\""),
+            ]
+        );
+        let by_user = Validator::Record {
+            keys: Box::new(users.clone()),
+            values: Box::new(users.clone()),
+        };
+        assert_eq!(
+            check_document(
+                &by_user,
+                &json!({"j57abc": "k99doc", "a": "j57abc"}),
+                &ids()
+            ),
+            vec![
+                v(
+                    "[\"a\"]",
+                    "key of type id(\"users\")",
+                    "key \"a\" (not an id)"
+                ),
+                v(
+                    "[\"j57abc\"]",
+                    "id(\"users\")",
+                    "an id of \"docs\": \"k99doc\""
+                ),
+            ]
+        );
+        let either = Validator::Union(vec![
+            users,
+            Validator::Literal(Literal::String("none".into())),
+        ]);
+        assert_eq!(check_document(&either, &json!("none"), &ids()), vec![]);
+        assert_eq!(check_document(&either, &json!("j57abc"), &ids()), vec![]);
+        assert_eq!(
+            check_document(&either, &json!("k99doc"), &ids()),
+            vec![v(
+                "",
+                "id(\"users\") | \"none\"",
+                "an id of \"docs\": \"k99doc\""
+            )]
         );
     }
 
@@ -425,7 +580,7 @@ mod tests {
     fn check_tells_int64_from_number() {
         let doc = json!({"text": "a", "tags": [], "count": 7});
         assert_eq!(
-            check_document(&todo_validator(), &doc),
+            check_document(&todo_validator(), &doc, &ids()),
             vec![v("count", "int64", "number 7")]
         );
     }
@@ -442,10 +597,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            check_document(&events, &json!({"kind": "view", "page": 3})),
+            check_document(&events, &json!({"kind": "view", "page": 3}), &ids()),
             vec![v("page", "string", "number 3")]
         );
-        let unknown = check_document(&events, &json!({"kind": "scroll"}));
+        let unknown = check_document(&events, &json!({"kind": "scroll"}), &ids());
         assert_eq!(unknown.len(), 1);
         assert_eq!(unknown[0].path, "");
         assert_eq!(
@@ -457,11 +612,14 @@ mod tests {
     #[test]
     fn check_table_document_accepts_system_fields() {
         let doc = json!({"_id": "j57", "_creationTime": 1.7e12, "text": "a", "tags": []});
-        assert_eq!(check_table_document(Some(&todo_validator()), &doc), vec![]);
+        assert_eq!(
+            check_table_document(Some(&todo_validator()), &doc, &ids()),
+            vec![]
+        );
         // Without the table's context the system fields are extra fields.
-        assert_eq!(check_document(&todo_validator(), &doc).len(), 2);
+        assert_eq!(check_document(&todo_validator(), &doc, &ids()).len(), 2);
         let bad = json!({"_id": 1, "_creationTime": "x", "text": "a", "tags": []});
-        let found: Vec<String> = check_table_document(Some(&todo_validator()), &bad)
+        let found: Vec<String> = check_table_document(Some(&todo_validator()), &bad, &ids())
             .into_iter()
             .map(|v| v.path)
             .collect();
@@ -478,10 +636,10 @@ mod tests {
         )
         .unwrap();
         let doc = json!({"_id": "x", "_creationTime": 1.0, "kind": "b"});
-        assert_eq!(check_table_document(Some(&events), &doc), vec![]);
+        assert_eq!(check_table_document(Some(&events), &doc, &ids()), vec![]);
         let bad = json!({"_id": "x", "_creationTime": 1.0, "kind": "b", "other": 1});
         assert_eq!(
-            check_table_document(Some(&events), &bad),
+            check_table_document(Some(&events), &bad, &ids()),
             vec![v(
                 "other",
                 "absent (field not in the validator)",
@@ -493,17 +651,17 @@ mod tests {
             values: Box::new(Validator::Number),
         };
         let doc = json!({"_id": "x", "_creationTime": 1.0, "hits": 3});
-        assert_eq!(check_table_document(Some(&counters), &doc), vec![]);
+        assert_eq!(check_table_document(Some(&counters), &doc, &ids()), vec![]);
         let int_time = json!({"_id": "x", "_creationTime": {"$integer": "BwAAAAAAAAA="}});
         assert_eq!(
-            check_table_document(Some(&counters), &int_time),
+            check_table_document(Some(&counters), &int_time, &ids()),
             vec![v("_creationTime", "number (ms since epoch)", "int64 7")]
         );
     }
 
     #[test]
     fn check_table_document_refuses_a_non_object() {
-        let out = check_table_document(None, &json!([1]));
+        let out = check_table_document(None, &json!([1]), &ids());
         assert_eq!(out, vec![v("", "a document (an object)", "array (1 item)")]);
     }
 
@@ -517,8 +675,8 @@ mod tests {
     #[test]
     fn check_literal_numbers_compare_by_value() {
         let three = Validator::Literal(Literal::Number(3.0));
-        assert_eq!(check_document(&three, &json!(3)), vec![]);
-        assert_eq!(check_document(&three, &json!(3.0)), vec![]);
-        assert_eq!(check_document(&three, &json!(4)).len(), 1);
+        assert_eq!(check_document(&three, &json!(3), &ids()), vec![]);
+        assert_eq!(check_document(&three, &json!(3.0), &ids()), vec![]);
+        assert_eq!(check_document(&three, &json!(4), &ids()).len(), 1);
     }
 }

@@ -8,9 +8,11 @@
 //! the data.
 //!
 //! Choices a newcomer might question:
-//! - `v.id("users")` accepts any string. A Convex id encodes the table's
-//!   internal number, not its name, so which table an id belongs to cannot be
-//!   decided offline; only the type is checked.
+//! - `v.id("users")` accepts a string only when the deployment says it is an
+//!   id of `users`. A Convex id encodes the table's internal number, not its
+//!   name, so the engine cannot tell by itself: [`page_id_questions`] lists
+//!   the strings to look up and the query answers them with `normalizeId`
+//!   (see the `ids` module).
 //! - The system fields `_id` (a string) and `_creationTime` (a number) are
 //!   accepted on every table document and may be absent, because the exported
 //!   document type omits them and callers may strip them.
@@ -21,12 +23,16 @@
 mod check;
 mod decode;
 mod describe;
+mod ids;
 mod page;
 mod value;
 
 pub(crate) use check::field_path;
 pub use check::{check_document, check_table_document, Violation};
 pub use decode::parse_validator;
+pub use ids::{
+    page_id_questions, IdAnswer, IdQuestion, IdTable, IdTables, PageIdQuestions, SYSTEM_TABLES,
+};
 pub use page::{
     check_page, parse_schema, DocumentViolations, IndexDef, PageCheckRequest, PageCheckResult,
     SchemaModel, SearchIndexDef, TableNote, TableSchema, VectorIndexDef, MAX_VIOLATIONS_PER_SAMPLE,
@@ -56,7 +62,8 @@ pub enum Validator {
     Bytes,
     /// `v.any()`.
     Any,
-    /// `v.id(table)`. Any string passes a document check (see the module docs).
+    /// `v.id(table)`. A string passes when the deployment says it is an id of
+    /// `table` (see the module docs).
     Id {
         /// The table the id should point into.
         table: String,

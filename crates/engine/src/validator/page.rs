@@ -24,6 +24,7 @@ use ts_rs::TS;
 
 use super::check::{check_table_document, Violation};
 use super::decode::{as_object, invalid, join, kind_of, parse_validator, require, require_str};
+use super::ids::{collect_page, IdAnswer, IdTables};
 use super::Validator;
 use crate::EngineError;
 
@@ -276,6 +277,10 @@ pub struct PageCheckRequest {
     pub documents: Vec<Value>,
     /// Most violating documents to describe; all are counted.
     pub max_samples: u32,
+    /// The deployment's answer for every string `pageIdQuestions` asked
+    /// about in these documents.
+    #[serde(default)]
+    pub ids: Vec<IdAnswer>,
 }
 
 /// What one page check found.
@@ -328,6 +333,8 @@ pub enum TableNote {
 ///
 /// Each document is checked in full (every violation explained); the result
 /// counts all violating documents and describes the first `max_samples`.
+/// Strings under `v.id(...)` are judged by `req.ids`, which must answer every
+/// question `pageIdQuestions` asks for the same page.
 pub fn check_page(req: &PageCheckRequest) -> Result<PageCheckResult, EngineError> {
     if req.table.is_empty() {
         return Err(EngineError::InvalidInput {
@@ -351,9 +358,21 @@ pub fn check_page(req: &PageCheckRequest) -> Result<PageCheckResult, EngineError
     if table.document_type.is_none() {
         result.notes.push(TableNote::NoDocumentValidator);
     }
+    let ids = IdTables::new(&req.ids);
+    if let Some(document_type) = &table.document_type {
+        let asked = collect_page(document_type, &req.documents);
+        if let Some(value) = asked.keys().find(|value| ids.answer(value).is_none()) {
+            return Err(EngineError::InvalidInput {
+                message: format!(
+                    "ids holds no answer for {value:?}, which stands where an id is expected: \
+                     call pageIdQuestions on the same page and answer every question with ctx.db.normalizeId"
+                ),
+            });
+        }
+    }
     let max_samples = usize::try_from(req.max_samples).unwrap_or(usize::MAX);
     for (position, doc) in req.documents.iter().enumerate() {
-        let mut violations = check_table_document(table.document_type.as_ref(), doc);
+        let mut violations = check_table_document(table.document_type.as_ref(), doc, &ids);
         if violations.is_empty() {
             continue;
         }
@@ -398,6 +417,7 @@ mod tests {
             table: table.into(),
             documents,
             max_samples,
+            ids: Vec::new(),
         }
     }
 
@@ -500,5 +520,58 @@ mod tests {
             check_page(&request("", vec![], 1)),
             Err(EngineError::InvalidInput { .. })
         ));
+    }
+
+    #[test]
+    fn check_page_judges_ids_by_the_deployment_answers() {
+        let schema = json!({"tables": [
+            {"tableName": "docs"},
+            {"tableName": "t", "documentType": {"type": "object", "value": {
+                "refs": {"fieldType": {"type": "array", "value": {"type": "id", "tableName": "t"}}, "optional": false}}}}
+        ]});
+        let documents = vec![
+            json!({"_id": "right", "refs": ["t1", "t-deleted"]}),
+            json!({"_id": "other", "refs": ["d1"]}),
+            json!({"_id": "junk", "refs": ["a"]}),
+        ];
+        let answer = |value: &str, table: Option<&str>| IdAnswer {
+            value: value.into(),
+            table: table.map(str::to_string),
+        };
+        let mut req = PageCheckRequest {
+            schema,
+            table: "t".into(),
+            documents,
+            max_samples: 5,
+            ids: vec![
+                answer("t1", Some("t")),
+                answer("t-deleted", Some("t")),
+                answer("d1", Some("docs")),
+            ],
+        };
+        // An unanswered string is an error naming it, not a verdict.
+        let err = check_page(&req).unwrap_err();
+        assert!(err.to_string().contains("\"a\""), "{err}");
+        req.ids.push(answer("a", None));
+        let result = check_page(&req).unwrap();
+        assert_eq!(result.violating, 2);
+        let found: Vec<(&str, &str, &str)> = result
+            .samples
+            .iter()
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    s.violations[0].path.as_str(),
+                    s.violations[0].found.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("other", "refs[0]", "an id of \"docs\": \"d1\""),
+                ("junk", "refs[0]", "a string that is not an id: \"a\""),
+            ]
+        );
     }
 }

@@ -1,9 +1,10 @@
 /**
- * `npm run demo`: the whole workflow, run by the real CLI commands against an
- * in-memory deployment of a copy of `example/`: seed data, create a
- * migration, apply it with live progress, read the status and its release
- * record, get blocked by drift, roll back, and fix and resume a failing
- * migration.
+ * `convex-migrate demo` (`npm run demo` in the repository): the whole
+ * workflow, run by the real CLI commands against an in-memory deployment of
+ * a copy of `example/` (the package ships it; the copy goes under the
+ * package's `.demo/`): seed data, create a migration, apply it with live
+ * progress, read the status and its release record, get blocked by drift,
+ * roll back, and fix and resume a failing migration.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -13,10 +14,11 @@ import { count, duration, table } from "../output.js";
 import { runCli } from "../program.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
 import type { StatusReport } from "../types.js";
+import { bridgeChapter } from "./demoBridge.js";
 
-/** How many todos the demo migrates (tens of thousands, as in a real app). */
+/** How many todos the demo migrates by default (tens of thousands, as in a real app; `--todos` changes it). */
 export const DEMO_TODOS = 20_000;
-/** The one todo whose empty text trips the demo's buggy migration. */
+/** The one todo whose empty text trips the demo's buggy migration (the last one, in a smaller demo). */
 const EMPTY_TODO = 12_345;
 
 /**
@@ -34,7 +36,9 @@ const CONFIG = { pollIntervalMs: 200, timeout: "5m" };
 
 type Step = { command: string; exitCode: number; ms: number };
 
-export async function demo(io: Io): Promise<ExitCode> {
+export async function demo(io: Io, options: { todos?: number } = {}): Promise<ExitCode> {
+  const todos = options.todos ?? DEMO_TODOS;
+  const emptyTodo = Math.min(EMPTY_TODO, todos - 1);
   const started = Date.now();
   const c = colorsFor(io.stdout, io.env);
   const say = (text = "") => io.stdout.write(`${text}\n`);
@@ -50,9 +54,9 @@ export async function demo(io: Io): Promise<ExitCode> {
 
   if (!fs.existsSync(path.join(REPO_ROOT, "example", "convex"))) {
     throw new CliError(
-      "The demo needs the repository's example app (example/convex), which is not here.",
+      `The demo's example app (example/convex) is missing from ${REPO_ROOT}.`,
       EXIT.FAILED,
-      "Run it from a clone of the convex-migrate repository: npm ci && npm run demo.",
+      "Reinstall the package (npm install convex-migrate), or run it from a clone: npm ci && npm run demo.",
     );
   }
   const project = copyExampleProject(path.join(REPO_ROOT, ".demo", "project"));
@@ -60,7 +64,7 @@ export async function demo(io: Io): Promise<ExitCode> {
   fs.writeFileSync(path.join(project, "convex-migrate.json"), `${JSON.stringify(CONFIG, null, 2)}\n`);
   const deployment = await InProcessDeployment.create(project);
   const cliIo: Io = { ...io, cwd: project, transport: deployment };
-  const rel = (p: string) => path.relative(REPO_ROOT, p);
+  const rel = (p: string) => path.relative(io.cwd, p);
   say(c.dim(`Project: ${rel(project)} (convex-migrate.json: ${JSON.stringify(CONFIG)})`));
 
   const steps: Step[] = [];
@@ -82,20 +86,20 @@ export async function demo(io: Io): Promise<ExitCode> {
   const migrationsDir = path.join(project, "convex", "migrations");
   const newest = () => fs.readdirSync(migrationsDir).filter((f) => /^\d{8}_\d{6}_/.test(f)).sort().at(-1) ?? "";
 
-  chapter("An app with data", `Seed ${count(DEMO_TODOS)} todos, users, notes and sessions.`);
+  chapter("An app with data", `Seed ${count(todos)} todos, users, notes and sessions.`);
   const t0 = Date.now();
   await deployment.inDatabase(async (ctx) => {
     const priorities = ["High", "low", " medium", "urgent", undefined, "LOW", "medium"];
-    for (let i = 0; i < DEMO_TODOS; i++) {
+    for (let i = 0; i < todos; i++) {
       const priority = priorities[i % priorities.length];
-      const text = i === EMPTY_TODO ? "" : `todo ${i}`;
+      const text = i === emptyTodo ? "" : `todo ${i}`;
       await ctx.db.insert("todos", { text, ...(priority !== undefined ? { priority } : {}) });
     }
     for (let i = 0; i < 1_000; i++) await ctx.db.insert("users", { name: `user ${i}`, email: `u${i}@example.com` });
     for (let i = 0; i < 200; i++) await ctx.db.insert("notes", { body: `note ${i}` });
     for (let i = 0; i < 500; i++) await ctx.db.insert("sessions", { token: `t${i}`, expiresAt: started + i });
   });
-  say(`Seeded ${count(DEMO_TODOS + 1_700)} documents in ${duration(Date.now() - t0)}.`);
+  say(`Seeded ${count(todos + 1_700)} documents in ${duration(Date.now() - t0)}.`);
 
   chapter("What is pending", "`status --exit-code` exits 4 while migrations are pending: a CI gate.");
   await cli(["status", "--exit-code"], EXIT.PENDING);
@@ -123,7 +127,11 @@ export async function demo(io: Io): Promise<ExitCode> {
   await cli(["plan", "--schema", "convex/schema.narrowed.ts"], EXIT.OK);
   await cli(["check", "--schema", "convex/schema.narrowed.ts", "--page-size", "2000"], EXIT.FAILED);
 
-  chapter("Migrate", "`up` applies every pending migration in id order, one batch per transaction, with live progress.");
+  chapter(
+    "Migrate",
+    "`up` applies every pending migration in id order, one batch per transaction, with live progress: a bar per " +
+      "migration and for the run, percent and time left, placed by where each walk stands in _creationTime (no count).",
+  );
   await cli(["up", "--env", "demo", "--commit", "3f2a9c1e8b7d", "--tag", "v1.4.0"], EXIT.OK);
   say("After the migrations, the narrowed schema fits every document:");
   await cli(["check", "--schema", "convex/schema.narrowed.ts", "--page-size", "2000"], EXIT.OK);
@@ -162,7 +170,7 @@ export async function demo(io: Io): Promise<ExitCode> {
     async (ctx) => (await ctx.db.query("todos").collect()).filter((t) => /^T/.test(String(t.text))).length,
   );
   say(
-    `${count(capitalized)} of ${count(DEMO_TODOS)} todos were capitalized before the failure: those batches stayed ` +
+    `${count(capitalized)} of ${count(todos)} todos were capitalized before the failure: those batches stayed ` +
       `committed, the failing batch rolled back whole.`,
   );
   fs.writeFileSync(capFile, capSource(true));
@@ -170,6 +178,8 @@ export async function demo(io: Io): Promise<ExitCode> {
   await deploy("the fix");
   await cli(["up", "--env", "demo"], EXIT.OK);
   await cli(["status", "--exit-code"], EXIT.OK);
+
+  await bridgeChapter({ io, c, say, chapter, steps });
 
   const report = (await deployment.run("migrate:status", { limit: 50 }, "query")) as StatusReport;
   const docs = report.recentRuns.reduce((n, r) => n + r.items.reduce((m, i) => m + i.processed, 0), 0);

@@ -6,7 +6,17 @@ import { createLogUpdate } from "log-update";
 import type { Context } from "../context.js";
 import { EXIT, usageError, type ExitCode } from "../errors.js";
 import { isLiveTerminal, sleep } from "../io.js";
-import { driftLines, heading, idWidthOf, itemLine, migrationsTable, releaseLine, runHeadline, runsTable } from "../output.js";
+import {
+  driftLines,
+  heading,
+  idWidthOf,
+  itemLine,
+  migrationsTable,
+  releaseLine,
+  repairLines,
+  runHeadline,
+  runsTable,
+} from "../output.js";
 import type { StatusReport } from "../types.js";
 
 export type StatusOptions = { watch: boolean; exitCode: boolean; limit?: number };
@@ -61,6 +71,8 @@ export function render(ctx: Context, report: StatusReport): string {
     out += run.items.map((i) => `  ${itemLine(c, i, now, idWidthOf(run.items))}\n`).join("");
   }
   if (report.recentRuns.length > 0) out += heading(c, "Recent runs") + runsTable(c, report.recentRuns);
+  const repairs = repairLines(c, report.recentRuns);
+  if (repairs) out += heading(c, "Repairs") + repairs;
   out += "\n";
   const n = report.pending.length;
   out +=

@@ -89,10 +89,20 @@ export async function runMigrations(
           : `${c.green("✔")} Nothing to roll back.\n`,
       );
       return outcome("noop", EXIT.OK);
-    case "dry_run":
+    case "dry_run": {
       human.write(planText(ctx, started, "Dry run: this would run"));
+      const withoutDown = started.plan.filter((p) => p.direction === "down" && !p.hasDown).map((p) => p.id);
+      if (withoutDown.length > 0) {
+        // The engine previews such a plan so every migration shows; the real run refuses it.
+        human.write(
+          `${c.red("✖")} ${withoutDown.join(", ")} ${withoutDown.length === 1 ? "has" : "have"} no down step, so this rollback would be refused.\n` +
+            `  Nothing was changed. Add the down step${withoutDown.length === 1 ? "" : "s"} and deploy, or roll back fewer migrations.\n`,
+        );
+        return outcome("dry_run", EXIT.USAGE);
+      }
       human.write(`  Nothing was changed. Run without --dry-run to apply.\n`);
       return outcome("dry_run", EXIT.OK);
+    }
     case "running":
       break;
   }
@@ -125,13 +135,17 @@ export async function runMigrations(
 function planText(ctx: Context, started: StartResult, verb: string): string {
   const { c } = ctx;
   const n = started.plan.length;
+  // A rollback shows, per migration, whether it has the down step it needs.
+  const down = started.plan.some((p) => p.direction === "down");
   const rows = started.plan.map((p) => [
     p.id,
     p.direction,
     p.table || c.dim("-"),
+    ...(down ? [p.hasDown ? "yes" : c.red("none")] : []),
     p.resume ? c.yellow("resumes from its saved cursor") : "",
   ]);
-  return `${verb} ${n} migration${n === 1 ? "" : "s"}:\n${table(c, ["MIGRATION", "DIRECTION", "TABLE", ""], rows)}`;
+  const header = ["MIGRATION", "DIRECTION", "TABLE", ...(down ? ["DOWN STEP"] : []), ""];
+  return `${verb} ${n} migration${n === 1 ? "" : "s"}:\n${table(c, header, rows)}`;
 }
 
 function summary(ctx: Context, run: RunView): string {

@@ -62,9 +62,11 @@ export class ConvexRunTransport implements Transport {
   }
 
   async deploy(args: string[]): Promise<void> {
-    const result = await this.spawnNpx(["convex", "deploy", ...args], (chunk) =>
-      this.options.log.write(mask(chunk, this.options.env)),
-    );
+    const write = (text: string) => this.options.log.write(text);
+    const out = { stdout: new LineMasker(this.options.env, write), stderr: new LineMasker(this.options.env, write) };
+    const result = await this.spawnNpx(["convex", "deploy", ...args], (stream, chunk) => out[stream].push(chunk));
+    out.stdout.flush();
+    out.stderr.flush();
     if (result.error) throw this.startError(result.error);
     if (result.code !== 0) throw new TransportError(`npx convex deploy exited with code ${result.code}.`);
   }
@@ -75,7 +77,8 @@ export class ConvexRunTransport implements Transport {
     );
   }
 
-  private spawnNpx(argv: string[], onOutput?: (chunk: string) => void): Promise<Spawned> {
+  /** Run `npx <argv>`; `onOutput` sees its output as it arrives (pass it through a LineMasker before printing). */
+  private spawnNpx(argv: string[], onOutput?: (stream: "stdout" | "stderr", chunk: string) => void): Promise<Spawned> {
     return new Promise((resolve) => {
       const windows = process.platform === "win32";
       const child = spawn(windows ? "npx.cmd" : "npx", argv, {
@@ -88,11 +91,11 @@ export class ConvexRunTransport implements Transport {
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
         stdout += chunk;
-        onOutput?.(chunk);
+        onOutput?.("stdout", chunk);
       });
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
         stderr += chunk;
-        onOutput?.(chunk);
+        onOutput?.("stderr", chunk);
       });
       child.on("error", (error) => resolve({ code: null, stdout, stderr, error }));
       child.on("close", (code) => resolve({ code, stdout, stderr }));
@@ -137,6 +140,40 @@ export function mask(text: string, env: Env): string {
     if (secret && secret.length >= 4) out = out.split(secret).join("***");
   }
   return out.replace(/\b((?:prod|preview|dev|project):[\w:-]+\|)[\w.=+/-]+/g, "$1***");
+}
+
+/**
+ * Masks a child's output as it streams. A per-chunk mask misses a key that
+ * arrives split across two writes (and prints it in halves), so text is held
+ * until its line ends, masked whole, and passed on; `flush` masks and passes
+ * on the rest when the child exits. `\r` ends a line too: keys never contain
+ * it, and output that redraws a spinner with it stays live.
+ */
+export class LineMasker {
+  private pending = "";
+
+  constructor(
+    private readonly env: Env,
+    private readonly write: (text: string) => void,
+  ) {}
+
+  push(chunk: string): void {
+    const text = this.pending + chunk;
+    const end = Math.max(text.lastIndexOf("\n"), text.lastIndexOf("\r"));
+    if (end === -1) {
+      this.pending = text;
+      return;
+    }
+    this.pending = text.slice(end + 1);
+    this.write(mask(text.slice(0, end + 1), this.env));
+  }
+
+  flush(): void {
+    if (this.pending === "") return;
+    const rest = this.pending;
+    this.pending = "";
+    this.write(mask(rest, this.env));
+  }
 }
 
 /** The ConvexError payload `convex run` prints for a function that threw one. */

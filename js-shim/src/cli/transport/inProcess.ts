@@ -11,17 +11,29 @@
  *
  * Uses real timers: scheduled batches run by themselves, and the CLI's wait
  * loop reads `status` as it would over `npx convex run`.
+ *
+ * With `validatePushes`, a deploy is judged the way Convex judges a push:
+ * every stored document of every table the pushed schema lists is checked
+ * against it with the engine's checker, and a violation refuses the push
+ * (the deployment keeps its code).
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { convexTest } from "convex-test";
 import type { GenericMutationCtx, GenericDataModel } from "convex/server";
+import { convexToJson, type Value } from "convex/values";
+import { checkDocuments, exportSchema, type AnySchema } from "../../client/preflight.js";
 import { functionsDir } from "../config.js";
+import { PACKAGE } from "../packageRoot.js";
+import { schemaTables } from "../schema/load.js";
 import { TransportError, type FunctionKind, type Transport } from "./types.js";
 
-/** The repository root (this file is js-shim/src/cli/transport/inProcess.ts). */
-export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+/**
+ * The package's root: the repository, or the installed package folder. Both
+ * hold the component's sources (convex/) and the example app (example/convex).
+ */
+export const REPO_ROOT = PACKAGE.dir;
 
 type Loaders = Record<string, () => Promise<unknown>>;
 type TestConvex = ReturnType<typeof convexTest>;
@@ -59,6 +71,7 @@ export class InProcessDeployment implements Transport {
     private readonly projectDir: string,
     private readonly snapshotsDir: string,
     private t: TestConvex | undefined,
+    private readonly validatePushes = false,
   ) {}
 
   /**
@@ -66,8 +79,13 @@ export class InProcessDeployment implements Transport {
    * deployment. Keep `projectDir` inside the repository: its imports of
    * `convex`, `convex-test` and `convex-migrate` resolve from there.
    */
-  static async create(projectDir: string): Promise<InProcessDeployment> {
-    const deployment = new InProcessDeployment(projectDir, path.join(projectDir, ".deploys"), undefined);
+  static async create(projectDir: string, options: { validatePushes?: boolean } = {}): Promise<InProcessDeployment> {
+    const deployment = new InProcessDeployment(
+      projectDir,
+      path.join(projectDir, ".deploys"),
+      undefined,
+      options.validatePushes ?? false,
+    );
     fs.rmSync(deployment.snapshotsDir, { recursive: true, force: true });
     await deployment.deploy([]);
     const appDir = deployment.current;
@@ -93,7 +111,33 @@ export class InProcessDeployment implements Transport {
     const source = path.join(this.projectDir, functionsDir(this.projectDir));
     const target = path.join(this.snapshotsDir, String(this.deploys), "convex");
     fs.cpSync(source, target, { recursive: true });
+    if (this.validatePushes && this.t) await this.refuseRejected(target);
     this.current = target;
+  }
+
+  /** Throw, as a refused push does, when a stored document fails the schema in `dir`. */
+  private async refuseRejected(dir: string): Promise<void> {
+    const schema = ((await load(path.join(dir, "schema.ts"))) as { default: AnySchema }).default;
+    const exported = exportSchema(schema);
+    if ((JSON.parse(exported) as { schemaValidation?: boolean }).schemaValidation === false) return;
+    for (const table of schemaTables(exported)) {
+      const result = await this.inDatabase(async (ctx) =>
+        checkDocuments(ctx.db, {
+          schema: exported,
+          table,
+          documents: (await ctx.db.query(table).collect()).map((d) => convexToJson(d as Value)),
+          maxSamples: 1,
+        }),
+      );
+      const [sample] = result.samples;
+      const [reason] = sample?.violations ?? [];
+      if (sample && reason) {
+        throw new TransportError(
+          `Schema validation failed: ${result.violating} documents of table "${table}" do not match the pushed schema ` +
+            `(${sample.id}: ${reason.path || "(document)"} expected ${reason.expected}, found ${reason.found}). The push was refused.`,
+        );
+      }
+    }
   }
 
   async run(fn: string, args: Record<string, unknown>, kind: FunctionKind): Promise<unknown> {

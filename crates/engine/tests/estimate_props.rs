@@ -1,0 +1,142 @@
+//! Property tests of the progress estimate, over workers driven through the
+//! real state machine:
+//!
+//! - while the walks move forward over the bounds read at their start, the
+//!   fraction never goes down;
+//! - it is exactly 1 when, and only when, every worker is done, and never
+//!   above [`MAX_UNFINISHED_FRACTION`] before, even when documents inserted
+//!   during the run lie past the last bound;
+//! - a walk that reports no position (a `customRange`) has no estimate;
+//! - time left is never negative.
+
+use engine::estimate::{estimate, EstimateBasis, KeyBounds, PagePosition, MAX_UNFINISHED_FRACTION};
+use engine::machine::{step, Event, WorkerState, WorkerStatus};
+use engine::policy::Limits;
+use proptest::prelude::*;
+
+fn start(now_ms: f64) -> WorkerState {
+    let event = Event::Start {
+        now_ms,
+        batch_size: None,
+        max_batch_size: None,
+        adaptive: None,
+        cursor: None,
+        reset: false,
+        one_batch_only: false,
+        range: None,
+        stalled: false,
+    };
+    step(None, &event, &Limits::convex()).unwrap().state
+}
+
+fn commit(
+    state: &WorkerState,
+    now_ms: f64,
+    position: Option<PagePosition>,
+    is_done: bool,
+) -> WorkerState {
+    let event = Event::BatchCommitted {
+        now_ms,
+        processed: 10,
+        updated: 10,
+        cursor: format!("c{now_ms}"),
+        is_done,
+        elapsed_ms: 1.0,
+        usage: None,
+        budget: None,
+        position,
+    };
+    step(Some(state), &event, &Limits::convex()).unwrap().state
+}
+
+/// One worker's walk: its bounds, then the keys its pages end on (sorted,
+/// some past `hi`, as documents inserted during the run would be).
+fn walk() -> impl Strategy<Value = (f64, f64, Vec<f64>)> {
+    (0.0f64..1e6, 1.0f64..1e6).prop_flat_map(|(lo, width)| {
+        let hi = lo + width;
+        let keys = prop::collection::vec(lo..hi + width, 1..12).prop_map(|mut keys| {
+            keys.sort_by(f64::total_cmp);
+            keys
+        });
+        (Just(lo), Just(hi), keys)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_fraction_rises_to_exactly_one_only_when_every_worker_is_done(
+        walks in prop::collection::vec(walk(), 1..4),
+        order in prop::collection::vec(any::<prop::sample::Index>(), 0..64),
+    ) {
+        let mut workers: Vec<WorkerState> = walks.iter().map(|_| start(0.0)).collect();
+        let mut next_page = vec![0usize; walks.len()];
+        let mut now = 0.0;
+        let mut last = 0.0f64;
+        // Pages in a random interleaving, then every remaining page in turn.
+        let mut schedule: Vec<usize> = order.iter().map(|i| i.index(walks.len())).collect();
+        for (w, (_, _, keys)) in walks.iter().enumerate() {
+            schedule.extend(std::iter::repeat_n(w, keys.len()));
+        }
+        for w in schedule {
+            let (lo, hi, keys) = &walks[w];
+            let page = next_page[w];
+            if page >= keys.len() {
+                continue;
+            }
+            next_page[w] += 1;
+            now += 100.0;
+            let position = PagePosition {
+                at: keys[page],
+                bounds: (page == 0).then_some(KeyBounds { lo: *lo, hi: *hi }),
+            };
+            workers[w] = commit(&workers[w], now, Some(position), page + 1 == keys.len());
+            let e = estimate(&workers, now);
+            let all_done = workers.iter().all(|w| w.status == WorkerStatus::Success);
+            let started_all = next_page.iter().all(|&p| p > 0);
+            if !started_all {
+                continue;
+            }
+            let fraction = e.fraction_done.expect("every walk has reported its bounds");
+            prop_assert!(fraction >= last, "went down from {last} to {fraction}");
+            prop_assert_eq!(fraction == 1.0, all_done, "fraction {} with all_done {}", fraction, all_done);
+            if !all_done {
+                prop_assert!(fraction <= MAX_UNFINISHED_FRACTION);
+                prop_assert_eq!(e.basis, EstimateBasis::CreationTime);
+            }
+            if let Some(eta) = e.eta_ms {
+                prop_assert!(eta >= 0.0 && eta.is_finite());
+            }
+            last = fraction;
+        }
+        prop_assert_eq!(last, 1.0);
+    }
+
+    #[test]
+    fn a_walk_without_positions_has_no_estimate_until_done(pages in 1usize..10) {
+        let mut w = start(0.0);
+        for page in 0..pages {
+            w = commit(&w, (page as f64 + 1.0) * 10.0, None, false);
+            let e = estimate(std::slice::from_ref(&w), 1e4);
+            prop_assert_eq!((e.fraction_done, e.eta_ms, e.basis), (None, None, EstimateBasis::None));
+        }
+        w = commit(&w, 1e4, None, true);
+        prop_assert_eq!(estimate(&[w], 1e4).fraction_done, Some(1.0));
+    }
+
+    #[test]
+    fn time_left_shrinks_as_the_clock_runs_between_batches(
+        (lo, hi, keys) in walk(),
+        waits in prop::collection::vec(0.0f64..5_000.0, 2..6),
+    ) {
+        let at = keys[0].min(hi);
+        prop_assume!(at > lo);
+        let w = commit(&start(0.0), 1_000.0, Some(PagePosition { at, bounds: Some(KeyBounds { lo, hi }) }), false);
+        let mut nows: Vec<f64> = waits.iter().map(|d| 1_000.0 + d).collect();
+        nows.sort_by(f64::total_cmp);
+        let etas: Vec<f64> = nows.iter().filter_map(|&n| estimate(std::slice::from_ref(&w), n).eta_ms).collect();
+        prop_assert_eq!(etas.len(), nows.len());
+        prop_assert!(etas.windows(2).all(|p| p[1] <= p[0]), "{:?}", etas);
+    }
+}
