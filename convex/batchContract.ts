@@ -89,6 +89,8 @@ export type DryRunOutcome = { kind: typeof DRY_RUN; result: BatchResult };
 
 /** The error when a function answers a batch with something that is not a batch's result. */
 export const NOT_A_MIGRATION = "NOT_A_MIGRATION";
+/** The always-thrown outcome of a peer-protocol probe: `{ kind, proven }`, so its writes roll back. */
+export const PEER_PROBE = "PEER_PROBE";
 
 /**
  * Whether a batch function answered the way a migration does: the peer's

@@ -8,11 +8,13 @@ import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import { EngineError } from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
+import { internal } from "./_generated/api.js";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
 import {
   CUSTOM_RANGE_TABLE,
   DRY_RUN,
   NOT_A_MIGRATION,
+  PEER_PROBE,
   UNKNOWN_TABLE,
   failureFacts,
   isBatchResult,
@@ -63,11 +65,31 @@ export const migrate = mutation({
     // refuses the whole start instead of silently ending the series later.
     for (const next of args.next ?? []) {
       assertHandle(next.fnHandle);
-      await describeMigration(ctx, next.name, next.fnHandle, ` (listed in next of ${args.name})`);
+      await checkNextEntry(ctx, next, args.name);
     }
     return await startMigration(ctx, args);
   },
 });
+
+/**
+ * A series entry is a migration that describes itself or a hand-written
+ * mutation speaking the peer's batch protocol. The latter is proven by one
+ * dry batch in a transaction that is always rolled back, so nothing of it
+ * is kept; anything else refuses the start.
+ */
+async function checkNextEntry(ctx: MutationCtx, next: { name: string; fnHandle: string }, of: string) {
+  try {
+    await describeMigration(ctx, next.name, next.fnHandle, ` (listed in next of ${of})`);
+  } catch (error) {
+    const kind = error instanceof ConvexError ? (error.data as { kind?: unknown })?.kind : undefined;
+    if (kind !== NOT_A_MIGRATION) throw error;
+    const answer = await ctx.runMutation(internal.worker.probePeerProtocol, { fnHandle: next.fnHandle }).then(
+      () => undefined,
+      (probe: unknown) => (probe instanceof ConvexError ? (probe.data as { kind?: unknown; proven?: unknown }) : {}),
+    );
+    if (answer?.kind !== PEER_PROBE || answer.proven !== true) throw error;
+  }
+}
 
 /** A migration's description, or an error saying that the function is not one. */
 async function describeMigration(ctx: MutationCtx, name: string, fnHandle: string, where = "") {

@@ -1,8 +1,9 @@
 /** The scheduled hops of a migration's workers. Internal: only the component schedules them. */
-import { v } from "convex/values";
+import type { FunctionHandle } from "convex/server";
+import { ConvexError, v } from "convex/values";
 import { internalMutation } from "./_generated/server.js";
 import { internal } from "./_generated/api.js";
-import { failureFacts } from "./batchContract.js";
+import { DRY_RUN, PEER_PROBE, failureFacts, isBatchResult } from "./batchContract.js";
 import { migrationByName, refuseStart, tick as runTick } from "./jobs.js";
 import { startMigration } from "./lib.js";
 import { vLimits } from "./validators.js";
@@ -71,5 +72,29 @@ export const startNext = internalMutation({
       await refuseStart(ctx, migration, message);
     }
     return null;
+  },
+});
+
+/**
+ * One dry batch of a function that does not describe itself, to see whether
+ * it speaks the peer's batch protocol. Always throws `{ kind: PEER_PROBE,
+ * proven }`, so whatever the function wrote is rolled back.
+ */
+export const probePeerProtocol = internalMutation({
+  args: { fnHandle: v.string() },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    let proven: boolean;
+    try {
+      const answer: unknown = await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
+        cursor: null,
+        dryRun: true,
+        oneBatchOnly: true,
+      });
+      proven = isBatchResult(answer);
+    } catch (error) {
+      proven = error instanceof ConvexError && (error.data as { kind?: unknown })?.kind === DRY_RUN;
+    }
+    throw new ConvexError({ kind: PEER_PROBE, proven });
   },
 });
