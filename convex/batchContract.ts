@@ -79,6 +79,8 @@ export const DRY_RUN = "DRY RUN";
 export const CODE_CHANGED = "CODE_CHANGED";
 /** The error a migration throws when its table is not in the app's schema. */
 export const UNKNOWN_TABLE = "UNKNOWN_TABLE";
+/** The error a migration throws when its `customRange` reads another table. */
+export const CUSTOM_RANGE_TABLE = "CUSTOM_RANGE_TABLE";
 /** The `kind` of a migration's description: only functions made by the client library answer with it. */
 export const MIGRATION_DESCRIPTION = "MIGRATION_DESCRIPTION";
 
@@ -87,6 +89,8 @@ export type DryRunOutcome = { kind: typeof DRY_RUN; result: BatchResult };
 
 /** The error when a function answers a batch with something that is not a batch's result. */
 export const NOT_A_MIGRATION = "NOT_A_MIGRATION";
+/** The always-thrown outcome of a peer-protocol probe: `{ kind, proven }`, so its writes roll back. */
+export const PEER_PROBE = "PEER_PROBE";
 
 /**
  * Whether a batch function answered the way a migration does: the peer's

@@ -10,6 +10,7 @@ import type { WorkerAction as Action } from "../js-shim/src/engine-types/WorkerA
 import type { WorkerEvent as Event } from "../js-shim/src/engine-types/WorkerEvent.js";
 import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
 import type { Limits } from "../js-shim/src/engine-types/Limits.js";
+import type { Usage } from "../js-shim/src/engine-types/Usage.js";
 import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
 import { internal } from "./_generated/api.js";
 import { settleItem } from "./runs.js";
@@ -114,10 +115,36 @@ export async function startWorkers(
     return;
   }
   for (const w of workers) {
+    const died = w.state.status === "inProgress" ? await deadHopError(ctx, w.scheduledId) : undefined;
+    if (died !== undefined) {
+      // Its last hop died whole and recorded nothing: record that first. The
+      // engine fails the worker (and stops its siblings); a later start
+      // resumes it, so a hop that keeps dying never loops.
+      const nowMs = Date.now();
+      await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, { type: "hopDied", nowMs, ...died }, opts.limits);
+      return;
+    }
     const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
     const inline = opts.inline === true && w.index === 0;
     await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits, inline);
   }
+}
+
+/**
+ * The error a worker's last scheduled hop died with, when it failed as a
+ * whole (Convex keeps it in the `_scheduled_functions` record): such a hop
+ * recorded nothing, not even its own failure.
+ */
+export async function deadHopError(
+  ctx: QueryCtx,
+  id: Id<"_scheduled_functions"> | undefined,
+): Promise<{ message?: string } | undefined> {
+  if (!id) return undefined;
+  const job = await ctx.db.system.get(id);
+  if (job?.state.kind !== "failed") return undefined;
+  // A runtime may keep no text (convex-test does not): the engine decides what that means.
+  const error = (job.state as { error?: unknown }).error;
+  return typeof error === "string" ? { message: error } : {};
 }
 
 /**
@@ -232,9 +259,11 @@ async function act(
 ): Promise<void> {
   switch (action.type) {
     case "runBatch":
-      if (worker.state.oneBatchOnly || inline) {
+      if (worker.state.oneBatchOnly || (inline && worker.state.lastHopDied !== true)) {
         // Driven inline (runToCompletion, oneBatchOnly, a start's first
-        // batch): the batch's outcome schedules whatever follows.
+        // batch): the batch's outcome schedules whatever follows. After a
+        // hop that died whole, the engine marks the worker so its next batch
+        // gets a hop of its own rather than dying inside the caller's start.
         await runBatch(ctx, migration, worker, action, limits);
       } else {
         const scheduledId = await ctx.scheduler.runAfter(0, internal.worker.tick, {
@@ -275,7 +304,8 @@ export async function runBatch(
   action: RunBatch,
   limits?: Limits,
 ): Promise<void> {
-  const nested = engine.batchLimits(limits ? { limits } : {});
+  const remaining = await remainingInTransaction(ctx);
+  const nested = engine.batchLimits({ ...(limits ? { limits } : {}), ...(remaining ? { remaining } : {}) });
   const startedMs = Date.now();
   let event: Event;
   let refusal: Error | undefined;
@@ -296,6 +326,7 @@ export async function runBatch(
       isDone: result.isDone,
       elapsedMs: Date.now() - startedMs,
       ...(result.usage ? { usage: result.usage } : {}),
+      budget: nested,
       ...(result.position ? { position: result.position } : {}),
     };
   } catch (error) {
@@ -310,6 +341,27 @@ export async function runBatch(
     };
   }
   await applyEvent(ctx, migration, { index: worker.index, state: worker, range: undefined }, event, limits);
+}
+
+/**
+ * What this transaction has left of each limit, when the runtime reports
+ * it: the nested batch is budgeted from it, so the component can always
+ * record the batch's outcome (a rolled-back batch's reads still count here).
+ */
+async function remainingInTransaction(ctx: MutationCtx): Promise<Usage | undefined> {
+  try {
+    const m = await ctx.meta.getTransactionMetrics();
+    const left = (metric: { remaining: number } | undefined) => Math.max(0, Math.floor(metric?.remaining ?? 0));
+    return {
+      documentsRead: left(m.documentsRead),
+      bytesRead: left(m.bytesRead),
+      documentsWritten: left(m.documentsWritten),
+      bytesWritten: left(m.bytesWritten),
+      databaseQueries: left(m.databaseQueries),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function toTransactionLimits(limits: Limits) {
@@ -341,6 +393,20 @@ export async function tick(
   if (t.action.type !== "runBatch") return;
   await ctx.db.patch(worker._id, { scheduledId: undefined });
   await runBatch(ctx, migration, { ...worker, scheduledId: undefined }, t.action, limits);
+}
+
+/**
+ * Record that a migration could not start at all (its function is gone or no
+ * longer a migration): the engine fails its first worker, so status says why.
+ */
+export async function refuseStart(ctx: MutationCtx, migration: Doc<"migrations">, message: string): Promise<void> {
+  const [first] = (await workersOf(ctx, migration._id)).sort((a, b) => a.index - b.index);
+  await applyEvent(
+    ctx,
+    migration,
+    { index: first?.index ?? 0, state: first, range: undefined },
+    { type: "startRefused", nowMs: Date.now(), message },
+  );
 }
 
 /** Cancel every worker of a migration; takes effect between batches. */

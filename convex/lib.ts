@@ -8,10 +8,13 @@ import { ConvexError, v, type ObjectType } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
 import { EngineError } from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
+import { internal } from "./_generated/api.js";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
 import {
+  CUSTOM_RANGE_TABLE,
   DRY_RUN,
   NOT_A_MIGRATION,
+  PEER_PROBE,
   UNKNOWN_TABLE,
   failureFacts,
   isBatchResult,
@@ -57,12 +60,60 @@ export type MigrateArgs = ObjectType<typeof vMigrateArgs>;
 export const migrate = mutation({
   args: vMigrateArgs,
   returns: vMigrationStatus,
-  handler: async (ctx, args) => await startMigration(ctx, args),
+  handler: async (ctx, args) => {
+    // Every later migration of the series is checked now, so a wrong entry
+    // refuses the whole start instead of silently ending the series later.
+    for (const next of args.next ?? []) {
+      assertHandle(next.fnHandle);
+      await checkNextEntry(ctx, next, args.name);
+    }
+    return await startMigration(ctx, args);
+  },
 });
+
+/**
+ * A series entry is a migration that describes itself or a hand-written
+ * mutation speaking the peer's batch protocol. The latter is proven by one
+ * dry batch in a transaction that is always rolled back, so nothing of it
+ * is kept; anything else refuses the start.
+ */
+async function checkNextEntry(ctx: MutationCtx, next: { name: string; fnHandle: string }, of: string) {
+  try {
+    await describeMigration(ctx, next.name, next.fnHandle, ` (listed in next of ${of})`);
+  } catch (error) {
+    const kind = error instanceof ConvexError ? (error.data as { kind?: unknown })?.kind : undefined;
+    if (kind !== NOT_A_MIGRATION) throw error;
+    const answer = await ctx.runMutation(internal.worker.probePeerProtocol, { fnHandle: next.fnHandle }).then(
+      () => undefined,
+      (probe: unknown) => (probe instanceof ConvexError ? (probe.data as { kind?: unknown; proven?: unknown }) : {}),
+    );
+    if (answer?.kind !== PEER_PROBE || answer.proven !== true) throw error;
+  }
+}
+
+/** A migration's description, or an error saying that the function is not one. */
+async function describeMigration(ctx: MutationCtx, name: string, fnHandle: string, where = "") {
+  return await describe(ctx, fnHandle).catch((error: unknown) => {
+    if (refusedItsOwnDescription(error)) throw error;
+    throw new ConvexError({
+      kind: NOT_A_MIGRATION,
+      message:
+        `${name}${where} is not a migration: ${error instanceof Error ? error.message : String(error)}. ` +
+        `Name a function exported from migrations.define(), e.g. "migrations:setDefault".`,
+    });
+  });
+}
+
+/** A migration that refused its own description (another table) says why itself. */
+function refusedItsOwnDescription(error: unknown): boolean {
+  const kind = error instanceof ConvexError ? (error.data as { kind?: unknown })?.kind : undefined;
+  return kind === UNKNOWN_TABLE || kind === CUSTOM_RANGE_TABLE;
+}
 
 /** What `lib:migrate` does; a series' next migration starts the same way. */
 export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promise<MigrationStatus> {
-  if (args.batchSize !== undefined) checkBatchSize(args.batchSize);
+  // Every path checks the sizes, a dry run and a skipped completed migration too.
+  checkBatchSize(args.batchSize, args.maxBatchSize);
   assertHandle(args.fnHandle);
   const found = await migrationByName(ctx, args.name);
   // The old code's scheduled hop, arriving after its row was taken over.
@@ -86,14 +137,14 @@ export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promi
   try {
     described = await describe(ctx, args.fnHandle);
   } catch (error) {
-    // A migration that refused its own description says why itself.
-    if (error instanceof ConvexError && (error.data as { kind?: unknown })?.kind === UNKNOWN_TABLE) throw error;
+    if (refusedItsOwnDescription(error)) throw error;
     refusal = error;
   }
   if (typeof cursor === "string") await assertOwnCursor(ctx, args.name, cursor);
   const run = { ...args, cursor };
   if (!described) return await startPeerProtocol(ctx, run, existing, refusal);
   const batchSize = args.batchSize ?? described.batchSize;
+  checkBatchSize(batchSize, args.maxBatchSize);
   if (args.dryRun) return await dryRunOnce(ctx, { ...run, batchSize });
   const upserted = await upsert(ctx, run, described.workers);
   // It describes itself now: whatever ran under this name before by the peer's protocol is replaced.
@@ -158,10 +209,13 @@ async function startPeerProtocol(
   return status;
 }
 
-/** The engine's check of a batch size, in the peer's words first. */
-function checkBatchSize(batchSize: number) {
+/** The engine's check of a batch size and ceiling, in the peer's words first. */
+function checkBatchSize(batchSize: number | undefined, maxBatchSize: number | undefined) {
   try {
-    engine.checkBatchSize({ batchSize });
+    engine.checkBatchSize({
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
+    });
   } catch (error) {
     if (!(error instanceof EngineError)) throw error;
     throw new EngineError({ ...error.data, message: `Batch size must be greater than 0 and whole: ${error.data.message}` });
@@ -302,22 +356,49 @@ export const cancel = mutation({
         message: `No migration named ${args.name} has run. Check the name with getStatus.`,
       });
     }
+    if (isVersioned(migration)) {
+      throw new ConvexError({
+        kind: "VERSIONED_MIGRATION",
+        message:
+          `${args.name} is a step of a versioned run, which keeps its own release record; the drop-in cancel ` +
+          "leaves it alone. Cancel the run with `npx convex-migrate cancel` (or your versioned `cancel` function).",
+      });
+    }
     await cancelWorkers(ctx, migration);
     return await statusOf(ctx, (await ctx.db.get(migration._id))!);
   },
 });
 
-/** Cancel every migration that is not done. */
+/** Rows of versioned runs belong to the versioned layer: its own cancel, its release records. */
+function isVersioned(migration: Doc<"migrations">): boolean {
+  return migration.kind === "versioned" || migration.versioned !== undefined;
+}
+
+/** Up to `limit` drop-in rows of a query, however many versioned rows come between them. */
+async function dropInRows(rows: AsyncIterable<Doc<"migrations">>, limit: number): Promise<Doc<"migrations">[]> {
+  const out: Doc<"migrations">[] = [];
+  if (limit <= 0) return out;
+  for await (const m of rows) {
+    if (isVersioned(m)) continue;
+    out.push(m);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Cancel every drop-in migration that is not done; versioned runs are left to their own cancel. */
 export const cancelAll = mutation({
   args: { sinceTs: v.optional(v.number()) },
   returns: v.array(vMigrationStatus),
   handler: async (ctx, args) => {
-    const open = await ctx.db
-      .query("migrations")
-      .withIndex("isDone", (q) =>
-        args.sinceTs !== undefined ? q.eq("isDone", false).gte("_creationTime", args.sinceTs) : q.eq("isDone", false),
-      )
-      .take(100);
+    const open = await dropInRows(
+      ctx.db
+        .query("migrations")
+        .withIndex("isDone", (q) =>
+          args.sinceTs !== undefined ? q.eq("isDone", false).gte("_creationTime", args.sinceTs) : q.eq("isDone", false),
+        ),
+      100,
+    );
     const rows: MigrationStatus[] = [];
     for (const row of open) {
       const m = await adoptPeerRow(ctx, row);
@@ -333,13 +414,14 @@ export const clearAll = mutation({
   args: { before: v.optional(v.number()) },
   returns: v.null(),
   handler: async (ctx, args) => {
-    const old = await ctx.db
-      .query("migrations")
-      .withIndex("by_creation_time", (q) => q.lte("_creationTime", args.before ?? Date.now()))
-      .order("desc")
-      .take(100);
+    const old = await dropInRows(
+      ctx.db
+        .query("migrations")
+        .withIndex("by_creation_time", (q) => q.lte("_creationTime", args.before ?? Date.now()))
+        .order("desc"),
+      100,
+    );
     for (const row of old) {
-      if (row.kind === "versioned") continue;
       // A peer row is adopted first, so its pending hop is stopped with it.
       const m = await adoptPeerRow(ctx, row);
       await cancelWorkers(ctx, m);

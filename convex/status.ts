@@ -5,7 +5,7 @@
 import * as engine from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import type { QueryCtx } from "./_generated/server.js";
-import { isStalled, workersOf } from "./jobs.js";
+import { deadHopError, isStalled, workersOf } from "./jobs.js";
 import { isPeerRow, peerWorkers } from "./peer.js";
 import type { MigrationStatus } from "./validators.js";
 
@@ -23,7 +23,7 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
   workers.sort((a, b) => a.index - b.index);
   const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const state = workers.length === 0 ? "unknown" : DROP_IN_STATE[summary.status];
-  const error = summary.error;
+  const error = summary.error ?? (await deadHopFailure(ctx, workers));
   const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
   return {
     name: migration.name,
@@ -60,6 +60,22 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
         }
       : {}),
   };
+}
+
+/**
+ * A running worker whose last hop died whole has recorded nothing yet; its
+ * hop's error is the status's error until the next start records it.
+ */
+export async function deadHopFailure(ctx: QueryCtx, workers: Doc<"workers">[]) {
+  for (const w of workers) {
+    if (w.state.status !== "inProgress") continue;
+    const died = await deadHopError(ctx, w.scheduledId);
+    if (died !== undefined) {
+      const why = died.message ?? "its scheduled function failed, with no error text kept";
+      return { message: `its last batch died and recorded nothing: ${why}. Start it again to record the failure.`, documentId: undefined };
+    }
+  }
+  return undefined;
 }
 
 /** The row for a name that was never run (the peer answers the same way). */

@@ -67,6 +67,7 @@ export const vWorkerState = v.object({
   oneBatchOnly: v.boolean(),
   range: v.optional(vKeyRange),
   position: v.optional(vKeyPosition),
+  lastHopDied: v.optional(v.boolean()),
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */

@@ -9,6 +9,7 @@ import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
 import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
 import { activeRun, jobName, stepRun, versionRecord } from "./runs.js";
+import { deadHopFailure } from "./status.js";
 import { CONVEX_MIGRATE_VERSION } from "./version.js";
 import {
   vDirection,
@@ -62,6 +63,8 @@ export const start = mutation({
   returns: vStartResult,
   handler: async (ctx, args) => {
     assertHandle(args.batchHandle);
+    // Checked on every path, a dry run included, before anything is read or written.
+    if (args.batchSize !== undefined) engine.checkBatchSize({ batchSize: args.batchSize });
     const active = await activeRun(ctx);
     const decision = engine.decideStart({
       manifest: args.manifest,
@@ -161,6 +164,8 @@ const vProgress = v.object({
   workers: v.number(),
   /** Set when no scheduled batch will continue this migration; `start` resumes it. */
   stalled: v.optional(v.boolean()),
+  /** Why the last batch died as a whole, until a start records it as the item's failure. */
+  error: v.optional(v.string()),
   /** Fraction done and time left for this migration. */
   estimate: v.optional(vEstimate),
 });
@@ -243,8 +248,10 @@ async function progressOf(ctx: QueryCtx, name: string) {
   if (workers.length === 0) return undefined;
   const { progress, estimate } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
+  const died = await deadHopFailure(ctx, workers);
   return {
     ...(stalled ? { stalled: true } : {}),
+    ...(died ? { error: died.message } : {}),
     processed: progress.processed,
     updated: progress.updated,
     batches: progress.batches,

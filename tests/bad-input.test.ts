@@ -10,7 +10,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createFunctionHandle, makeFunctionReference } from "convex/server";
+import { createFunctionHandle, internalMutationGeneric, makeFunctionReference, mutationGeneric } from "convex/server";
+import { Migrations } from "convex-migrate";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { manifestDefs } from "../js-shim/src/client/versioned";
 import { EXIT } from "../js-shim/src/cli/errors";
@@ -18,6 +19,7 @@ import type { Io } from "../js-shim/src/cli/io";
 import { runCli } from "../js-shim/src/cli/program";
 import { TransportError } from "../js-shim/src/cli/transport/types";
 import { components, internal } from "../example/convex/_generated/api";
+import type { DataModel } from "../example/convex/_generated/dataModel";
 import { countTodos as faultsCountTodos, manifest as faultsManifest } from "../example/convex/faults";
 import { deployment, drain, seedTodos, type Deployment } from "./harness";
 
@@ -118,6 +120,41 @@ describe("drop-in API: refused before anything is written", () => {
     );
   });
 
+  test.each([
+    ["a dry run, batch size -1", { dryRun: true, batchSize: -1 }, "-1"],
+    ["a dry run, batch size 0", { dryRun: true, batchSize: 0 }, "0"],
+    ["a dry run, batch size 1e9", { dryRun: true, batchSize: 1e9 }, "1000000000"],
+    ["a completed migration, batch size 0", { batchSize: 0 }, "0"],
+    ["a completed migration, batch size 2.5", { batchSize: 2.5 }, "2\\.5"],
+  ] as [string, Record<string, unknown>, string][])("%s", async (_name, args, shown) => {
+    const t = await deploymentWithHistory();
+    await refused(
+      t,
+      () => runDropIn(t, { fn: "counting:countTodos", ...args }),
+      new RegExp(`batch size must be a whole number from 1 to \\d+, got ${shown}`),
+      /Pass a whole number such as 100/,
+    );
+  });
+
+
+  test("a customRange that returns a query on another table", async () => {
+    const t = await deploymentWithHistory();
+    await t.run(async (ctx) => ctx.db.insert("users", { name: "Ada" }));
+    await refused(
+      t,
+      () => runFaults(t, { fn: "faults:countUsersAsTodos" }),
+      /customRange must return a query on todos; it returned one on users/,
+      /Start it from the query it is given/,
+    );
+  });
+
+  test.each([
+    ["an ordinary mutation", "faults:plainMutation", /faults:plainMutation \(listed in next of counting:countTodos\) is not a migration/],
+    ["an unknown function", "faults:noSuchFunction", /faults:noSuchFunction/],
+  ])("a next entry that is %s refuses the whole series", async (_name, next, pattern) => {
+    const t = await deploymentWithHistory();
+    await refused(t, () => runDropIn(t, { fn: "counting:countTodos", reset: true, next: [next] }), pattern, /migrations\.define\(\)|No function named/);
+  });
   test("an unknown function name", async () => {
     const t = await deploymentWithHistory();
     await refused(t, () => runDropIn(t, { fn: "counting:nope" }), /counting:nope/, /not a migration|No function named/, /migrations:/);
@@ -250,6 +287,51 @@ describe("drop-in API: refused at the first batch, the app's data untouched", ()
     );
   });
 
+
+  test("a cursor from another table", async () => {
+    const t = await deploymentWithHistory();
+    // A page of users, read after every todo was written: its cursor sorts after every todo.
+    const cursor = await t.run(async (ctx) => {
+      await ctx.db.insert("users", { name: "Ada" });
+      await ctx.db.insert("users", { name: "Grace" });
+      return (await ctx.db.query("users").paginate({ numItems: 1, cursor: null })).continueCursor;
+    });
+    await failsCleanly(
+      t,
+      () => runDropIn(t, { fn: "counting:padTodos", cursor }),
+      "counting:padTodos",
+      /saved cursor does not fit table todos/,
+      /Pass reset: true to start over/,
+    );
+  });
+
+  test("a patch that moves documents within the index customRange walks", async () => {
+    // Todos without `done` sort first in by_done; the patch moves each to `done: false`, further along.
+    const t = deployment();
+    await seedTodos(t, 12);
+    await failsCleanly(
+      t,
+      () => runFaults(t, { fn: "faults:moveAlongWalkedIndex" }),
+      "faults:moveAlongWalkedIndex",
+      /migrateOne changed done of index by_done on todos, which customRange walks/,
+      /would be visited again/,
+      /Walk the table without customRange/,
+    );
+  });
+
+  test("a cursor of the same table from another index", async () => {
+    const t = await deploymentWithHistory();
+    const cursor = await t.run(
+      async (ctx) => (await ctx.db.query("todos").withIndex("by_done").paginate({ numItems: 2, cursor: null })).continueCursor,
+    );
+    await failsCleanly(
+      t,
+      () => runDropIn(t, { fn: "counting:padTodos", cursor }),
+      "counting:padTodos",
+      /saved cursor does not fit table todos and its range/,
+      /Pass reset: true to start over/,
+    );
+  });
   test("a malformed cursor", async () => {
     const t = await deploymentWithHistory();
     await failsCleanly(
@@ -259,6 +341,30 @@ describe("drop-in API: refused at the first batch, the app's data untouched", ()
       /saved cursor does not fit table todos/,
       /Pass reset: true to start over/,
     );
+  });
+});
+
+describe("drop-in API: a public builder passed as internalMutation", () => {
+  // The types ask for an internal builder; a cast (or plain JavaScript) gets past them.
+  const publicMigrations = () =>
+    new Migrations<DataModel>(components.migrations, { internalMutation: mutationGeneric as never });
+
+  test("define() refuses it, so the app never deploys a public migration", () => {
+    expect(() =>
+      publicMigrations().define({ table: "todos", migrateOne: () => ({ counter: 1 }) }),
+    ).toThrow(/made a public mutation, so any client could run migrations\. Pass an internal builder/);
+  });
+
+  test("versioned() refuses it for the batch function", () => {
+    expect(() => publicMigrations().versioned(faultsManifest)).toThrow(/made a public mutation/);
+  });
+
+  test("the internal builders are accepted", () => {
+    const fn = new Migrations<DataModel>(components.migrations, { internalMutation: internalMutationGeneric }).define({
+      table: "todos",
+      migrateOne: () => undefined,
+    });
+    expect((fn as unknown as { isInternal: boolean }).isInternal).toBe(true);
   });
 });
 
@@ -273,6 +379,9 @@ describe("versioned API: refused before anything is written", () => {
     ["--to an unknown id", { direction: "down", to: "20990101_000000_unknown" }, [/no migration has id "20990101_000000_unknown"/, /Pass an id listed by `convex-migrate status`/]],
     ["batch size 0", { batchSize: 0 }, [/batch size must be a whole number from 1 to \d+, got 0/, /Pass a whole number such as 100/]],
     ["fractional batch size", { batchSize: 2.5 }, [/batch size must be a whole number from 1 to \d+, got 2\.5/, /Pass a whole number/]],
+    ["a dry run with batch size -1", { dryRun: true, batchSize: -1 }, [/batch size must be a whole number from 1 to \d+, got -1/, /Pass a whole number such as 100/]],
+    ["down with steps 1.5", { direction: "down", steps: 1.5 }, [/steps must be a whole number of at least 1, got 1\.5/, /Pass --steps 1 or more/]],
+    ["down with steps NaN", { direction: "down", steps: NaN }, [/steps must be a whole number of at least 1, got NaN/, /Pass --steps 1 or more/]],
     // Convex's own argument validation; a deployment words these a little differently.
     ["an unknown direction", { direction: "sideways" }, [/"sideways"/]],
     ["an unknown option (a typo of steps)", { step: 1 }, [/field `step`/]],

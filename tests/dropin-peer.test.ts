@@ -187,6 +187,22 @@ describe("a hand-written mutation speaking the peer's batch protocol", () => {
     expect(await counters(t)).toEqual(Array(10).fill(0));
   });
 
+  test("may follow in a series: the start proves it with a batch that keeps nothing, and it runs in its turn", async () => {
+    const t = deployment();
+    await seedTodos(t as never, 3);
+    const first = await t.mutation(internal.counting.run, {
+      fn: "counting:countTodos",
+      batchSize: 10,
+      next: ["peerStyle:ignoresDryRun"],
+    });
+    expect(first).toMatchObject({ state: "success", processed: 3 });
+    // The proof ran it once (it writes 99 even when dry) and rolled it back.
+    expect(await counters(t)).toEqual([1, 1, 1]);
+    await drain(t as never);
+    expect(await status(t, "peerStyle:ignoresDryRun")).toMatchObject({ state: "success", processed: 1 });
+    expect(await counters(t)).toEqual([99, 1, 1]);
+  });
+
   test("one that ignores dryRun is refused, and its writes roll back", async () => {
     const t = deployment();
     await seedTodos(t as never, 3);

@@ -8,8 +8,10 @@
  * Layer 1 runs `counting:*` through the drop-in runner; Layer 2 runs the
  * versioned set in example/convex/faults.ts (one migration, `countTodos`).
  */
+import { createFunctionHandle, makeFunctionReference } from "convex/server";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { components, internal } from "../example/convex/_generated/api";
+import { migrations as countingMigrations } from "../example/convex/counting";
 import { countTodos as versionedCountTodos } from "../example/convex/faults";
 import { deployment, drain, seedTodos, todos, type Deployment } from "./harness";
 
@@ -587,5 +589,242 @@ describe("8. parallel range workers with a failure in one range", () => {
     expect((await workerRows(t)).map((w) => w.state.status)).toEqual(Array(4).fill("success"));
     expect((await status(t)).recentRuns[0]).toMatchObject({ status: "succeeded", items: [{ processed: 40 }] });
     await expectVersionedRerunIsNoop(t);
+  });
+});
+
+// ---------------------------------------------------------------- 9. the driving transaction's own limits
+
+describe("9. a read limit never leaves a run stuck: the batch is budgeted from what the transaction has left", () => {
+  const READ_LIMIT = { bytesRead: 300_000 };
+  const KB20 = "x".repeat(20_000);
+
+  /** Todos with the given texts; their ids in order. */
+  async function seedTexts(t: Deployment, texts: string[]) {
+    return await t.run(async (ctx) => {
+      const ids: string[] = [];
+      for (const text of texts) ids.push(await ctx.db.insert("todos", { text }));
+      return ids;
+    });
+  }
+  /** Each todo's counter, read one document per transaction (the table is larger than one may read). */
+  async function countersOf(t: Deployment, ids: string[]) {
+    const out: number[] = [];
+    for (const id of ids) {
+      out.push(await t.run(async (ctx) => ((await ctx.db.get(id as never)) as { counter?: number } | null)?.counter ?? 0));
+    }
+    return out;
+  }
+
+  test("layer 1: 20 KB documents under a 300 KB read limit complete exactly once in smaller batches", async () => {
+    const t = deployment(READ_LIMIT);
+    const ids = await seedTexts(t, Array<string>(20).fill(KB20));
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    const row = await dropInStatus(t, "counting:countTodos");
+    expect(row).toMatchObject({ state: "success", isDone: true, processed: 20 });
+    expect(row.stalled).toBeUndefined();
+    expect(row.batchSize).toBeLessThan(20);
+    expect(await countersOf(t, ids)).toEqual(ones(20));
+  });
+
+  test("layer 2: the same run on the versioned layer succeeds, and the next start has nothing to do", async () => {
+    const t = deployment(READ_LIMIT);
+    const ids = await seedTexts(t, Array<string>(20).fill(KB20));
+    await start(t, { batchSize: 100 });
+    await drain(t);
+    const s = await status(t);
+    expect(s.activeRun).toBeNull();
+    expect(s.recentRuns[0]).toMatchObject({ status: "succeeded", items: [{ status: "completed", processed: 20 }] });
+    expect(await countersOf(t, ids)).toEqual(ones(20));
+    expect((await start(t)).status).toBe("noop");
+  });
+
+  test("layer 1: a document that alone exceeds the batch's share ends failed at its position, the rest untouched", async () => {
+    const t = deployment(READ_LIMIT);
+    const texts = [...Array<string>(5).fill("small"), "big".padEnd(200_000, "."), ...Array<string>(4).fill("small")];
+    const ids = await seedTexts(t, texts);
+    await runDropIn(t, "counting:countTodos", { batchSize: 4 });
+    await drain(t);
+    const row = await dropInStatus(t, "counting:countTodos");
+    expect(row).toMatchObject({ state: "failed", isDone: false });
+    expect(row.stalled).toBeUndefined();
+    expect(row.error).toMatch(/exceeds a transaction limit even in a batch of one/);
+    expect(row.error).toMatch(/Read too much data/);
+    // The failure names the position: the cursor right before the document.
+    expect(row.error).toContain(`after cursor ${row.cursor}`);
+    expect(await countersOf(t, ids.filter((_, i) => i !== 5))).toEqual([...ones(5), 0, 0, 0, 0]);
+  });
+
+  test("layer 2: a document that alone exceeds the batch's share fails the run at its position", async () => {
+    const t = deployment(READ_LIMIT);
+    const texts = [...Array<string>(5).fill("small"), "big".padEnd(200_000, "."), ...Array<string>(4).fill("small")];
+    const ids = await seedTexts(t, texts);
+    const run = await start(t, { batchSize: 4 });
+    await drain(t);
+    const s = await status(t);
+    expect(s.activeRun).toBeNull();
+    expect(s.recentRuns[0]).toMatchObject({ runId: run.runId, status: "failed" });
+    expect(s.recentRuns[0]!.items[0]!.error).toMatch(/exceeds a transaction limit even in a batch of one: .*Read too much data/);
+    expect(await countersOf(t, ids.filter((_, i) => i !== 5))).toEqual([...ones(5), 0, 0, 0, 0]);
+  });
+
+  async function deadHopSetup(t: Deployment) {
+    // One document larger than what a whole transaction may read.
+    return await seedTexts(t, ["small", "small", "huge".padEnd(350_000, "."), "small"]);
+  }
+
+  test("layer 1: a document larger than a whole transaction: status shows the dead hop, a start records it as failed, never looping", async () => {
+    const t = deployment(READ_LIMIT);
+    const ids = await deadHopSetup(t);
+    await runDropIn(t, "counting:countTodos", { batchSize: 2 });
+    await drain(t);
+    const stuck = await dropInStatus(t, "counting:countTodos");
+    expect(stuck).toMatchObject({ state: "inProgress", stalled: true, processed: 2 });
+    // convex-test keeps no error text in the hop's record; a deployment keeps Convex's.
+    expect(stuck.error).toMatch(/its last batch died and recorded nothing: .*Start it again/);
+
+    const recorded = await runDropIn(t, "counting:countTodos");
+    expect(recorded).toMatchObject({ state: "failed", isDone: false });
+    await drain(t);
+    const failed = await dropInStatus(t, "counting:countTodos");
+    expect(failed).toMatchObject({ state: "failed", processed: 2 });
+    expect(failed.stalled).toBeUndefined();
+    expect(failed.error).toMatch(/the batch of 2 after cursor .* died as a whole transaction before anything could be recorded/);
+    expect(await countersOf(t, [ids[0]!, ids[1]!, ids[3]!])).toEqual([1, 1, 0]);
+
+    // A further start resumes; the same document kills that hop too, and the start after records it.
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    const again = await dropInStatus(t, "counting:countTodos");
+    expect(again).toMatchObject({ state: "failed", processed: 2 });
+    expect(again.stalled).toBeUndefined();
+    expect(await countersOf(t, [ids[0]!, ids[1]!, ids[3]!])).toEqual([1, 1, 0]);
+  });
+
+  test("layer 2: a hop that dies whole fails the run on the next start instead of attaching to it forever", async () => {
+    const t = deployment(READ_LIMIT);
+    await deadHopSetup(t);
+    const run = await start(t, { batchSize: 2 });
+    await drain(t);
+    const stuck = (await status(t)).activeRun!;
+    expect(stuck.items[0]!.progress).toMatchObject({ processed: 2, stalled: true });
+    expect(stuck.items[0]!.progress!.error).toMatch(/its last batch died and recorded nothing/);
+
+    await start(t);
+    await drain(t);
+    const s = await status(t);
+    expect(s.activeRun).toBeNull();
+    expect(s.recentRuns[0]).toMatchObject({ runId: run.runId, status: "failed" });
+    expect(s.recentRuns[0]!.items[0]!.error).toMatch(/died as a whole transaction/);
+    expect(s.migrations[0]!.state).toBe("failed");
+  });
+});
+
+// ---------------------------------------------------------------- 10. the drop-in API and versioned runs
+
+describe("10. the drop-in cancel functions leave versioned runs alone; clearAll pages past them", () => {
+  async function runningVersioned(t: Deployment) {
+    await seedTodos(t, 30);
+    const run = await start(t, { batchSize: 3 });
+    await oneHop(t);
+    expect((await status(t)).activeRun).toMatchObject({ runId: run.runId, status: "running" });
+    return run;
+  }
+  async function expectVersionedRunCompletes(t: Deployment, runId: string | undefined, dropIn = ones(30).map(() => 0)) {
+    await drain(t);
+    expect((await status(t)).recentRuns[0]).toMatchObject({ runId, status: "succeeded", items: [{ processed: 30 }] });
+    // Each todo counted once by the versioned run, besides what a drop-in counted.
+    expect(await counters(t)).toEqual(ones(30).map((one, i) => one + dropIn[i]!));
+  }
+
+  test("lib:cancelAll cancels drop-in migrations only", async () => {
+    const t = deployment();
+    const run = await runningVersioned(t);
+    const before = await counters(t);
+    await runDropIn(t, "counting:countTodosByDone");
+    // The drop-in start runs its first batch inside the start itself.
+    const dropIn = (await counters(t)).map((n, i) => n - before[i]!);
+    const canceled = await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.cancelAll, {}));
+    expect(canceled.map((r) => r.name)).toEqual(["counting:countTodosByDone"]);
+    expect(await dropInStatus(t, "counting:countTodosByDone")).toMatchObject({ state: "canceled" });
+    expect((await status(t)).activeRun).toMatchObject({ runId: run.runId, status: "running" });
+    await expectVersionedRunCompletes(t, run.runId, dropIn);
+  });
+
+  test("migrations.cancelAll from the client leaves the versioned run going", async () => {
+    const t = deployment();
+    const run = await runningVersioned(t);
+    expect(await t.run(async (ctx) => await countingMigrations.cancelAll(ctx))).toEqual([]);
+    await expectVersionedRunCompletes(t, run.runId);
+  });
+
+  test("lib:cancel on a versioned step is refused, naming the versioned cancel", async () => {
+    const t = deployment();
+    const run = await runningVersioned(t);
+    const error = await cancelDropIn(t, `${ID}:up`).then(
+      () => expect.fail("expected a refusal"),
+      (e: { data?: { message?: string } }) => e.data?.message ?? String(e),
+    );
+    expect(error).toMatch(/is a step of a versioned run/);
+    expect(error).toMatch(/npx convex-migrate cancel/);
+    expect((await status(t)).activeRun).toMatchObject({ runId: run.runId, status: "running" });
+    await expectVersionedRunCompletes(t, run.runId);
+  });
+
+  test("lib:clearAll clears a drop-in row behind 100 newer versioned rows", async () => {
+    const t = deployment();
+    await seedTodos(t, 5);
+    await runDropIn(t, "counting:countTodos");
+    await drain(t);
+    vi.advanceTimersByTime(1000);
+    await inComponent(t, async (ctx) => {
+      const db = ctx.db as unknown as { insert: (table: string, doc: Record<string, unknown>) => Promise<string> };
+      for (let i = 0; i < 101; i++) {
+        await db.insert("migrations", {
+          name: `20261201_0900${String(i).padStart(2, "0")}_v:up`,
+          kind: "versioned",
+          fnHandle: "function://versioned",
+          isDone: true,
+          latestStart: 0,
+          parallelism: 1,
+        });
+      }
+    });
+    vi.advanceTimersByTime(1000);
+    await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.clearAll, {}));
+    expect(await dropInStatus(t, "counting:countTodos")).toMatchObject({ state: "unknown", processed: 0 });
+    const left = (await inComponent(t, async (ctx) => await ctx.db.query("migrations").collect())) as { kind: string }[];
+    expect(left).toHaveLength(101);
+    expect(left.every((m) => m.kind === "versioned")).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------- 11. a series entry that breaks after the start
+
+describe("11. a later migration of a series that can no longer start", () => {
+  test("its status says why instead of the series stopping silently", async () => {
+    const t = deployment();
+    await seedTodos(t, 5);
+    await runDropIn(t, "counting:countTodos", { next: ["counting:countTodosByDone"], batchSize: 2 });
+    // A redeploy between the start and the hop: the next entry is now an ordinary mutation.
+    const plain = await t.run(
+      async () => await createFunctionHandle(makeFunctionReference<"mutation">("faults:plainMutation")),
+    );
+    await inComponent(t, async (ctx) => {
+      const db = ctx.db as unknown as { patch: (id: string, fields: Record<string, unknown>) => Promise<void> };
+      for (const m of await ctx.db.query("migrations").collect()) {
+        if (m.name === "counting:countTodos") {
+          await db.patch(m._id as string, { next: [{ name: "counting:countTodosByDone", fnHandle: plain }] });
+        }
+      }
+    });
+    await drain(t);
+    expect(await dropInStatus(t, "counting:countTodos")).toMatchObject({ state: "success", processed: 5 });
+    const next = await dropInStatus(t, "counting:countTodosByDone");
+    expect(next).toMatchObject({ state: "failed", processed: 0, isDone: false });
+    expect(next.error).toMatch(/it could not start: counting:countTodosByDone is not a migration/);
+    expect(await counters(t)).toEqual(ones(5));
   });
 });

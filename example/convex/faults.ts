@@ -7,9 +7,12 @@
  * Also a few drop-in migrations that misbehave on purpose.
  */
 import { defineMigration, defineMigrationSet, Migrations } from "convex-migrate";
+import { customCtx, customMutation } from "convex-helpers/server/customFunctions";
+import type { GenericDatabaseReader } from "convex/server";
 import { components } from "./_generated/api.js";
 import type { DataModel } from "./_generated/dataModel.js";
 import { internalMutation } from "./functions.js";
+import { internalMutation as rawInternalMutation } from "./_generated/server.js";
 import schema from "./schema.js";
 
 /** Counts each todo; refuses "poison"; pads "big…" todos to hit the bytes-written limit. */
@@ -65,4 +68,41 @@ export const setId = migrations.define({
 export const setCreationTime = migrations.define({
   table: "todos",
   migrateOne: () => ({ _creationTime: 0, counter: 1 }) as never,
+});
+
+/**
+ * A builder that keeps the last transaction's `db`, so a `customRange` can
+ * reach past the query it is given, as a careless (or hostile) one might.
+ */
+let lastDb: GenericDatabaseReader<DataModel> | undefined;
+const capturingMutation = customMutation(
+  rawInternalMutation,
+  customCtx((ctx) => {
+    lastDb = ctx.db;
+    return {};
+  }),
+);
+const capturing = new Migrations<DataModel>(components.migrations, { internalMutation: capturingMutation, schema });
+
+/** A migration on todos whose `customRange` returns a query on users. */
+export const countUsersAsTodos = capturing.define({
+  table: "todos",
+  customRange: (q) => (lastDb ? (lastDb.query("users") as unknown as typeof q) : q),
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
+/** An ordinary mutation, not a migration: refused wherever a migration is expected. */
+export const plainMutation = internalMutation({
+  args: {},
+  handler: async () => null,
+});
+
+/**
+ * Walks `by_done` and moves each undecided todo to `done: false`, further
+ * along the same index: without a check, the walk meets it again.
+ */
+export const moveAlongWalkedIndex = migrations.define({
+  table: "todos",
+  customRange: (q) => q.withIndex("by_done"),
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1, ...(doc.done === undefined ? { done: false } : {}) }),
 });

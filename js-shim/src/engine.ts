@@ -13,10 +13,13 @@ import type { BridgePlan } from "./engine-types/BridgePlan.js";
 import type { BatchLimitsRequest } from "./engine-types/BatchLimitsRequest.js";
 import type { BuildManifestRequest } from "./engine-types/BuildManifestRequest.js";
 import type { ChecksumResult } from "./engine-types/ChecksumResult.js";
+import type { CursorPosition } from "./engine-types/CursorPosition.js";
+import type { CursorRequest } from "./engine-types/CursorRequest.js";
 import type { DiffSchemasRequest } from "./engine-types/DiffSchemasRequest.js";
 import type { ClassifyFailureRequest } from "./engine-types/ClassifyFailureRequest.js";
 import type { EngineInfo } from "./engine-types/EngineInfo.js";
 import type { FailureKind } from "./engine-types/FailureKind.js";
+import type { IndexWalkRequest } from "./engine-types/IndexWalkRequest.js";
 import type { JobSummary } from "./engine-types/JobSummary.js";
 import type { KeyRange } from "./engine-types/KeyRange.js";
 import type { Limits } from "./engine-types/Limits.js";
@@ -132,6 +135,12 @@ export const runEstimate = (req: RunEstimateRequest): Estimate => invoke(engine(
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
 /** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
 export const splitRange = (req: SplitRangeRequest): KeyRange[] => invoke(engine().splitRange, req);
+/** Refuse a batch whose patches moved documents within the index it walks. */
+export const checkIndexWalk = (req: IndexWalkRequest): void => {
+  invoke(engine().checkIndexWalk, req);
+};
+/** The document id a positional cursor stopped at, when its text tells. */
+export const cursorPosition = (req: CursorRequest): CursorPosition => invoke(engine().cursorPosition, req);
 /** The limits to run the app's nested batch under. */
 export const batchLimits = (req: BatchLimitsRequest): Limits => invoke(engine().batchLimits, req);
 /** Whether a failed batch hit a limit, lost a write race, or hit a bug. */
@@ -146,7 +155,9 @@ export const pageIdQuestions = (req: PageCheckRequest): PageIdQuestions =>
 export const diffSchemas = (req: DiffSchemasRequest): SchemaDiff => invoke(engine().diffSchemas, req);
 /** Plan a roll-forward from the deployed schema to a target: direct, or through a bridge schema. */
 export const planBridge = (req: PlanBridgeRequest): BridgePlan => invoke(engine().planBridge, req);
-/** Check a batch size given to the drop-in API before anything runs. */
-export const checkBatchSize = (req: CheckBatchSizeRequest): number => invoke(engine().checkBatchSize, req);
+/** Refuse a bad batch size or growth ceiling before anything runs (throws the engine's error). */
+export const checkBatchSize = (req: CheckBatchSizeRequest): void => {
+  invoke(engine().checkBatchSize, req);
+};
 /** The worker that carries on what a row of @convex-dev/migrations recorded. */
 export const adoptPeer = (row: PeerRow): PeerAdoption => invoke(engine().adoptPeer, row);

@@ -563,6 +563,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             let is_done = Val::Bool(s.chance(48));
             let elapsed = num(s);
             let usage = maybe(s, usage);
+            let budget = maybe(s, limits);
             let position = maybe(s, page_position);
             object(
                 s,
@@ -575,6 +576,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
                     ("isDone", Some(is_done)),
                     ("elapsedMs", Some(elapsed)),
                     ("usage", usage),
+                    ("budget", budget),
                     ("position", position),
                 ],
             )
@@ -595,7 +597,16 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             )
         }
         5 => {
-            let tag = word(s, &["cancelRequested", "halt", "bogus"]);
+            let tag = word(
+                s,
+                &[
+                    "cancelRequested",
+                    "halt",
+                    "hopDied",
+                    "startRefused",
+                    "bogus",
+                ],
+            );
             object(s, vec![("type", Some(tag)), ("nowMs", Some(now))])
         }
         _ => any(s, 2),
@@ -1173,13 +1184,51 @@ pub fn build_manifest_request(s: &mut Source) -> Val {
 /// A `batchLimits` request.
 pub fn batch_limits_request(s: &mut Source) -> Val {
     let limits = maybe(s, limits);
-    object(s, vec![("limits", limits)])
+    let remaining = maybe(s, usage);
+    object(s, vec![("limits", limits), ("remaining", remaining)])
 }
 
-/// A `checkBatchSize` request.
+/// A `cursorPosition` request: stored cursors, or anything.
+pub fn cursor_request(s: &mut Source) -> Val {
+    let cursor = if s.chance(64) {
+        any(s, 2)
+    } else {
+        word(s, CURSORS)
+    };
+    let index_fields = maybe(s, |s| list(s, 3, |s| word(s, &["done", "n", ""])));
+    object(
+        s,
+        vec![("cursor", Some(cursor)), ("indexFields", index_fields)],
+    )
+}
+
+/// A `checkIndexWalk` request: field paths that overlap now and then.
+pub fn index_walk_request(s: &mut Source) -> Val {
+    const FIELDS: &[&str] = &["n", "n.m", "done", "meta", "meta.rank", "", "."];
+    let index_fields = list(s, 3, |s| word(s, FIELDS));
+    let changed_fields = list(s, 3, |s| word(s, FIELDS));
+    let table = word(s, &["todos", ""]);
+    let index = word(s, &["by_n", "by_creation_time"]);
+    object(
+        s,
+        vec![
+            ("table", Some(table)),
+            ("index", Some(index)),
+            ("indexFields", Some(index_fields)),
+            ("changedFields", Some(changed_fields)),
+        ],
+    )
+}
+
+/// A `checkBatchSize` request: a size and a ceiling, each absent, small or
+/// any number JavaScript may pass.
 pub fn check_batch_size_request(s: &mut Source) -> Val {
-    let size = if s.chance(4) { num(s) } else { small(s) };
-    object(s, vec![("batchSize", Some(size))])
+    let batch_size = maybe(s, |s| if s.chance(4) { num(s) } else { small(s) });
+    let max_batch_size = maybe(s, |s| if s.chance(4) { num(s) } else { small(s) });
+    object(
+        s,
+        vec![("batchSize", batch_size), ("maxBatchSize", max_batch_size)],
+    )
 }
 
 /// An `adoptPeer` request: a row @convex-dev/migrations stored, with the

@@ -45,6 +45,8 @@ pub const API: &[&str] = &[
     "classifyFailure",
     "decideRepair",
     "checkBatchSize",
+    "cursorPosition",
+    "checkIndexWalk",
     "adoptPeer",
 ];
 
@@ -127,6 +129,8 @@ fn call_api(which: usize, input: &impl Input) -> String {
         16 => call(input, api::classify_failure),
         17 => call(input, api::decide_repair),
         18 => call(input, api::check_batch_size),
+        19 => call(input, api::cursor_position),
+        20 => call(input, api::check_index_walk),
         _ => call(input, api::adopt_peer),
     }
 }
@@ -166,6 +170,8 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         16 => gen::classify_failure_request(s),
         17 => gen::repair_request(s),
         18 => gen::check_batch_size_request(s),
+        19 => gen::cursor_request(s),
+        20 => gen::index_walk_request(s),
         _ => gen::peer_row(s),
     }
 }

@@ -131,14 +131,24 @@ pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::classify_failure)
 }
 
-#[wasm_bindgen(js_name = planBridge)]
-pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::plan_bridge)
-}
-
 #[wasm_bindgen(js_name = checkBatchSize)]
 pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_batch_size)
+}
+
+#[wasm_bindgen(js_name = cursorPosition)]
+pub fn cursor_position(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::cursor_position)
+}
+
+#[wasm_bindgen(js_name = checkIndexWalk)]
+pub fn check_index_walk(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_index_walk)
+}
+
+#[wasm_bindgen(js_name = planBridge)]
+pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::plan_bridge)
 }
 
 #[wasm_bindgen(js_name = adoptPeer)]

@@ -8,13 +8,14 @@ use ts_rs::TS;
 
 use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
+use crate::cursor::{self, CursorPosition, CursorRequest, IndexWalkRequest};
 use crate::drift::{AppliedRecord, MigrationState};
 use crate::estimate::{self, Estimate, RunItemProgress};
 use crate::failure;
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
 use crate::peer::{self, PeerAdoption, PeerRow};
-use crate::policy::{self, Limits};
+use crate::policy::{self, Limits, Usage};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
 use crate::repair::{self, RepairDecision, RepairRequest};
@@ -200,7 +201,7 @@ pub fn split_range(req: SplitRangeRequest) -> Result<Vec<KeyRange>, EngineError>
 }
 
 /// The limits to give the app's nested batch, from the deployment's limits
-/// (Convex's own when absent).
+/// (Convex's own when absent) and what the driving transaction has left.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -208,11 +209,16 @@ pub struct BatchLimitsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub limits: Option<Limits>,
+    /// `getTransactionMetrics()`'s `remaining` figures, when the runtime has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remaining: Option<Usage>,
 }
 
 pub fn batch_limits(req: BatchLimitsRequest) -> Result<Limits, EngineError> {
-    Ok(policy::nested_limits(
+    Ok(policy::nested_limits_within(
         &req.limits.unwrap_or_else(Limits::convex),
+        req.remaining.as_ref(),
     ))
 }
 
@@ -266,6 +272,41 @@ pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, Engi
     Ok(failure::classify(&req.message, req.code.as_deref()))
 }
 
+/// A batch size and growth ceiling given to the drop-in API or a versioned
+/// start, checked before anything runs.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CheckBatchSizeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub batch_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub max_batch_size: Option<f64>,
+}
+
+/// Refuses a bad batch size or ceiling (see [`machine::validate_sizes`]):
+/// the one rule every path applies, the worker's start included, and the
+/// only check for the paths that run a batch without a worker (a dry run, a
+/// skipped completed migration, a versioned run's option).
+pub fn check_batch_size(req: CheckBatchSizeRequest) -> Result<Empty, EngineError> {
+    machine::validate_sizes(req.batch_size, req.max_batch_size)?;
+    Ok(Empty {})
+}
+
+/// Where a positional cursor points (see [`cursor::cursor_position`]).
+pub fn cursor_position(req: CursorRequest) -> Result<CursorPosition, EngineError> {
+    cursor::cursor_position(&req)
+}
+
+/// Refuses a batch that moved documents within the index it walks (see
+/// [`cursor::check_index_walk`]).
+pub fn check_index_walk(req: IndexWalkRequest) -> Result<Empty, EngineError> {
+    cursor::check_index_walk(&req)?;
+    Ok(Empty {})
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -278,18 +319,6 @@ pub struct PlanBridgeRequest {
 
 pub fn plan_bridge(req: PlanBridgeRequest) -> Result<BridgePlan, EngineError> {
     bridge::plan_bridge(&req.deployed, &req.target)
-}
-
-/// A batch size given to the drop-in API, checked before anything runs.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct CheckBatchSizeRequest {
-    pub batch_size: f64,
-}
-
-pub fn check_batch_size(req: CheckBatchSizeRequest) -> Result<u32, EngineError> {
-    policy::validate_batch_size(req.batch_size)
 }
 
 pub fn adopt_peer(row: PeerRow) -> Result<PeerAdoption, EngineError> {

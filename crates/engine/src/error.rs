@@ -44,12 +44,10 @@ pub enum EngineError {
     #[error("down needs steps or to")]
     NoDownTarget,
 
-    /// `steps` is below 1.
+    /// `steps` is below 1 or not a whole number (`1.5`, `NaN`), shown as
+    /// JavaScript prints it.
     #[error("steps must be a whole number of at least 1, got {steps}")]
-    InvalidSteps {
-        #[ts(type = "number")]
-        steps: i64,
-    },
+    InvalidSteps { steps: String },
 
     /// A migration selected for rollback has no down step. `id` is the first
     /// in plan order; `without_down` lists every selected one that has none.
@@ -85,6 +83,14 @@ pub enum EngineError {
     /// A schema or validator document that cannot be read.
     #[error("schema is malformed at {path}: {reason}")]
     InvalidSchema { path: String, reason: String },
+    /// `migrateOne` changed a field of the index its `customRange` walks: the
+    /// patched document moves within the walk and would be visited again.
+    #[error("migrateOne changed {fields} of index {index} on {table}, which customRange walks: a patched document moves ahead in the walk and would be visited again")]
+    PatchMovesWalkedIndex {
+        table: String,
+        index: String,
+        fields: String,
+    },
     /// `keep` (the ids a branch knows, for `sync`) was combined with an
     /// `up` direction, `steps` or `to`.
     #[error("invalid keep: {reason}")]
@@ -132,6 +138,7 @@ impl EngineError {
             EngineError::InvalidParallelism { .. } => "INVALID_PARALLELISM",
             EngineError::InvalidSchema { .. } => "INVALID_SCHEMA",
             EngineError::InvalidKeep { .. } => "INVALID_KEEP",
+            EngineError::PatchMovesWalkedIndex { .. } => "PATCH_MOVES_WALKED_INDEX",
             EngineError::RunActive { .. } => "RUN_ACTIVE",
             EngineError::NotRepairable { .. } => "NOT_REPAIRABLE",
         }
@@ -172,6 +179,9 @@ impl EngineError {
             }
             EngineError::InvalidSchema { .. } => {
                 "Pass the output of `defineSchema(...).export()` unchanged.".into()
+            }
+            EngineError::PatchMovesWalkedIndex { .. } => {
+                "Walk the table without customRange and return nothing from migrateOne for documents outside the range, or use a customRange over an index whose fields the migration does not change.".into()
             }
             EngineError::InvalidKeep { .. } => {
                 "Pass keep alone with direction down, as `convex-migrate sync` does; use --steps or --to without it.".into()

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod bridge;
 pub mod checksum;
+pub mod cursor;
 pub mod drift;
 pub mod error;
 pub mod estimate;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::estimate::{advance, KeyPosition, PagePosition};
+use crate::failure::classify;
 use crate::policy::{
     after_commit, after_limit_failure, js_number_string, nested_limits, validate_batch_size,
     BatchReport, Limits, Sizing, Usage, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE,
@@ -185,6 +186,14 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub position: Option<KeyPosition>,
+    /// Set when the worker's last hop died as a whole, until a batch of it
+    /// ends either way. Its next batch then runs in a scheduled hop of its
+    /// own, never inside a start's transaction: a document too large for any
+    /// transaction fails that hop (which the next start records) rather
+    /// than the caller's start, which would record nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_hop_died: Option<bool>,
 }
 
 /// Something that happened to a worker.
@@ -259,10 +268,37 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         usage: Option<Usage>,
+        /// The limits the batch ran under (see
+        /// [`crate::policy::nested_limits_within`]); the nominal batch
+        /// limits when absent. Growth is judged against these.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        budget: Option<Limits>,
         /// Where the page left a walk in `_creationTime` order.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         position: Option<PagePosition>,
+    },
+    /// The worker's last scheduled hop died as a whole (a limit hit by the
+    /// component's own work, a time-out): nothing was recorded by it, and
+    /// its `_scheduled_functions` record keeps the error. Judged like a
+    /// failed batch of the size it was running.
+    HopDied {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// The error the hop died with, when the runtime kept it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        message: Option<String>,
+    },
+    /// The component could not start this migration at all: its function is
+    /// gone or no longer answers as a migration (a series' later entry
+    /// changed after the series started).
+    StartRefused {
+        /// Current time (ms since the epoch).
+        now_ms: f64,
+        /// Why, as the refusal said it.
+        message: String,
     },
     /// The batch's nested transaction threw and rolled back.
     BatchFailed {
@@ -296,6 +332,8 @@ impl Event {
             Event::Tick { .. } => "tick",
             Event::BatchCommitted { .. } => "batchCommitted",
             Event::BatchFailed { .. } => "batchFailed",
+            Event::HopDied { .. } => "hopDied",
+            Event::StartRefused { .. } => "startRefused",
             Event::CancelRequested { .. } => "cancelRequested",
             Event::Halt { .. } => "halt",
         }
@@ -371,6 +409,7 @@ pub fn step(
     let Some(current) = state else {
         return match event {
             Event::Start { .. } => start(None, event),
+            Event::StartRefused { now_ms, message } => start_refused(None, *now_ms, message),
             _ => Err(EngineError::InvalidTransition {
                 state: "none".into(),
                 event: event.name().into(),
@@ -388,11 +427,13 @@ pub fn step(
             is_done,
             elapsed_ms,
             usage,
+            budget,
             position,
         } => {
             require_in_progress(current, event)?;
             let mut next = current.clone();
             next.position = advance(current.position.as_ref(), position.as_ref());
+            next.last_hop_died = None;
             next.processed = next.processed.saturating_add(*processed);
             next.updated = next.updated.saturating_add(*updated);
             next.batches = next.batches.saturating_add(1);
@@ -417,7 +458,7 @@ pub fn step(
                     usage: usage.as_ref(),
                     elapsed_ms: *elapsed_ms,
                 },
-                &nested_limits(limits),
+                &budget.clone().unwrap_or_else(|| nested_limits(limits)),
                 current.max_batch_size,
                 current.adaptive,
             );
@@ -447,6 +488,11 @@ pub fn step(
                 message,
                 document_id.as_deref(),
             ))
+        }
+        Event::StartRefused { now_ms, message } => start_refused(Some(current), *now_ms, message),
+        Event::HopDied { now_ms, message } => {
+            require_in_progress(current, event)?;
+            Ok(hop_died(current, *now_ms, message.as_deref()))
         }
         Event::CancelRequested { now_ms } => match current.status {
             WorkerStatus::InProgress | WorkerStatus::Paused => {
@@ -529,6 +575,27 @@ fn tick(state: &WorkerState, generation: u64) -> Transition {
     run_batch(state.clone())
 }
 
+/// Checks a requested batch size and growth ceiling, as JavaScript holds
+/// them: each a whole number from 1 to the maximum, the ceiling not below
+/// the size. Every path that takes a batch size (a start, a dry run, a
+/// versioned run) refuses bad ones with this one rule.
+pub fn validate_sizes(
+    batch_size: Option<f64>,
+    max_batch_size: Option<f64>,
+) -> Result<(Option<u32>, Option<u32>), EngineError> {
+    let batch_size = batch_size.map(validate_batch_size).transpose()?;
+    let max_batch_size = max_batch_size.map(validate_batch_size).transpose()?;
+    if let (Some(size), Some(max)) = (batch_size, max_batch_size) {
+        if max < size {
+            return Err(EngineError::InvalidBatchSize {
+                value: js_number_string(f64::from(size)),
+                max,
+            });
+        }
+    }
+    Ok((batch_size, max_batch_size))
+}
+
 fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, EngineError> {
     let Event::Start {
         now_ms,
@@ -548,16 +615,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     };
     // Bad input is refused whatever the state, so a typo never looks like
     // "already running".
-    let batch_size = batch_size.map(validate_batch_size).transpose()?;
-    let max_batch_size = max_batch_size.map(validate_batch_size).transpose()?;
-    if let (Some(size), Some(max)) = (batch_size, max_batch_size) {
-        if max < size {
-            return Err(EngineError::InvalidBatchSize {
-                value: js_number_string(f64::from(size)),
-                max,
-            });
-        }
-    }
+    let (batch_size, max_batch_size) = validate_sizes(*batch_size, *max_batch_size)?;
 
     let fresh = |generation: u64, cursor: Option<String>| {
         let size = batch_size
@@ -581,6 +639,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             one_batch_only: *one_batch_only,
             range: range.clone(),
             position: None,
+            last_hop_died: None,
         }
     };
 
@@ -643,6 +702,103 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     Ok(run_batch(next))
 }
 
+/// A migration that could not start is recorded as failed, so its status
+/// says why instead of the series stopping silently. A running worker is
+/// left alone (a live chain keeps its single writer).
+fn start_refused(
+    state: Option<&WorkerState>,
+    now_ms: f64,
+    message: &str,
+) -> Result<Transition, EngineError> {
+    let mut next = match state {
+        Some(s) if s.status == WorkerStatus::InProgress => {
+            return Ok(nothing(s, "already running".into()));
+        }
+        Some(s) => {
+            let mut n = s.clone();
+            n.generation = n.generation.saturating_add(1);
+            n
+        }
+        None => {
+            start(
+                None,
+                &Event::Start {
+                    now_ms,
+                    batch_size: None,
+                    max_batch_size: None,
+                    adaptive: None,
+                    cursor: None,
+                    reset: false,
+                    one_batch_only: false,
+                    range: None,
+                    stalled: false,
+                },
+            )?
+            .state
+        }
+    };
+    let failure = Failure {
+        kind: FailureKind::User,
+        message: format!("it could not start: {message}"),
+        document_id: None,
+        cursor: next.cursor.clone(),
+        batch_size: next.batch_size,
+        at_ms: now_ms,
+    };
+    next.status = WorkerStatus::Failed;
+    next.ended_ms = Some(now_ms);
+    next.error = Some(failure.clone());
+    Ok(Transition {
+        state: next,
+        action: Action::Fail { failure },
+    })
+}
+
+/// A hop that died whole is recorded as a failure, never retried in place:
+/// whatever killed it (a document larger than what one transaction may read,
+/// a time-out) would most likely kill the retry too, and a chain that keeps
+/// dying never ends. A limit or a time-out halves the size the next start
+/// resumes with. Without the error's text the hop is taken to have hit a
+/// limit: the component records every error it can catch, so what kills a
+/// hop whole is the runtime enforcing a limit of the whole transaction.
+fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transition {
+    let (kind, message) = match message {
+        Some(m) => (classify(m, None), m),
+        None => (
+            FailureKind::Limit,
+            "the runtime kept no error text (most likely a transaction limit or a time-out)",
+        ),
+    };
+    let at = match &state.cursor {
+        Some(c) => format!("after cursor {c}"),
+        None => "at the start of the range".to_string(),
+    };
+    let failure = Failure {
+        kind,
+        message: format!(
+            "the batch of {} {at} died as a whole transaction before anything could be recorded: {message}",
+            state.batch_size
+        ),
+        document_id: None,
+        cursor: state.cursor.clone(),
+        batch_size: state.batch_size,
+        at_ms: now_ms,
+    };
+    let mut next = state.clone();
+    if kind == FailureKind::Limit {
+        next.batch_size = after_limit_failure(state.batch_size).unwrap_or(1);
+        next.cheap_streak = 0;
+    }
+    next.status = WorkerStatus::Failed;
+    next.ended_ms = Some(now_ms);
+    next.error = Some(failure.clone());
+    next.last_hop_died = Some(true);
+    Transition {
+        state: next,
+        action: Action::Fail { failure },
+    }
+}
+
 fn batch_failed(
     state: &WorkerState,
     now_ms: f64,
@@ -651,6 +807,7 @@ fn batch_failed(
     document_id: Option<&str>,
 ) -> Transition {
     let mut next = state.clone();
+    next.last_hop_died = None;
     match kind {
         FailureKind::Limit => {
             if let Some(smaller) = after_limit_failure(state.batch_size) {
@@ -697,7 +854,9 @@ fn batch_failed(
             MAX_OCC_RETRIES.saturating_add(1)
         ),
         (FailureKind::User, Some(id)) => format!("migrateOne failed on document {id}: {message}"),
-        (FailureKind::User, None) => format!("migrateOne failed on a document {after}: {message}"),
+        // Without a document the error came from around the documents (the
+        // page read, the cursor, the range), not from migrateOne.
+        (FailureKind::User, None) => format!("the batch {after} failed: {message}"),
         (FailureKind::CodeChanged, _) => message.to_string(),
     };
     let failure = Failure {
@@ -757,6 +916,7 @@ mod tests {
             is_done,
             elapsed_ms: 5.0,
             usage: None,
+            budget: None,
             position: None,
         }
     }
@@ -1297,6 +1457,19 @@ mod tests {
     }
 
     #[test]
+    fn user_failure_without_a_document_blames_the_batch_not_migrate_one() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(&s, &failed(FailureKind::User, None));
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail");
+        };
+        assert!(failure
+            .message
+            .starts_with("the batch after cursor c1 failed: "));
+        assert!(!failure.message.contains("migrateOne"));
+    }
+
+    #[test]
     fn limit_failure_at_size_one_without_id_names_the_cursor() {
         let mut s = with_status(WorkerStatus::InProgress);
         s.batch_size = 1;
@@ -1305,6 +1478,203 @@ mod tests {
             panic!("expected Fail");
         };
         assert!(failure.message.contains("after cursor c1"));
+    }
+
+    fn hop_died(message: &str) -> Event {
+        Event::HopDied {
+            now_ms: T0 + 40.0,
+            message: Some(message.into()),
+        }
+    }
+
+    const READ_LIMIT: &str =
+        "Read too much data in a single function execution (limit: 300000 bytes).";
+
+    #[test]
+    fn hop_died_fails_naming_the_cursor_and_the_error_and_resumes_with_half_the_batch() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(&s, &hop_died(READ_LIMIT));
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        assert_eq!(failure.kind, FailureKind::Limit);
+        assert_eq!(failure.batch_size, s.batch_size);
+        assert!(
+            failure.message.contains("after cursor c1"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("died as a whole transaction"),
+            "{}",
+            failure.message
+        );
+        assert!(failure.message.contains(READ_LIMIT), "{}", failure.message);
+        assert_eq!(t.state.error.as_ref(), Some(failure));
+        // The next start resumes from the same cursor with half the batch.
+        let resumed = apply(&t.state, &start_event());
+        assert_eq!(
+            resumed.action,
+            Action::RunBatch {
+                cursor: Some("c1".into()),
+                batch_size: s.batch_size / 2,
+                generation: s.generation + 1,
+            }
+        );
+    }
+
+    #[test]
+    fn hop_died_next_batch_is_scheduled_until_a_batch_ends() {
+        let s = with_status(WorkerStatus::InProgress);
+        let died = apply(&s, &hop_died(READ_LIMIT));
+        assert_eq!(died.state.last_hop_died, Some(true));
+        // The resume keeps the mark, so its first batch is not run inline.
+        let resumed = apply(&died.state, &start_event());
+        assert_eq!(resumed.state.last_hop_died, Some(true));
+        // A batch that commits (or fails inside its own transaction) clears it.
+        let committed = apply(&resumed.state, &committed(1, "c2", false));
+        assert_eq!(committed.state.last_hop_died, None);
+        let failed = apply(
+            &resumed.state,
+            &Event::BatchFailed {
+                now_ms: T0 + 50.0,
+                kind: FailureKind::User,
+                message: "boom".into(),
+                document_id: None,
+            },
+        );
+        assert_eq!(failed.state.last_hop_died, None);
+        // A reset starts clean.
+        let reset = apply(
+            &died.state,
+            &start_with(|e| {
+                if let Event::Start { reset, .. } = e {
+                    *reset = true;
+                }
+            }),
+        );
+        assert_eq!(reset.state.last_hop_died, None);
+    }
+
+    #[test]
+    fn hop_died_at_size_one_fails_again_rather_than_looping() {
+        let mut s = with_status(WorkerStatus::InProgress);
+        s.batch_size = 1;
+        let t = apply(&s, &hop_died(READ_LIMIT));
+        assert!(matches!(t.action, Action::Fail { .. }));
+        assert_eq!(t.state.batch_size, 1);
+    }
+
+    #[test]
+    fn hop_died_for_any_other_reason_fails_with_its_error_and_keeps_the_size() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(&s, &hop_died("Uncaught Error: something broke"));
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(failure.kind, FailureKind::User);
+        assert!(failure.message.contains("something broke"));
+        assert_eq!(t.state.batch_size, s.batch_size);
+    }
+
+    #[test]
+    fn hop_died_without_error_text_is_taken_for_a_limit() {
+        let s = with_status(WorkerStatus::InProgress);
+        let t = apply(
+            &s,
+            &Event::HopDied {
+                now_ms: T0,
+                message: None,
+            },
+        );
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(failure.kind, FailureKind::Limit);
+        assert!(failure.message.contains("kept no error text"));
+        assert_eq!(t.state.batch_size, s.batch_size / 2);
+    }
+
+    fn start_refused() -> Event {
+        Event::StartRefused {
+            now_ms: T0,
+            message: "m:plain is not a migration".into(),
+        }
+    }
+
+    #[test]
+    fn start_refused_records_a_failed_worker_saying_why() {
+        let t = step(None, &start_refused(), &limits()).unwrap();
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        let Action::Fail { failure } = &t.action else {
+            panic!("expected Fail, got {:?}", t.action);
+        };
+        assert_eq!(
+            failure.message,
+            "it could not start: m:plain is not a migration"
+        );
+        assert_eq!(t.state.error.as_ref(), Some(failure));
+        // A later start resumes it, as any failed worker.
+        assert!(matches!(
+            apply(&t.state, &start_event()).action,
+            Action::RunBatch { .. }
+        ));
+    }
+
+    #[test]
+    fn start_refused_leaves_a_running_worker_alone() {
+        let s = running();
+        let t = apply(&s, &start_refused());
+        assert!(matches!(t.action, Action::Nothing { .. }));
+        assert_eq!(t.state, s);
+    }
+
+    #[test]
+    fn start_refused_on_a_finished_worker_fails_it_and_bumps_the_generation() {
+        let s = with_status(WorkerStatus::Success);
+        let t = apply(&s, &start_refused());
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        assert_eq!(t.state.generation, s.generation + 1);
+    }
+
+    #[test]
+    fn hop_died_on_a_stopped_worker_is_refused() {
+        let s = with_status(WorkerStatus::Canceled);
+        assert!(matches!(
+            step(Some(&s), &hop_died(READ_LIMIT), &limits()),
+            Err(EngineError::InvalidTransition { .. })
+        ));
+    }
+
+    #[test]
+    fn commit_judges_growth_against_the_budget_the_batch_ran_under() {
+        // 100 documents that read 60,000 bytes: cheap against Convex's
+        // limits, over the target against a 100,000-byte budget.
+        let mut s = running();
+        s.cheap_streak = 1;
+        let usage = Usage {
+            bytes_read: 60_000,
+            documents_read: 100,
+            ..Usage::default()
+        };
+        let commit = |budget: Option<Limits>| Event::BatchCommitted {
+            now_ms: T0 + 10.0,
+            processed: 100,
+            updated: 100,
+            cursor: "c1".into(),
+            is_done: false,
+            elapsed_ms: 0.0,
+            usage: Some(usage.clone()),
+            budget,
+            position: None,
+        };
+        assert_eq!(apply(&s, &commit(None)).state.batch_size, 200);
+        let tight = Limits {
+            bytes_read: 100_000,
+            ..Limits::convex()
+        };
+        assert_eq!(apply(&s, &commit(Some(tight))).state.batch_size, 83);
     }
 
     #[test]

@@ -137,6 +137,7 @@ pub fn adopt(row: &PeerRow) -> Result<PeerAdoption, EngineError> {
             range: None,
             // The peer kept no position; the next batch reports one.
             position: None,
+            last_hop_died: None,
         },
         stop_job: live && !row.is_done,
     })

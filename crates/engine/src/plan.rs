@@ -7,6 +7,7 @@ use ts_rs::TS;
 
 use crate::drift::{records_by_id, AppliedRecord, MigrationState};
 use crate::manifest::{ManifestEntry, StepInfo};
+use crate::policy::js_number_string;
 use crate::EngineError;
 
 /// Which step of each migration a run executes.
@@ -134,9 +135,25 @@ fn down_target(req: &PlanRequest) -> Result<DownTarget<'_>, EngineError> {
 /// this platform can hold means "all of them".
 fn step_limit(steps: i64) -> Result<usize, EngineError> {
     if steps < 1 {
-        return Err(EngineError::InvalidSteps { steps });
+        return Err(EngineError::InvalidSteps {
+            steps: steps.to_string(),
+        });
     }
     Ok(usize::try_from(steps).unwrap_or(usize::MAX))
+}
+
+/// A step count as JavaScript holds it. `1.5`, `NaN` and `Infinity` are
+/// refused naming `steps` and the accepted range, rather than failing to
+/// decode; a whole number too large for `i64` means "all of them".
+pub fn whole_steps(value: f64) -> Result<i64, EngineError> {
+    if value.is_finite() && value.fract() == 0.0 {
+        // Whole and finite: the conversion saturates, which `step_limit`
+        // reads as "all of them".
+        return Ok(value as i64);
+    }
+    Err(EngineError::InvalidSteps {
+        steps: js_number_string(value),
+    })
 }
 
 fn plan_up(
@@ -315,6 +332,25 @@ fn unknown_migration(id: &str) -> EngineError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_steps_refuses_fractions_and_non_numbers_naming_steps() {
+        assert_eq!(whole_steps(2.0), Ok(2));
+        assert_eq!(whole_steps(1e300), Ok(i64::MAX));
+        for (value, shown) in [(1.5, "1.5"), (f64::NAN, "NaN"), (f64::INFINITY, "Infinity")] {
+            let err = whole_steps(value).unwrap_err();
+            assert_eq!(
+                err,
+                EngineError::InvalidSteps {
+                    steps: shown.into()
+                }
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("steps must be a whole number of at least 1, got {shown}")
+            );
+        }
+    }
     use crate::checksum::StepDef;
     use crate::manifest::fixtures::{
         all_completed, def, def_without_down, manifest, manifest_of, record, record_after, step,
@@ -507,11 +543,15 @@ mod tests {
                         ..up()
                     }
                 ),
-                Err(EngineError::InvalidSteps { steps })
+                Err(EngineError::InvalidSteps {
+                    steps: steps.to_string()
+                })
             );
             assert_eq!(
                 plan(&manifest, &[], &down_steps(steps)),
-                Err(EngineError::InvalidSteps { steps })
+                Err(EngineError::InvalidSteps {
+                    steps: steps.to_string()
+                })
             );
         }
     }

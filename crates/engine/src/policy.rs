@@ -222,6 +222,62 @@ pub fn nested_limits(limits: &Limits) -> Limits {
     }
 }
 
+/// The largest document Convex stores (bytes, 1 MiB). A read that crosses
+/// the nested batch's limit has already counted the whole document, so the
+/// driving transaction must have this much left beyond the batch's budget.
+pub const MAX_DOCUMENT_BYTES: u64 = 1 << 20;
+
+/// The limits the app's nested batch runs under, from what the driving
+/// transaction has **left** (`getTransactionMetrics()`'s `remaining`).
+///
+/// A nested batch that throws rolls back its writes, but its reads still
+/// count against the driving transaction. Budgeting from the nominal limits
+/// lets a rolled-back batch leave the component no room to record why it
+/// failed: the component's next read pushes the whole transaction over, the
+/// hop dies, and nothing is recorded. So every dimension gets the least of
+/// [`nested_limits`] and what is left minus a reserve; reads keep back one
+/// more document's worth, since the read that crosses the limit is counted
+/// whole. The reserve never takes more than half of what is left, so tight
+/// limits still leave the batch room. Without `remaining` (a runtime that
+/// does not report metrics) this is [`nested_limits`].
+pub fn nested_limits_within(limits: &Limits, remaining: Option<&Usage>) -> Limits {
+    let nominal = nested_limits(limits);
+    let Some(left) = remaining else {
+        return nominal;
+    };
+    fn within(nominal: u64, left: u64, reserve: u64) -> u64 {
+        nominal.min(left.saturating_sub(reserve.min(left / 2)))
+    }
+    Limits {
+        documents_read: within(
+            nominal.documents_read,
+            left.documents_read,
+            NESTED_RESERVE_DOCUMENTS + 1,
+        ),
+        bytes_read: within(
+            nominal.bytes_read,
+            left.bytes_read,
+            NESTED_RESERVE_BYTES + MAX_DOCUMENT_BYTES,
+        ),
+        documents_written: within(
+            nominal.documents_written,
+            left.documents_written,
+            NESTED_RESERVE_DOCUMENTS,
+        ),
+        bytes_written: within(
+            nominal.bytes_written,
+            left.bytes_written,
+            NESTED_RESERVE_BYTES,
+        ),
+        database_queries: within(
+            nominal.database_queries,
+            left.database_queries,
+            NESTED_RESERVE_QUERIES,
+        ),
+        time_ms: nominal.time_ms,
+    }
+}
+
 /// The share of its limit the most loaded dimension used (0 = idle, 1 = at
 /// the limit). Dimensions whose limit is zero or whose measure is not a
 /// number are left out: they carry no information.
@@ -457,6 +513,60 @@ mod tests {
         assert_eq!(n.bytes_written, 0);
         assert_eq!(n.database_queries, 50);
         assert_eq!(n.time_ms, 0.0);
+    }
+
+    #[test]
+    fn nested_limits_within_budget_from_what_the_transaction_has_left() {
+        // 300,000 bytes read allowed, 12,000 already used by the component.
+        let limits = Limits {
+            bytes_read: 300_000,
+            ..Limits::convex()
+        };
+        let left = Usage {
+            documents_read: 32_000 - 5,
+            bytes_read: 288_000,
+            documents_written: 16_000,
+            bytes_written: 16 << 20,
+            database_queries: 4_096 - 5,
+        };
+        let n = nested_limits_within(&limits, Some(&left));
+        // Half of what is left: the other half covers the read that crosses
+        // the limit and the component's own rows.
+        assert_eq!(n.bytes_read, 144_000);
+        assert_eq!(n.documents_read, 32_000 - 5 - 65);
+        assert_eq!(n.database_queries, 4_096 - 5 - 64);
+        // Never more than the nominal budget.
+        assert_eq!(n.bytes_written, (16 << 20) - (1 << 20));
+        assert_eq!(n.documents_written, 16_000 - 64);
+        assert!((n.time_ms - 900.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn nested_limits_within_keep_a_whole_document_back_from_reads() {
+        let left = Usage {
+            documents_read: 32_000,
+            bytes_read: 16 << 20,
+            documents_written: 16_000,
+            bytes_written: 16 << 20,
+            database_queries: 4_096,
+        };
+        let n = nested_limits_within(&Limits::convex(), Some(&left));
+        assert_eq!(n.bytes_read, (16 << 20) - (1 << 20) - MAX_DOCUMENT_BYTES);
+    }
+
+    #[test]
+    fn nested_limits_within_without_metrics_is_the_nominal_budget() {
+        assert_eq!(
+            nested_limits_within(&Limits::convex(), None),
+            nested_limits(&Limits::convex())
+        );
+    }
+
+    #[test]
+    fn nested_limits_within_nothing_left_gives_nothing() {
+        let n = nested_limits_within(&Limits::convex(), Some(&Usage::default()));
+        assert_eq!(n.bytes_read, 0);
+        assert_eq!(n.documents_read, 0);
     }
 
     #[test]

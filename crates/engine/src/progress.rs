@@ -214,6 +214,7 @@ mod tests {
             one_batch_only: false,
             range: None,
             position: None,
+            last_hop_died: None,
         }
     }
 

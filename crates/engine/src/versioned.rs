@@ -9,7 +9,9 @@ use ts_rs::TS;
 use crate::checksum::MigrationDef;
 use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, MigrationState};
 use crate::manifest::{build_manifest, ManifestEntry};
-use crate::plan::{plan_sync, preview, require_down_steps, Direction, PlanItem, PlanRequest};
+use crate::plan::{
+    plan_sync, preview, require_down_steps, whole_steps, Direction, PlanItem, PlanRequest,
+};
 use crate::EngineError;
 
 /// Everything `start` needs to decide, read by the component in one query.
@@ -26,7 +28,7 @@ pub struct StartRequest {
     /// At most this many migrations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
-    pub steps: Option<i64>,
+    pub steps: Option<f64>,
     /// Up: stop after this id. Down: roll back everything after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -129,7 +131,7 @@ pub fn decide_start(req: &StartRequest) -> Result<StartDecision, EngineError> {
     }
     let plan_request = PlanRequest {
         direction: req.direction,
-        steps: req.steps,
+        steps: req.steps.map(whole_steps).transpose()?,
         to: req.to.clone(),
     };
     let blocking_drift = drift.iter().any(|finding| finding.blocking);
@@ -483,7 +485,7 @@ mod tests {
         let records = all_completed(&manifest_of(&defs));
         let req = StartRequest {
             direction: Direction::Down,
-            steps: Some(1),
+            steps: Some(1.0),
             ..request(defs, records)
         };
         assert_eq!(
@@ -515,7 +517,7 @@ mod tests {
         let json = r#"{"manifest":[],"records":[],"direction":"down","steps":2,"activeRunId":"r"}"#;
         let req: StartRequest = serde_json::from_str(json).unwrap();
         assert_eq!(req.direction, Direction::Down);
-        assert_eq!(req.steps, Some(2));
+        assert_eq!(req.steps, Some(2.0));
         assert_eq!(req.active_run_id.as_deref(), Some("r"));
         assert!(!req.dry_run && !req.allow_drift && !req.strict && !req.restart);
         let req: StartRequest =
@@ -547,7 +549,7 @@ mod tests {
         assert_eq!(resumed, vec![(B, true), (C, false)]);
         let down = StartRequest {
             direction: Direction::Down,
-            steps: Some(1),
+            steps: Some(1.0),
             ..request(defs, records)
         };
         let decision = decide_start(&down).unwrap();
@@ -561,7 +563,7 @@ mod tests {
         for direction in [Direction::Up, Direction::Down] {
             let req = StartRequest {
                 direction,
-                steps: Some(2),
+                steps: Some(2.0),
                 restart: true,
                 ..request(defs.clone(), records.clone())
             };
@@ -647,7 +649,7 @@ mod tests {
         ));
         let with_steps = StartRequest {
             direction: Direction::Down,
-            steps: Some(1),
+            steps: Some(1.0),
             keep: Some(vec![]),
             ..request(defs, records)
         };
@@ -750,7 +752,7 @@ mod tests {
         let records = all_completed(&manifest_of(&defs));
         let req = StartRequest {
             direction: Direction::Down,
-            steps: Some(3),
+            steps: Some(3.0),
             dry_run: true,
             ..request(defs, records)
         };

@@ -47,6 +47,7 @@ fn commit(
         is_done,
         elapsed_ms: 1.0,
         usage: None,
+        budget: None,
         position,
     };
     step(Some(state), &event, &Limits::convex()).unwrap().state

@@ -88,6 +88,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                 is_done,
                 elapsed_ms,
                 usage,
+                budget: None,
                 position: None,
             })
         });
@@ -141,6 +142,7 @@ fn with_time(event: Event, now: f64) -> Event {
             is_done,
             elapsed_ms,
             usage,
+            budget,
             position,
             ..
         } => Event::BatchCommitted {
@@ -151,6 +153,7 @@ fn with_time(event: Event, now: f64) -> Event {
             is_done,
             elapsed_ms,
             usage,
+            budget,
             position,
         },
         Event::BatchFailed {
@@ -163,6 +166,14 @@ fn with_time(event: Event, now: f64) -> Event {
             kind,
             message,
             document_id,
+        },
+        Event::HopDied { message, .. } => Event::HopDied {
+            now_ms: now,
+            message,
+        },
+        Event::StartRefused { message, .. } => Event::StartRefused {
+            now_ms: now,
+            message,
         },
         Event::CancelRequested { .. } => Event::CancelRequested { now_ms: now },
         Event::Halt { .. } => Event::Halt { now_ms: now },

@@ -16,9 +16,10 @@ import type {
   TableNamesInDataModel,
 } from "convex/server";
 import { defineSchema, defineTable } from "convex/server";
-import { ConvexError, type GenericId } from "convex/values";
+import { ConvexError, convexToJson, type GenericId, type Value } from "convex/values";
 import { paginator } from "convex-helpers/server/pagination";
 import {
+  CUSTOM_RANGE_TABLE,
   DRY_RUN,
   MIGRATE_ONE_FAILED,
   MIGRATION_DESCRIPTION,
@@ -30,6 +31,7 @@ import {
   type DryRunSample,
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
+import * as engine from "../engine.js";
 import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";
 import { isNewFormatCursor } from "./peerSurface.js";
@@ -64,7 +66,10 @@ export type BatchSpec<DataModel extends GenericDataModel> = {
   migrateOne: (ctx: never, doc: never) => unknown;
   customRange?: CustomRange<DataModel, TableNamesInDataModel<DataModel>>;
   parallelize?: boolean;
-  /** The app's schema: its indexes let a peer cursor resume inside a customRange. */
+  /**
+   * The app's schema: names the table a wrong customRange reads, gives the
+   * fields of the index it walks, and lets a peer cursor resume inside it.
+   */
   schema?: SchemaDefinition<GenericSchema, boolean>;
 };
 
@@ -118,18 +123,21 @@ export async function runBatch(
   extraCtx: Record<string, unknown> = {},
 ): Promise<BatchResult> {
   const before = await metrics(ctx);
-  const { page, continueCursor, isDone, position } = await readPage(ctx, spec, args);
+  const { page, continueCursor, isDone, position, walkedIndex } = await readPage(ctx, spec, args);
   const migrateCtx = { ...ctx, ...extraCtx } as never;
   let updated = 0;
+  const changed = new Set<string>();
   const doOne = async (doc: AnyDoc) => {
     const patch = await applyOne(spec, migrateCtx, doc);
     if (patch && Object.keys(patch).length > 0) {
+      for (const key of Object.keys(patch)) if (!sameValue(patch[key], doc[key])) changed.add(key);
       await writePatch(ctx, spec.table, doc, patch);
       updated++;
     }
   };
   if (spec.parallelize) await Promise.all(page.map(doOne));
   else for (const doc of page) await doOne(doc);
+  assertWalkUnmoved(spec, walkedIndex, changed);
   const usage = usageSince(before, await metrics(ctx));
   const result: BatchResult = {
     continueCursor,
@@ -164,27 +172,139 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     }
     return spec.customRange ? spec.customRange(initializer as never) : initializer;
   };
+  const initializer = pagesFor(ctx, spec, args);
+  const query = walk(initializer);
+  // Read before paginate, which closes the query.
+  const walked = query === initializer ? { fields: [] } : walkOf(spec, query);
+  if (args.cursor) assertCursorFits(ctx, spec.table, args.cursor, walked.fields);
+  const walkedIndex = spec.customRange ? walked : undefined;
   try {
-    const result = await walk(pagesFor(ctx, spec, args)).paginate({
+    const result = await query.paginate({
       cursor: args.cursor ?? null,
       numItems: args.batchSize,
     });
     const page = result.page as AnyDoc[];
+    assertOwnTable(ctx, spec, page);
     // A customRange walks its own index, whose keys say nothing about
     // _creationTime, so only a _creationTime walk reports where it is.
     const position = spec.customRange && !ranged ? undefined : await pagePosition(() => walk(), page, !args.cursor);
-    return { ...result, page, position };
+    return { ...result, page, position, walkedIndex };
   } catch (error) {
+    if (error instanceof ConvexError) throw error;
     if (args.cursor && /cursor/i.test(error instanceof Error ? error.message : String(error))) {
-      throw new ConvexError({
-        kind: "INVALID_CURSOR",
-        message:
-          `The saved cursor does not fit table ${spec.table} and its range (the migration's table or ` +
-          `customRange changed, or the cursor belongs to another migration). Pass reset: true to start over.`,
-      });
+      throw invalidCursor(spec.table);
     }
     throw error;
   }
+}
+
+type Walk = { index?: string; fields?: string[] };
+
+/**
+ * The index a query walks (e.g. `by_n`) and its fields before the
+ * `_creationTime` and `_id` every index ends with. Convex's query object
+ * keeps its source in a field that is not public API, and the fields come
+ * from the constructor's `schema`; what cannot be read is left out, and is
+ * then not checked.
+ */
+function walkOf(spec: BatchSpec<GenericDataModel>, query: unknown): Walk {
+  const reflected = reflectedWalk(query);
+  if (reflected) return reflected;
+  const source = (query as { state?: { query?: { source?: { type?: unknown; indexName?: unknown } } } }).state?.query
+    ?.source;
+  if (source?.type === "FullTableScan") return { fields: [] };
+  if (source?.type !== "IndexRange" || typeof source.indexName !== "string") return {};
+  const index = source.indexName.slice(source.indexName.indexOf(".") + 1);
+  if (index === "by_creation_time") return { index, fields: [] };
+  const table = spec.schema?.tables[spec.table] as
+    | { " indexes"?: () => { indexDescriptor: string; fields: string[] }[] }
+    | undefined;
+  const fields = table?.[" indexes"]?.().find((i) => i.indexDescriptor === index)?.fields;
+  return fields ? { index, fields } : { index };
+}
+
+/**
+ * The walk of a convex-helpers paginator query, which says its index and
+ * fields itself (`reflect()`); `by_id` has no `_creationTime` key, so its
+ * fields are left out and not checked.
+ */
+function reflectedWalk(query: unknown): Walk | undefined {
+  const reflect = (query as { reflect?: unknown }).reflect;
+  if (typeof reflect !== "function") return undefined;
+  const { index, indexFields } = reflect.call(query) as { index?: unknown; indexFields?: unknown };
+  const name = typeof index === "string" ? index : "by_creation_time";
+  if (!Array.isArray(indexFields) || name === "by_id") return { index: name };
+  const fields = (indexFields as string[]).filter((f) => f !== "_creationTime" && f !== "_id");
+  return { index: name, fields };
+}
+
+/** Whether a patch leaves a field as it was (Convex values compare by their JSON form). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  return JSON.stringify(convexToJson(a as Value)) === JSON.stringify(convexToJson(b as Value));
+}
+
+/**
+ * A patch that changes a field of the index `customRange` walks moves the
+ * document within the walk, ahead of the cursor when the key grows, so the
+ * walk would meet it again. The engine refuses the batch, which rolls back.
+ * Needs the schema (the constructor's `schema` option) to know the fields.
+ */
+function assertWalkUnmoved(spec: BatchSpec<GenericDataModel>, walk: Walk | undefined, changed: Set<string>) {
+  if (!walk?.index || !walk.fields || changed.size === 0) return;
+  engine.checkIndexWalk({ table: spec.table, index: walk.index, indexFields: walk.fields, changedFields: [...changed] });
+}
+
+function invalidCursor(table: string) {
+  return new ConvexError({
+    kind: "INVALID_CURSOR",
+    message:
+      `The saved cursor does not fit table ${table} and its range (the migration's table or ` +
+      `customRange changed, or the cursor belongs to another migration). Pass reset: true to start over.`,
+  });
+}
+
+/**
+ * A positional cursor names the document it stopped at and has one key per
+ * field of its index; one of another table or index would parse under this
+ * query and start at an arbitrary place (a whole table skipped, "success"
+ * with nothing processed). Convex's opaque cursors are judged by Convex.
+ */
+function assertCursorFits(ctx: AnyCtx, table: string, cursor: string, indexFields: string[] | undefined) {
+  const position = engine.cursorPosition({ cursor, ...(indexFields ? { indexFields } : {}) });
+  if (position.fitsIndex === false) throw invalidCursor(table);
+  if (position.documentId !== undefined && ctx.db.normalizeId(table, position.documentId) === null) {
+    throw invalidCursor(table);
+  }
+}
+
+/**
+ * Refuse documents of another table, before `migrateOne` sees any: a
+ * `customRange` that returns `db.query("other")` would otherwise migrate
+ * that table under this migration's name.
+ */
+function assertOwnTable(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, docs: AnyDoc[]) {
+  const stranger = docs.find((d) => ctx.db.normalizeId(spec.table, d._id) === null);
+  if (!stranger) return;
+  const other = Object.keys(spec.schema?.tables ?? {}).find((t) => ctx.db.normalizeId(t, stranger._id) !== null);
+  throw new ConvexError({
+    kind: CUSTOM_RANGE_TABLE,
+    message:
+      `customRange must return a query on ${spec.table}; it returned one on ${other ?? "another table"}. ` +
+      `Start it from the query it is given (q.withIndex(...) on ${spec.table}), or define the migration on ` +
+      `${other ?? "that table"} instead.`,
+  });
+}
+
+/**
+ * Check a migration's `customRange` before anything runs: the first document
+ * it yields must be of the migration's table (an empty range writes nothing).
+ */
+export async function assertCustomRangeTable(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>) {
+  if (!spec.customRange) return;
+  const first = (await spec.customRange(ctx.db.query(spec.table) as never).first()) as AnyDoc | null;
+  assertOwnTable(ctx, spec, first ? [first] : []);
 }
 
 /**

@@ -18,7 +18,8 @@ export function describeOutcome(name: string, status: MigrationStatus, args: { d
         `Watch it: npx convex run --component migrations lib:getStatus --watch`
       );
     case "failed":
-      return `Migration ${name} failed: ${status.error}. Fix the cause, then run it again to resume from its cursor.`;
+      // Errors end in a sentence of their own; don't add a second full stop.
+      return `Migration ${name} failed: ${(status.error ?? "").replace(/\.\s*$/, "")}. Fix the cause, then run it again to resume from its cursor.`;
     case "canceled":
       return `Migration ${name} is canceled. Run it again to resume, or pass reset: true to start over.`;
     default:

@@ -27,12 +27,14 @@ import { migrationArgs } from "./peerSurface.js";
 import type { MigrationStatus } from "../../../convex/validators.js";
 import {
   DEFAULT_BATCH_SIZE,
+  assertCustomRangeTable,
   assertKnownTable,
   describeTable,
   runBatch,
   type CustomRange,
   type MigrateOneFn,
 } from "./batch.js";
+import { assertInternal } from "./builder.js";
 import { describeOutcome } from "./log.js";
 import { Versioned, type MigrationSet } from "./versioned.js";
 
@@ -163,11 +165,19 @@ export class Migrations<
       GenericDataModel,
       "internal"
     >;
-    return builder({
+    const spec = {
+      table: opts.table,
+      migrateOne: opts.migrateOne as never,
+      customRange: opts.customRange as never,
+      parallelize: opts.parallelize ?? false,
+      ...(this.schema ? { schema: this.schema } : {}),
+    };
+    const fn = builder({
       args: vBatchArgs,
       handler: async (ctx, args): Promise<unknown> => {
         if (args.describe) {
           assertKnownTable(this.schema, opts.table, await functionName(ctx));
+          await assertCustomRangeTable(ctx, spec);
           return await describeTable(ctx, opts.table, {
             table: opts.table,
             batchSize,
@@ -185,19 +195,10 @@ export class Migrations<
           }
           return await this.runInteractive(ctx, args, makeFunctionReference<"mutation">(self));
         }
-        return await runBatch(
-          ctx,
-          {
-            table: opts.table,
-            migrateOne: opts.migrateOne as never,
-            customRange: opts.customRange as never,
-            parallelize: opts.parallelize ?? false,
-            ...(this.schema ? { schema: this.schema } : {}),
-          },
-          { ...args, batchSize: args.batchSize ?? batchSize },
-        );
+        return await runBatch(ctx, spec, { ...args, batchSize: args.batchSize ?? batchSize });
       },
-    }) as RegisteredMutation<"internal", BatchArgs, Promise<MigrationFunctionReturn>>;
+    });
+    return assertInternal(fn) as RegisteredMutation<"internal", BatchArgs, Promise<MigrationFunctionReturn>>;
   }
 
   /**

@@ -28,6 +28,7 @@ import {
   type CustomRange,
   type MigrateOneFn,
 } from "./batch.js";
+import { assertInternal } from "./builder.js";
 import { VERSIONED_EXPORT_LINE } from "./exportLine.js";
 import type { MigrationsOptions } from "./migrations.js";
 import { schemaFunctions } from "./preflight.js";
@@ -241,7 +242,12 @@ export class Versioned<DataModel extends GenericDataModel> {
       };
       return await runBatch(
         ctx,
-        { table: step.table, migrateOne: step.migrateOne as never, customRange: step.customRange as never },
+        {
+          table: step.table,
+          migrateOne: step.migrateOne as never,
+          customRange: step.customRange as never,
+          ...(this.options?.schema ? { schema: this.options.schema } : {}),
+        },
         { ...args, batchSize: args.batchSize ?? step.batchSize ?? DEFAULT_BATCH_SIZE },
         extra,
       );
@@ -328,7 +334,7 @@ export class Versioned<DataModel extends GenericDataModel> {
       /** `deploy --bridge`: put its pushes and its check on the run's release record. */
       recordDeploy,
       /** One batch of a step, called by the component; writes go through `internalMutation`. */
-      batch: builder({ args: vBatchArgs, handler: batchHandler }),
+      batch: assertInternal(builder({ args: vBatchArgs, handler: batchHandler })),
       /** The same for steps with `writeMode: "raw"`: writes skip the custom builder. */
       batchRaw: internalMutationGeneric({ args: vBatchArgs, handler: batchHandler }),
       /** `convex-migrate check` / `plan`: one page checked against a schema, and the schema deployed. */

@@ -82,4 +82,12 @@ range?: KeyRange,
  * Where the walk stands in `_creationTime`, for the progress estimate;
  * absent until a batch reports it (never, for a `customRange`).
  */
-position?: KeyPosition, };
+position?: KeyPosition, 
+/**
+ * Set when the worker's last hop died as a whole, until a batch of it
+ * ends either way. Its next batch then runs in a scheduled hop of its
+ * own, never inside a start's transaction: a document too large for any
+ * transaction fails that hop (which the next start records) rather
+ * than the caller's start, which would record nothing.
+ */
+lastHopDied?: boolean, };
