@@ -259,11 +259,9 @@ async function act(
 ): Promise<void> {
   switch (action.type) {
     case "runBatch":
-      if (worker.state.oneBatchOnly || (inline && worker.state.lastHopDied !== true)) {
-        // Driven inline (runToCompletion, oneBatchOnly, a start's first
-        // batch): the batch's outcome schedules whatever follows. After a
-        // hop that died whole, the engine marks the worker so its next batch
-        // gets a hop of its own rather than dying inside the caller's start.
+      // The engine says where the batch may run; `inline` says whether this
+      // call is a start, whose transaction may carry the first batch.
+      if (action.inline === "always" || (inline && action.inline === "allowed")) {
         await runBatch(ctx, migration, worker, action, limits);
       } else {
         const scheduledId = await ctx.scheduler.runAfter(0, internal.worker.tick, {

@@ -326,6 +326,22 @@ pub enum Event {
 }
 
 impl Event {
+    /// A plain first start at `now_ms`: the migration's own sizes, no
+    /// cursor, no reset, the whole table.
+    pub fn start_at(now_ms: f64) -> Event {
+        Event::Start {
+            now_ms,
+            batch_size: None,
+            max_batch_size: None,
+            adaptive: None,
+            cursor: None,
+            reset: false,
+            one_batch_only: false,
+            range: None,
+            stalled: false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Event::Start { .. } => "start",
@@ -361,6 +377,9 @@ pub enum Action {
         /// Generation to pass back in the next `Tick`.
         #[ts(type = "number")]
         generation: u64,
+        /// Where the batch may run: inside the current transaction or in a
+        /// scheduled hop of its own.
+        inline: Inline,
     },
     /// The worker finished its range.
     Finish,
@@ -536,11 +555,35 @@ fn nothing(state: &WorkerState, reason: String) -> Transition {
     }
 }
 
+/// Where a worker's next batch may run.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Inline {
+    /// Driven one batch at a time by its caller (`oneBatchOnly`,
+    /// `runToCompletion`): always inside the caller's transaction.
+    Always,
+    /// Inside a start's own transaction, as the peer runs its first batch;
+    /// after a batch's outcome, in a scheduled hop.
+    Allowed,
+    /// Only in a scheduled hop: the last hop died whole, and running the
+    /// batch inside a start would take the start down with it.
+    Never,
+}
+
 fn run_batch(state: WorkerState) -> Transition {
+    let inline = if state.one_batch_only {
+        Inline::Always
+    } else if state.last_hop_died == Some(true) {
+        Inline::Never
+    } else {
+        Inline::Allowed
+    };
     let action = Action::RunBatch {
         cursor: state.cursor.clone(),
         batch_size: state.batch_size,
         generation: state.generation,
+        inline,
     };
     Transition { state, action }
 }
@@ -719,23 +762,7 @@ fn start_refused(
             n.generation = n.generation.saturating_add(1);
             n
         }
-        None => {
-            start(
-                None,
-                &Event::Start {
-                    now_ms,
-                    batch_size: None,
-                    max_batch_size: None,
-                    adaptive: None,
-                    cursor: None,
-                    reset: false,
-                    one_batch_only: false,
-                    range: None,
-                    stalled: false,
-                },
-            )?
-            .state
-        }
+        None => start(None, &Event::start_at(now_ms))?.state,
     };
     let failure = Failure {
         kind: FailureKind::User,
@@ -888,17 +915,7 @@ mod tests {
     }
 
     fn start_event() -> Event {
-        Event::Start {
-            now_ms: T0,
-            batch_size: None,
-            max_batch_size: None,
-            adaptive: None,
-            cursor: None,
-            reset: false,
-            one_batch_only: false,
-            range: None,
-            stalled: false,
-        }
+        Event::start_at(T0)
     }
 
     fn start_with(f: impl FnOnce(&mut Event)) -> Event {
@@ -961,7 +978,8 @@ mod tests {
             Action::RunBatch {
                 cursor: None,
                 batch_size: 100,
-                generation: 1
+                generation: 1,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1081,7 +1099,8 @@ mod tests {
             Action::RunBatch {
                 cursor: None,
                 batch_size: 100,
-                generation: done.generation + 1
+                generation: done.generation + 1,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1194,7 +1213,8 @@ mod tests {
             Action::RunBatch {
                 cursor: Some("c1".into()),
                 batch_size: s.batch_size,
-                generation: s.generation + 1
+                generation: s.generation + 1,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1276,7 +1296,8 @@ mod tests {
             Action::RunBatch {
                 cursor: None,
                 batch_size: 100,
-                generation: 1
+                generation: 1,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1335,7 +1356,8 @@ mod tests {
             Action::RunBatch {
                 cursor: Some("c1".into()),
                 batch_size: 100,
-                generation: 1
+                generation: 1,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1365,7 +1387,8 @@ mod tests {
             Action::RunBatch {
                 cursor: Some("c1".into()),
                 batch_size: 100,
-                generation: 2
+                generation: 2,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1432,7 +1455,8 @@ mod tests {
             Action::RunBatch {
                 cursor: Some("c1".into()),
                 batch_size: 50,
-                generation: s.generation
+                generation: s.generation,
+                inline: Inline::Allowed,
             }
         );
     }
@@ -1512,7 +1536,8 @@ mod tests {
         );
         assert!(failure.message.contains(READ_LIMIT), "{}", failure.message);
         assert_eq!(t.state.error.as_ref(), Some(failure));
-        // The next start resumes from the same cursor with half the batch.
+        // The next start resumes from the same cursor with half the batch,
+        // in a hop of its own rather than inside the start.
         let resumed = apply(&t.state, &start_event());
         assert_eq!(
             resumed.action,
@@ -1520,6 +1545,7 @@ mod tests {
                 cursor: Some("c1".into()),
                 batch_size: s.batch_size / 2,
                 generation: s.generation + 1,
+                inline: Inline::Never,
             }
         );
     }
@@ -1705,7 +1731,8 @@ mod tests {
                 Action::RunBatch {
                     cursor: Some("c1".into()),
                     batch_size: 100,
-                    generation: s.generation
+                    generation: s.generation,
+                    inline: Inline::Allowed,
                 }
             );
             s = t.state;
@@ -1849,10 +1876,11 @@ mod tests {
             cursor: None,
             batch_size: 3,
             generation: 2,
+            inline: Inline::Allowed,
         };
         assert_eq!(
             serde_json::to_value(&a).unwrap(),
-            serde_json::json!({ "type": "runBatch", "batchSize": 3, "generation": 2 })
+            serde_json::json!({ "type": "runBatch", "batchSize": 3, "generation": 2, "inline": "allowed" })
         );
     }
 

@@ -19,18 +19,9 @@ use engine::policy::Limits;
 use proptest::prelude::*;
 
 fn start(now_ms: f64) -> WorkerState {
-    let event = Event::Start {
-        now_ms,
-        batch_size: None,
-        max_batch_size: None,
-        adaptive: None,
-        cursor: None,
-        reset: false,
-        one_batch_only: false,
-        range: None,
-        stalled: false,
-    };
-    step(None, &event, &Limits::convex()).unwrap().state
+    step(None, &Event::start_at(now_ms), &Limits::convex())
+        .unwrap()
+        .state
 }
 
 fn commit(

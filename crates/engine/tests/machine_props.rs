@@ -236,7 +236,7 @@ proptest! {
             }
 
             // A run action always carries the state's generation and cursor.
-            if let Action::RunBatch { cursor, batch_size, generation } = &t.action {
+            if let Action::RunBatch { cursor, batch_size, generation, .. } = &t.action {
                 prop_assert_eq!(*generation, t.state.generation);
                 prop_assert_eq!(cursor, &t.state.cursor);
                 prop_assert_eq!(*batch_size, t.state.batch_size);
@@ -293,17 +293,7 @@ proptest! {
     #[test]
     fn stale_scheduled_hops_never_run_after_cancel_and_restart(restarts in 1usize..5) {
         let limits = Limits::convex();
-        let start = Event::Start {
-            now_ms: 0.0,
-            batch_size: None,
-            max_batch_size: None,
-            adaptive: None,
-            cursor: None,
-            reset: false,
-            one_batch_only: false,
-            range: None,
-            stalled: false,
-        };
+        let start = Event::start_at(0.0);
         let mut state = step(None, &start, &limits).unwrap().state;
         let mut old_generations = Vec::new();
         for _ in 0..restarts {
