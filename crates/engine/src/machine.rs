@@ -181,8 +181,9 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub range: Option<KeyRange>,
-    /// Where the walk stands in `_creationTime`, for the progress estimate;
-    /// absent until a batch reports it (never, for a `customRange`).
+    /// Where the walk stands in `_creationTime` (or, for a `customRange`, in
+    /// its index's numeric key), for the progress estimate; absent until a
+    /// batch reports it, and for a walk whose key is not a number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub position: Option<KeyPosition>,
@@ -274,7 +275,8 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         budget: Option<Limits>,
-        /// Where the page left a walk in `_creationTime` order.
+        /// Where the page left the walk (its `_creationTime`, or its index
+        /// key on a `customRange` walk).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         position: Option<PagePosition>,
