@@ -45,7 +45,7 @@ fn commit(
         elapsed_ms: 1.0,
         usage: None,
         budget: None,
-        position,
+        position: position.map(Box::new),
     };
     step(Some(state), &event, &Limits::convex()).unwrap().state
 }

@@ -2,8 +2,8 @@
 
 /**
  * Where a worker's walk stands: its bounds and the last key it visited,
- * in `_creationTime` or, on a `customRange` walk, in the index field
- * `key_field` names.
+ * in `_creationTime` or, on a `customRange` walk, in one numeric field of
+ * the walked index's key.
  */
 export type KeyPosition = { 
 /**

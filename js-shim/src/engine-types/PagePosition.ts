@@ -3,8 +3,9 @@ import type { IndexKeyPage } from "./IndexKeyPage";
 import type { KeyBounds } from "./KeyBounds";
 
 /**
- * Where one committed page left the walk: `at` (and `bounds`) on a walk in
- * `_creationTime` order, `index_key` on a `customRange` walk.
+ * Where one committed page left the walk: its `_creationTime` (and the
+ * range's, on the first page) on a walk in `_creationTime` order, its index
+ * keys on a `customRange` walk.
  */
 export type PagePosition = { 
 /**
