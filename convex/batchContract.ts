@@ -63,7 +63,7 @@ export type BatchResult = {
   updated?: number;
   usage?: Usage;
   samples?: DryRunSample[];
-  /** Where the page left a walk in `_creationTime` order (none for a `customRange`). */
+  /** Where the page left the walk: its `_creationTime`, or its index keys for a `customRange`. */
   position?: PagePosition;
 };
 

@@ -39,13 +39,19 @@ export const vKeyRange = v.object({
   hi: v.optional(v.number()),
 });
 
-export const vKeyPosition = v.object({ lo: v.number(), hi: v.number(), at: v.number() });
+export const vKeyPosition = v.object({
+  lo: v.number(),
+  hi: v.number(),
+  at: v.number(),
+  /** Which field of a `customRange` walk's index key the position reads; absent in `_creationTime` order. */
+  keyField: v.optional(v.number()),
+});
 
 /** Fraction done and time left, exactly the engine's `Estimate`. */
 export const vEstimate = v.object({
   fractionDone: v.union(v.number(), v.null()),
   etaMs: v.union(v.number(), v.null()),
-  basis: v.union(v.literal("creationTime"), v.literal("done"), v.literal("none")),
+  basis: v.union(v.literal("creationTime"), v.literal("indexKey"), v.literal("done"), v.literal("none")),
 });
 
 export const vWorkerState = v.object({

@@ -95,7 +95,8 @@ describe("estimate on status rows", () => {
     expect(seen[seen.length - 1]).toMatchObject({ processed: 800, estimate: { fractionDone: 1, basis: "done" } });
   });
 
-  test("a customRange walk shows no percentage rather than a wrong one", async () => {
+  // Over a numeric index key a customRange walk has one: tests/estimate-range.test.ts.
+  test("a customRange walk over a boolean index, given no schema, shows no percentage rather than a wrong one", async () => {
     const t = deployment();
     await seedTodos(t, 50, (i) => ({ done: i % 2 === 0 }));
     await t.mutation(internal.counting.run, { fn: "counting:countTodosByDone" });

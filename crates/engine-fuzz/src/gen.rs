@@ -483,9 +483,15 @@ pub fn worker_state(s: &mut Source) -> Val {
     let range = maybe(s, key_range);
     let position = maybe(s, |s| {
         let (lo, hi, at) = (time_val(s), time_val(s), time_val(s));
+        let key_field = maybe(s, small);
         object(
             s,
-            vec![("lo", Some(lo)), ("hi", Some(hi)), ("at", Some(at))],
+            vec![
+                ("lo", Some(lo)),
+                ("hi", Some(hi)),
+                ("at", Some(at)),
+                ("keyField", key_field),
+            ],
         )
     });
     object(
@@ -613,14 +619,33 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
     }
 }
 
-/// Where a page left a walk: a key, and sometimes the walk's bounds.
+/// Where a page left a walk: a key, and sometimes the walk's bounds; in
+/// `_creationTime` or, for a `customRange`, as index keys.
 fn page_position(s: &mut Source) -> Val {
-    let at = time_val(s);
+    if s.chance(64) {
+        let at = index_key(s);
+        let bounds = maybe(s, |s| {
+            let (lo, hi) = (index_key(s), index_key(s));
+            object(s, vec![("lo", Some(lo)), ("hi", Some(hi))])
+        });
+        let keys = object(s, vec![("at", Some(at)), ("bounds", bounds)]);
+        return object(s, vec![("indexKey", Some(keys))]);
+    }
+    let at = maybe(s, time_val);
     let bounds = maybe(s, |s| {
         let (lo, hi) = (time_val(s), time_val(s));
         object(s, vec![("lo", Some(lo)), ("hi", Some(hi))])
     });
-    object(s, vec![("at", Some(at)), ("bounds", bounds)])
+    object(s, vec![("at", at), ("bounds", bounds)])
+}
+
+/// An index key: numbers and texts, sometimes another value.
+fn index_key(s: &mut Source) -> Val {
+    list(s, 4, |s| match s.byte() % 4 {
+        0 | 1 => time_val(s),
+        2 => word(s, &["\"a\"", "\"b\"", "true", ""]),
+        _ => any(s, 1),
+    })
 }
 
 /// A `runEstimate` request: a run's items, some with their own estimate.

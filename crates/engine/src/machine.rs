@@ -181,8 +181,9 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub range: Option<KeyRange>,
-    /// Where the walk stands in `_creationTime`, for the progress estimate;
-    /// absent until a batch reports it (never, for a `customRange`).
+    /// Where the walk stands in `_creationTime` (or, for a `customRange`, in
+    /// its index's numeric key), for the progress estimate; absent until a
+    /// batch reports it, and for a walk whose key is not a number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub position: Option<KeyPosition>,
@@ -274,10 +275,12 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         budget: Option<Limits>,
-        /// Where the page left a walk in `_creationTime` order.
+        /// Where the page left the walk (its `_creationTime`, or its index
+        /// key on a `customRange` walk).
+        // Boxed: index keys would make every event large.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
-        position: Option<PagePosition>,
+        position: Option<Box<PagePosition>>,
     },
     /// The worker's last scheduled hop died as a whole (a limit hit by the
     /// component's own work, a time-out): nothing was recorded by it, and
@@ -451,7 +454,7 @@ pub fn step(
         } => {
             require_in_progress(current, event)?;
             let mut next = current.clone();
-            next.position = advance(current.position.as_ref(), position.as_ref());
+            next.position = advance(current.position.as_ref(), position.as_deref());
             next.last_hop_died = None;
             next.processed = next.processed.saturating_add(*processed);
             next.updated = next.updated.saturating_add(*updated);

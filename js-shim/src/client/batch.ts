@@ -32,6 +32,7 @@ import {
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
 import * as engine from "../engine.js";
+import type { KeyValue } from "../engine-types/KeyValue.js";
 import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";
 import { isNewFormatCursor } from "./peerSurface.js";
@@ -185,9 +186,13 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
     });
     const page = result.page as AnyDoc[];
     assertOwnTable(ctx, spec, page);
-    // A customRange walks its own index, whose keys say nothing about
-    // _creationTime, so only a _creationTime walk reports where it is.
-    const position = spec.customRange && !ranged ? undefined : await pagePosition(() => walk(), page, !args.cursor);
+    // A walk in _creationTime order reports where it is in _creationTime; a
+    // customRange reports its index keys, which the engine reads as a
+    // position when the key is a number. An index whose fields are not
+    // known (no schema given) reports nothing.
+    const keys: WalkKeys | undefined =
+      !spec.customRange || ranged ? { kind: "creationTime" } : walked.fields ? { kind: "index", fields: walked.fields } : undefined;
+    const position = keys && (await pagePosition(() => walk(), page, !args.cursor, keys));
     return { ...result, page, position, walkedIndex };
   } catch (error) {
     if (error instanceof ConvexError) throw error;
@@ -307,22 +312,57 @@ export async function assertCustomRangeTable(ctx: AnyCtx, spec: BatchSpec<Generi
   assertOwnTable(ctx, spec, first ? [first] : []);
 }
 
+/** What a walk's position is read in: `_creationTime`, or the walked index's key. */
+type WalkKeys = { kind: "creationTime" } | { kind: "index"; fields: string[] };
+
 /**
- * Where a page leaves a walk in `_creationTime` order: the last document's
- * `_creationTime` and, on a walk's first page, the range's first and last
- * (two indexed reads of one document each).
+ * Where a page leaves a walk: the key of its last document and, on a walk's
+ * first page, the keys of the range's first and last document (two indexed
+ * reads of one document each).
  */
 async function pagePosition(
   walk: () => Query<NamedTableInfo<GenericDataModel, string>>,
   page: AnyDoc[],
   firstPage: boolean,
+  keys: WalkKeys,
 ): Promise<PagePosition | undefined> {
   const last = page[page.length - 1];
   if (!last) return undefined;
-  if (!firstPage) return { at: last._creationTime };
-  const lo = (await walk().order("asc").first()) as AnyDoc | null;
-  const hi = (await walk().order("desc").first()) as AnyDoc | null;
-  return { at: last._creationTime, ...(lo && hi ? { bounds: { lo: lo._creationTime, hi: hi._creationTime } } : {}) };
+  const ends = firstPage ? orderedEnds(walk) : undefined;
+  const lo = ends && ((await ends[0].first()) as AnyDoc | null);
+  const hi = ends && ((await ends[1].first()) as AnyDoc | null);
+  if (keys.kind === "creationTime") {
+    return { at: last._creationTime, ...(lo && hi ? { bounds: { lo: lo._creationTime, hi: hi._creationTime } } : {}) };
+  }
+  const key = (doc: AnyDoc) => indexKey(doc, keys.fields);
+  return { indexKey: { at: key(last), ...(lo && hi ? { bounds: { lo: key(lo), hi: key(hi) } } : {}) } };
+}
+
+/**
+ * The walk read forwards and backwards. A customRange that sets its own
+ * order (or searches) cannot be ordered again; Convex refuses that before
+ * reading anything, and such a walk reports no bounds, so no estimate.
+ */
+function orderedEnds(walk: () => Query<NamedTableInfo<GenericDataModel, string>>) {
+  try {
+    return [walk().order("asc"), walk().order("desc")] as const;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A document's key in an index: its fields in order, then `_creationTime`.
+ * Numbers go as they are; any other value as the text of its JSON form, which
+ * only equals the same value's; a missing field as the empty text, which no
+ * value's JSON form is.
+ */
+function indexKey(doc: AnyDoc, fields: string[]): KeyValue[] {
+  const value = (field: string) =>
+    field.split(".").reduce<unknown>((v, part) => (v && typeof v === "object" ? (v as Record<string, unknown>)[part] : undefined), doc);
+  const keyValue = (v: unknown): KeyValue =>
+    typeof v === "number" ? v : v === undefined ? "" : JSON.stringify(convexToJson(v as Value));
+  return [...fields.map((f) => keyValue(value(f))), doc._creationTime];
 }
 
 /**

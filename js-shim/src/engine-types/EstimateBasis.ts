@@ -3,4 +3,4 @@
 /**
  * What an estimate rests on.
  */
-export type EstimateBasis = "creationTime" | "done" | "none";
+export type EstimateBasis = "creationTime" | "indexKey" | "done" | "none";

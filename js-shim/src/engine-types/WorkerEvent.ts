@@ -86,7 +86,8 @@ usage?: Usage,
  */
 budget?: Limits, 
 /**
- * Where the page left a walk in `_creationTime` order.
+ * Where the page left the walk (its `_creationTime`, or its index
+ * key on a `customRange` walk).
  */
 position?: PagePosition, } | { "type": "hopDied", 
 /**

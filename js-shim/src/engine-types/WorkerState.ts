@@ -79,8 +79,9 @@ oneBatchOnly: boolean,
  */
 range?: KeyRange, 
 /**
- * Where the walk stands in `_creationTime`, for the progress estimate;
- * absent until a batch reports it (never, for a `customRange`).
+ * Where the walk stands in `_creationTime` (or, for a `customRange`, in
+ * its index's numeric key), for the progress estimate; absent until a
+ * batch reports it, and for a walk whose key is not a number.
  */
 position?: KeyPosition, 
 /**
