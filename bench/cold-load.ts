@@ -5,13 +5,16 @@
  * loader is the real one (js-shim/src/engine.ts, bundled by esbuild as a
  * deployment bundles it), so the time covers parsing the embedded base64
  * string, decoding it with the method the context has, compiling,
- * instantiating and one `workerStep` call. The full engine's module
- * (js-shim/src/fullEngine.ts, one `engineInfo` call) is measured the same way
- * for comparison.
+ * instantiating and one `workerStep` call. The full engine's module (a
+ * superset) is measured the same way for comparison, through the same
+ * loader and the same call, as a hop paid it when there was one module.
  *
- * V8 caches compiled Wasm by its bytes per isolate, as a deployment's
- * isolate does across requests; the first context of the process pays the
- * compile in full and is reported on its own (`firstMs`).
+ * V8 keeps compiled Wasm by its bytes per isolate while a module object
+ * lives, so whether a hop compiles again depends on the collector. Each case
+ * runs twice: `compileCached` (contexts back to back, as a busy isolate runs
+ * requests) and, when node runs with --expose-gc, not cached (the heap
+ * collected before each context, which drops the compiled module). The first
+ * context of the process is reported on its own (`firstMs`).
  *
  *     node --expose-gc --import tsx bench/cold-load.ts [--runs 50] [--json bench/results/cold-load.json]
  */
@@ -26,11 +29,28 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** A request a hop really sends: a worker's first batch starting. */
 const HOP_CALL = `engine.workerStep({ event: { type: "start", nowMs: 1764000000000, batchSize: 100, reset: false, oneBatchOnly: false } })`;
 
-type Module = { name: "batch" | "full"; entry: string; call: string; bytesModule: string; constant: string };
+/** `prelude` binds `engine` to the module's entry points. */
+type Module = { name: "batch" | "full"; prelude: string; bytesModule: string; constant: string };
 
 const MODULES: Module[] = [
-  { name: "batch", entry: "js-shim/src/engine.ts", call: HOP_CALL, bytesModule: "js-shim/wasm/engine-bytes.js", constant: "ENGINE_WASM_BASE64" },
-  { name: "full", entry: "js-shim/src/fullEngine.ts", call: "engine.engineInfo()", bytesModule: "js-shim/wasm/engine-full-bytes.js", constant: "ENGINE_FULL_WASM_BASE64" },
+  {
+    name: "batch",
+    prelude: `import * as engine from "./js-shim/src/engine.ts";`,
+    bytesModule: "js-shim/wasm/engine-bytes.js",
+    constant: "ENGINE_WASM_BASE64",
+  },
+  {
+    name: "full",
+    prelude: [
+      `import * as glue from "./js-shim/wasm/engine-full.js";`,
+      `import { ENGINE_FULL_WASM_BASE64 } from "./js-shim/wasm/engine-full-bytes.js";`,
+      `import { invoke, lazyModule } from "./js-shim/src/engineLoader.ts";`,
+      `const full = lazyModule(glue, ENGINE_FULL_WASM_BASE64);`,
+      `const engine = { workerStep: (req) => invoke(full().workerStep, req) };`,
+    ].join("\n"),
+    bytesModule: "js-shim/wasm/engine-full-bytes.js",
+    constant: "ENGINE_FULL_WASM_BASE64",
+  },
 ];
 
 /** How the context decodes base64, and the globals that make it so. */
@@ -44,6 +64,8 @@ export type ColdLoad = {
   /** Length of the bundled script a context parses (the base64 string is most of it). */
   scriptBytes: number;
   decoder: Decoder;
+  /** False when the heap was collected before each context, so each compiles afresh. */
+  compileCached: boolean;
   runs: number;
   /** The first context in the process: compile not cached. */
   firstMs: number;
@@ -57,7 +79,7 @@ export type ColdLoad = {
 async function script(m: Module): Promise<string> {
   const result = await esbuild.build({
     stdin: {
-      contents: `import * as engine from "./${m.entry}";\nconst t0 = performance.now();\nglobalThis.answer = ${m.call};\nglobalThis.callMs = performance.now() - t0;\n`,
+      contents: `${m.prelude}\nconst t0 = performance.now();\nglobalThis.answer = ${HOP_CALL};\nglobalThis.callMs = performance.now() - t0;\n`,
       resolveDir: ROOT,
       loader: "ts",
     },
@@ -88,13 +110,11 @@ function spread(values: number[]): Spread {
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-const collect = (globalThis as { gc?: () => void }).gc;
+const collector = (globalThis as { gc?: () => void }).gc;
 
-function runOnce(compiled: vm.Script, decoder: Decoder): { total: number; call: number } {
+function runOnce(compiled: vm.Script, decoder: Decoder, collect: boolean): { total: number; call: number } {
   const context = vm.createContext(globalsFor(decoder));
-  // Start each context with the heap collected (when node runs with
-  // --expose-gc), so one context's garbage is not billed to the next.
-  collect?.();
+  if (collect) collector?.();
   const t0 = performance.now();
   compiled.runInContext(context);
   const total = performance.now() - t0;
@@ -103,7 +123,7 @@ function runOnce(compiled: vm.Script, decoder: Decoder): { total: number; call: 
 }
 
 /** Cold loads of one module with one decoder, `runs` fresh contexts. */
-export async function measureColdLoad(m: Module, decoder: Decoder, runs: number): Promise<ColdLoad> {
+export async function measureColdLoad(m: Module, decoder: Decoder, runs: number, collect = false): Promise<ColdLoad> {
   const source = await script(m);
   const { [m.constant]: base64 } = (await import(new URL(`../${m.bytesModule}`, import.meta.url).href)) as Record<string, string>;
   const bytes = Buffer.from(base64!, "base64");
@@ -113,7 +133,7 @@ export async function measureColdLoad(m: Module, decoder: Decoder, runs: number)
   const calls: number[] = [];
   let first = 0;
   for (let i = 0; i <= runs; i++) {
-    const { total, call } = runOnce(new vm.Script(`${source}\n//# run=${decoder}-${i}`), decoder);
+    const { total, call } = runOnce(new vm.Script(`${source}\n//# run=${decoder}-${i}`), decoder, collect);
     if (i === 0) first = total;
     else {
       times.push(total);
@@ -126,6 +146,7 @@ export async function measureColdLoad(m: Module, decoder: Decoder, runs: number)
     gzipBytes: gzipSync(bytes, { level: 9 }).length,
     scriptBytes: source.length,
     decoder,
+    compileCached: !collect,
     runs,
     firstMs: round(first),
     perHop: spread(times),
@@ -135,7 +156,10 @@ export async function measureColdLoad(m: Module, decoder: Decoder, runs: number)
 
 export async function measureAll(runs: number): Promise<ColdLoad[]> {
   const out: ColdLoad[] = [];
-  for (const m of MODULES) for (const decoder of ["buffer", "atob"] as const) out.push(await measureColdLoad(m, decoder, runs));
+  const modes = collector ? [false, true] : [false];
+  for (const collect of modes)
+    for (const m of MODULES)
+      for (const decoder of ["buffer", "atob"] as const) out.push(await measureColdLoad(m, decoder, runs, collect));
   return out;
 }
 
@@ -145,6 +169,7 @@ export function describeColdLoad(rows: ColdLoad[]): string {
     .map(
       (r) =>
         `${r.module.padEnd(5)} ${kb(r.rawBytes)} raw, ${kb(r.gzipBytes)} gzip; decode ${r.decoder.padEnd(6)} ` +
+        `compile ${r.compileCached ? "cached  " : "afresh  "}` +
         `cold load per hop min/median/max ${r.perHop.minMs}/${r.perHop.medianMs}/${r.perHop.maxMs} ms ` +
         `(first call ${r.firstCall.medianMs} ms of it; ${r.runs} fresh contexts; first in process ${r.firstMs} ms)`,
     )
