@@ -1,7 +1,9 @@
 /**
- * The engine's Wasm module as shipped (the bytes embedded in
- * js-shim/wasm/engine-bytes.js): raw and gzipped size, and how long it takes
- * to get from nothing to a first engine answer.
+ * The engine's Wasm modules as shipped: the batch path's (embedded in
+ * js-shim/wasm/engine-bytes.js, what a hop loads) and the full engine's
+ * (js-shim/wasm/engine-full-bytes.js): raw and gzipped size, and for the
+ * batch path's, how long it takes to get from nothing to a first answer.
+ * bench/cold-load.ts measures the same per fresh V8 context, as a hop pays it.
  *
  * Cold initialisation is measured in fresh `node` processes, because V8
  * caches compiled Wasm by its bytes within a process: each child imports the
@@ -13,10 +15,10 @@
  *     npx tsx bench/wasm-size.ts [--runs 15] [--json out.json] [--dir js-shim/wasm]
  *
  * `--dir` measures another build's engine.js + engine-bytes.js (to compare
- * build settings).
+ * build settings); its first call is `summarize`, which every build has.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -27,8 +29,11 @@ const DEFAULT_DIR = fileURLToPath(new URL("../js-shim/wasm/", import.meta.url));
 export type InitTiming = { load: number; decode: number; compile: number; instantiate: number; firstCall: number; total: number };
 
 export type WasmFigures = {
+  /** The batch-path module, the one a hop loads. */
   rawBytes: number;
   gzipBytes: number;
+  /** The full engine's module, loaded off the batch path only (absent in an older build). */
+  full?: { rawBytes: number; gzipBytes: number };
   runs: number;
   /** Medians over fresh processes: from importing the embedded bytes to the first answer. */
   coldInit: InitTiming;
@@ -45,7 +50,7 @@ async function initOnce(bytesUrl: string, glueUrl: string): Promise<InitTiming> 
   const { ENGINE_WASM_BASE64 } = (await import(bytesUrl)) as { ENGINE_WASM_BASE64: string };
   const glue = (await import(glueUrl)) as {
     initSync: (opts: { module: WebAssembly.Module }) => unknown;
-    engineInfo: (input: unknown) => unknown;
+    summarize: (input: unknown) => unknown;
   };
   const t1 = performance.now();
   const bytes = Uint8Array.from(Buffer.from(ENGINE_WASM_BASE64, "base64"));
@@ -54,7 +59,7 @@ async function initOnce(bytesUrl: string, glueUrl: string): Promise<InitTiming> 
   const t3 = performance.now();
   glue.initSync({ module });
   const t4 = performance.now();
-  glue.engineInfo({});
+  glue.summarize({ workers: [], nowMs: 0 });
   const t5 = performance.now();
   return { load: t1 - t0, decode: t2 - t1, compile: t3 - t2, instantiate: t4 - t3, firstCall: t5 - t4, total: t5 - t0 };
 }
@@ -85,11 +90,16 @@ export async function measureWasm(runs = 15, dir = DEFAULT_DIR): Promise<WasmFig
   const { ENGINE_WASM_BASE64 } = (await import(bytesUrl)) as { ENGINE_WASM_BASE64: string };
   const bytes = Buffer.from(ENGINE_WASM_BASE64, "base64");
   const cold = Array.from({ length: runs }, () => coldRun(bytesUrl, glueUrl));
+  const fullPath = join(dir, "engine-full-bytes.js");
+  const full = existsSync(fullPath)
+    ? Buffer.from(((await import(pathToFileURL(fullPath).href)) as { ENGINE_FULL_WASM_BASE64: string }).ENGINE_FULL_WASM_BASE64, "base64")
+    : undefined;
   const warm: InitTiming[] = [];
   for (let i = 0; i < runs; i++) warm.push(await initOnce(`${bytesUrl}?run=${i}`, `${glueUrl}?run=${i}`));
   return {
     rawBytes: bytes.length,
     gzipBytes: gzipSync(bytes, { level: 9 }).length,
+    ...(full ? { full: { rawBytes: full.length, gzipBytes: gzipSync(full, { level: 9 }).length } } : {}),
     runs,
     coldInit: medians(cold),
     warmInit: medians(warm),
@@ -105,7 +115,8 @@ export function describeWasm(f: WasmFigures): string {
   const phases = (t: InitTiming) =>
     `${t.total} ms (load ${t.load}, decode ${t.decode}, compile ${t.compile}, instantiate ${t.instantiate}, first call ${t.firstCall})`;
   return [
-    `Wasm module: ${kb(f.rawBytes)} raw, ${kb(f.gzipBytes)} gzipped`,
+    `Wasm module of the batch path: ${kb(f.rawBytes)} raw, ${kb(f.gzipBytes)} gzipped`,
+    ...(f.full ? [`full engine's module: ${kb(f.full.rawBytes)} raw, ${kb(f.full.gzipBytes)} gzipped`] : []),
     `cold init, fresh process (median of ${f.runs}): ${phases(f.coldInit)}`,
     `re-init, fresh module instance (median of ${f.runs}): ${phases(f.warmInit)}`,
   ].join("\n");

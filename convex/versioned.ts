@@ -3,7 +3,7 @@
  * it never competes with the run it reports on) and cancel.
  */
 import { ConvexError, v } from "convex/values";
-import * as engine from "../js-shim/src/engine.js";
+import * as engine from "../js-shim/src/fullEngine.js";
 import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js";
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";

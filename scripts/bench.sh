@@ -12,6 +12,7 @@ bash scripts/setup.sh
 mkdir -p bench/results
 printf '\033[2m[bench]\033[0m %s\n' "Wasm size and cold start" >&2
 npx tsx bench/wasm-size.ts --runs 15 --json bench/results/.wasm.tmp.json >/dev/null
+node --expose-gc --import tsx bench/cold-load.ts --runs 50 --json bench/results/cold-load.json
 printf '\033[2m[bench]\033[0m %s\n' "scenarios 1-3, ${BENCH_RUNS:-3} run(s)" >&2
 npx vitest run --config bench/vitest.config.ts --silent=passed-only
 npx tsx bench/report.ts --scenarios bench/results/.scenarios.tmp.json --wasm bench/results/.wasm.tmp.json \

@@ -97,8 +97,8 @@ if [ -n "$unwanted" ]; then
   echo "$unwanted" >&2
   exit 1
 fi
-for needed in dist/js-shim/src/client/index.js dist/convex/convex.config.js dist/convex/version.js dist/js-shim/wasm/engine-bytes.js \
-  dist/js-shim/src/cli/main.js js-shim/src/test.ts js-shim/wasm/engine-bytes.js convex/schema.ts convex/_generated/api.ts \
+for needed in dist/js-shim/src/client/index.js dist/convex/convex.config.js dist/convex/version.js dist/js-shim/wasm/engine-bytes.js dist/js-shim/wasm/engine-full-bytes.js \
+  dist/js-shim/src/cli/main.js js-shim/src/test.ts js-shim/wasm/engine-bytes.js js-shim/wasm/engine-full-bytes.js convex/schema.ts convex/_generated/api.ts \
   example/convex/migrate.ts example/convex/_generated/api.js README.md CHANGELOG.md; do
   printf '%s\n' "$files" | grep -qxF "package/$needed" || { echo "pack-test: the tarball lacks $needed" >&2; exit 1; }
 done

@@ -18,7 +18,7 @@ import type { DataModel } from "../example/convex/_generated/dataModel";
 import { internalMutation } from "../example/convex/functions";
 import { manifest } from "../example/convex/migrations/manifest";
 import schema from "../example/convex/schema";
-import * as engine from "../js-shim/src/engine";
+import * as engine from "../js-shim/src/fullEngine";
 import { manifestDefs } from "../js-shim/src/client/versioned";
 import { drain, modules, seedExampleApp as seed } from "./harness";
 

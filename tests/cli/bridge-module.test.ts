@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
 import { afterAll, describe, expect, test } from "vitest";
-import { planBridge } from "../../js-shim/src/engine";
+import { planBridge } from "../../js-shim/src/fullEngine";
 import {
   schemaModuleSource,
   strictTableNameTypesOf,

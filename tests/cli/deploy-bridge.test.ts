@@ -15,7 +15,7 @@ import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
 import { afterAll, beforeEach, describe, expect, test } from "vitest";
 import type { BridgeOutcome } from "../../js-shim/src/cli/commands/deployBridge";
-import { checkPage } from "../../js-shim/src/engine";
+import { checkPage } from "../../js-shim/src/fullEngine";
 import { exportSchema } from "../../js-shim/src/client/preflight";
 import { REPO_ROOT } from "../../js-shim/src/cli/transport/inProcess";
 import { cli, loggedCalls } from "./helpers";

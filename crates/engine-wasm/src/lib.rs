@@ -1,6 +1,18 @@
 //! The Wasm boundary of the engine: each export decodes its argument, makes
 //! exactly one call into `engine::api` and encodes the result. No rule lives
 //! here; a reader looking for behaviour goes to the engine crate.
+//!
+//! The crate builds two modules. Without features it is the batch-path
+//! module: the exports in this file, which a hop, a batch or a status read
+//! calls, and which every Convex request on that path loads. With the
+//! default `full` feature it is the full engine: the exports in `full.rs`
+//! (manifest, checksums, plan and drift, schema diff, validators) as well.
+//! An entry point a hop needs goes in this file; any other goes in `full.rs`.
+
+#[cfg(feature = "full")]
+mod full;
+#[cfg(feature = "full")]
+pub use full::*;
 
 use engine::{api, EngineError};
 use serde::{de::DeserializeOwned, Serialize};
@@ -8,7 +20,7 @@ use wasm_bindgen::prelude::*;
 
 /// Decode `input`, run `f`, encode its result as plain JSON-compatible JS
 /// values (valid Convex values: no Map, no BigInt, no undefined in arrays).
-fn call<P, R>(
+pub(crate) fn call<P, R>(
     input: JsValue,
     f: impl FnOnce(P) -> Result<R, EngineError>,
 ) -> Result<JsValue, JsValue>
@@ -46,44 +58,9 @@ fn to_js_error(err: &EngineError) -> JsValue {
     error.into()
 }
 
-#[wasm_bindgen(js_name = engineInfo)]
-pub fn engine_info(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::engine_info)
-}
-
-#[wasm_bindgen(js_name = checksum)]
-pub fn checksum(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::checksum)
-}
-
-#[wasm_bindgen(js_name = buildManifest)]
-pub fn build_manifest(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::build_manifest)
-}
-
-#[wasm_bindgen(js_name = decideStart)]
-pub fn decide_start(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::decide_start)
-}
-
-#[wasm_bindgen(js_name = decideRepair)]
-pub fn decide_repair(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::decide_repair)
-}
-
-#[wasm_bindgen(js_name = statusReport)]
-pub fn status_report(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::status_report)
-}
-
 #[wasm_bindgen(js_name = workerStep)]
 pub fn worker_step(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::worker_step)
-}
-
-#[wasm_bindgen(js_name = newRun)]
-pub fn new_run(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::new_run)
 }
 
 #[wasm_bindgen(js_name = runStep)]
@@ -106,26 +83,6 @@ pub fn batch_limits(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::batch_limits)
 }
 
-#[wasm_bindgen(js_name = checkPage)]
-pub fn check_page(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::check_page)
-}
-
-#[wasm_bindgen(js_name = pageIdQuestions)]
-pub fn page_id_questions(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::page_id_questions)
-}
-
-#[wasm_bindgen(js_name = runEstimate)]
-pub fn run_estimate(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::run_estimate)
-}
-
-#[wasm_bindgen(js_name = diffSchemas)]
-pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::diff_schemas)
-}
-
 #[wasm_bindgen(js_name = classifyFailure)]
 pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::classify_failure)
@@ -144,11 +101,6 @@ pub fn cursor_position(input: JsValue) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = checkIndexWalk)]
 pub fn check_index_walk(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_index_walk)
-}
-
-#[wasm_bindgen(js_name = planBridge)]
-pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::plan_bridge)
 }
 
 #[wasm_bindgen(js_name = adoptPeer)]

@@ -13,7 +13,7 @@ import {
   type SystemTableNames,
 } from "convex/server";
 import { ConvexError, convexToJson, v, type Infer, type Value } from "convex/values";
-import * as engine from "../engine.js";
+import * as engine from "../fullEngine.js";
 import type { IdTable } from "../engine-types/IdTable.js";
 import type { PageCheckRequest } from "../engine-types/PageCheckRequest.js";
 import type { PageCheckResult } from "../engine-types/PageCheckResult.js";

@@ -18,7 +18,7 @@ import { ConvexError, v } from "convex/values";
 import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { CODE_CHANGED, vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
 import { vDeployRecord, vRelease, vStartOptions } from "../../../convex/validators.js";
-import * as engine from "../engine.js";
+import * as engine from "../fullEngine.js";
 import type { MigrationDef } from "../engine-types/MigrationDef.js";
 import {
   DEFAULT_BATCH_SIZE,

@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import * as engine from "../../engine.js";
+import * as engine from "../../fullEngine.js";
 import type { Context } from "../context.js";
 import { functionsDir } from "../config.js";
 import { EXIT, usageError, type ExitCode } from "../errors.js";

@@ -16,7 +16,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { planBridge } from "../../engine.js";
+import { planBridge } from "../../fullEngine.js";
 import type { BridgePlan } from "../../engine-types/BridgePlan.js";
 import type { SchemaDiff } from "../../engine-types/SchemaDiff.js";
 import type { Context } from "../context.js";

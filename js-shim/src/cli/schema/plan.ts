@@ -4,7 +4,7 @@
  * touches each such table. Reads only; the classification is the engine's.
  */
 import pc from "picocolors";
-import { diffSchemas } from "../../engine.js";
+import { diffSchemas } from "../../fullEngine.js";
 import type { ChangeKind } from "../../engine-types/ChangeKind.js";
 import type { Safety } from "../../engine-types/Safety.js";
 import type { Colors } from "../io.js";

@@ -1,0 +1,68 @@
+//! The full engine's entry points beyond the batch path (see the crate's
+//! docs): built only with the `full` feature, so the batch-path module
+//! carries none of their code.
+
+use engine::api;
+use wasm_bindgen::prelude::*;
+
+use crate::call;
+
+#[wasm_bindgen(js_name = engineInfo)]
+pub fn engine_info(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::engine_info)
+}
+
+#[wasm_bindgen(js_name = checksum)]
+pub fn checksum(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::checksum)
+}
+
+#[wasm_bindgen(js_name = buildManifest)]
+pub fn build_manifest(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::build_manifest)
+}
+
+#[wasm_bindgen(js_name = decideStart)]
+pub fn decide_start(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::decide_start)
+}
+
+#[wasm_bindgen(js_name = decideRepair)]
+pub fn decide_repair(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::decide_repair)
+}
+
+#[wasm_bindgen(js_name = statusReport)]
+pub fn status_report(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::status_report)
+}
+
+#[wasm_bindgen(js_name = newRun)]
+pub fn new_run(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::new_run)
+}
+
+#[wasm_bindgen(js_name = checkPage)]
+pub fn check_page(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::check_page)
+}
+
+#[wasm_bindgen(js_name = pageIdQuestions)]
+pub fn page_id_questions(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::page_id_questions)
+}
+
+#[wasm_bindgen(js_name = runEstimate)]
+pub fn run_estimate(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::run_estimate)
+}
+
+#[wasm_bindgen(js_name = diffSchemas)]
+pub fn diff_schemas(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::diff_schemas)
+}
+
+#[wasm_bindgen(js_name = planBridge)]
+pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::plan_bridge)
+}

@@ -1,0 +1,86 @@
+/**
+ * What both engine modules share: decoding the embedded bytes, instantiating
+ * once per JavaScript module instance, and turning a refusal into an
+ * `EngineError`. Kept apart from either module so importing it pulls in no
+ * Wasm bytes.
+ */
+import { ConvexError, type Value } from "convex/values";
+
+/** What an engine refusal carries across function and component boundaries. */
+export type EngineErrorData = {
+  kind: "ENGINE_ERROR";
+  code: string;
+  message: string;
+  hint: string;
+  details: Record<string, Value> | null;
+};
+
+/**
+ * An input the engine refused. `code` is stable (e.g. `"NO_DOWN_STEP"`);
+ * `data.details` holds the facts (ids, checksums, cursor).
+ */
+export class EngineError extends ConvexError<EngineErrorData> {
+  readonly code: string;
+  constructor(data: EngineErrorData) {
+    super(data);
+    this.message = data.message;
+    this.code = data.code;
+  }
+}
+
+type Base64Runtime = {
+  Uint8Array: { fromBase64?: (s: string) => Uint8Array };
+  Buffer?: { from(s: string, encoding: "base64"): Uint8Array };
+};
+
+/**
+ * The embedded bytes, decoded by the fastest means the runtime has:
+ * `Uint8Array.fromBase64` (Convex), `Buffer` (Node), else `atob` and a loop.
+ */
+export function decodeBase64(base64: string): Uint8Array {
+  const runtime = globalThis as unknown as Base64Runtime;
+  if (typeof runtime.Uint8Array.fromBase64 === "function") return runtime.Uint8Array.fromBase64(base64);
+  if (typeof runtime.Buffer?.from === "function") return runtime.Buffer.from(base64, "base64");
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The module's exports, instantiated on first use. Convex re-evaluates
+ * modules per request, so nothing here outlives the request, and a request
+ * that never calls the engine never decodes it.
+ */
+export function lazyModule<M extends { initSync(options: { module: Uint8Array }): unknown }>(
+  glue: M,
+  base64: string,
+): () => M {
+  let instantiated = false;
+  return () => {
+    if (!instantiated) {
+      glue.initSync({ module: decodeBase64(base64) });
+      instantiated = true;
+    }
+    return glue;
+  };
+}
+
+/** Call one export; a refusal comes back as an `EngineError` with its code, hint and facts. */
+export function invoke<R>(fn: (input: unknown) => unknown, input: unknown): R {
+  try {
+    return fn(input) as R;
+  } catch (error) {
+    const e = error as { code?: unknown; hint?: unknown; details?: unknown; message?: unknown };
+    if (typeof e?.code === "string") {
+      throw new EngineError({
+        kind: "ENGINE_ERROR",
+        code: e.code,
+        message: String(e.message),
+        hint: String(e.hint ?? ""),
+        details: (e.details as Record<string, Value> | null) ?? null,
+      });
+    }
+    throw error;
+  }
+}
