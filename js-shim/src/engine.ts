@@ -17,7 +17,6 @@ import type { CursorPosition } from "./engine-types/CursorPosition.js";
 import type { CursorRequest } from "./engine-types/CursorRequest.js";
 import type { DiffSchemasRequest } from "./engine-types/DiffSchemasRequest.js";
 import type { ClassifyFailureRequest } from "./engine-types/ClassifyFailureRequest.js";
-import type { EngineInfo } from "./engine-types/EngineInfo.js";
 import type { FailureKind } from "./engine-types/FailureKind.js";
 import type { IndexWalkRequest } from "./engine-types/IndexWalkRequest.js";
 import type { JobSummary } from "./engine-types/JobSummary.js";
@@ -109,8 +108,6 @@ function invoke<R>(fn: (input: unknown) => unknown, input: unknown): R {
   }
 }
 
-/** The engine's version, checksum form and the names of its states. */
-export const engineInfo = (): EngineInfo => invoke(engine().engineInfo, {});
 /** A migration's `sha256:<hex>` checksum, its form and the canonical text hashed. */
 export const checksum = (def: MigrationDef): ChecksumResult => invoke(engine().checksum, def);
 /** Validate a migration set and compute every checksum. */

@@ -46,11 +46,6 @@ fn to_js_error(err: &EngineError) -> JsValue {
     error.into()
 }
 
-#[wasm_bindgen(js_name = engineInfo)]
-pub fn engine_info(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::engine_info)
-}
-
 #[wasm_bindgen(js_name = checksum)]
 pub fn checksum(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::checksum)
