@@ -3,7 +3,7 @@
  * or returned. The engine's TypeScript types are generated from Rust; the
  * assertions at the bottom fail type-checking if the two ever disagree.
  */
-import { v, type Infer } from "convex/values";
+import { v, type Infer, type ObjectType } from "convex/values";
 import type { Failure } from "../js-shim/src/engine-types/Failure.js";
 import type { Estimate } from "../js-shim/src/engine-types/Estimate.js";
 import type { KeyPosition } from "../js-shim/src/engine-types/KeyPosition.js";
@@ -14,9 +14,17 @@ import type { StepDef } from "../js-shim/src/engine-types/StepDef.js";
 import type { PlanItem } from "../js-shim/src/engine-types/PlanItem.js";
 import type { Repair } from "../js-shim/src/engine-types/Repair.js";
 import type { DriftFinding } from "../js-shim/src/engine-types/DriftFinding.js";
+import type { Direction } from "../js-shim/src/engine-types/Direction.js";
+import type { ItemStatus } from "../js-shim/src/engine-types/ItemStatus.js";
+import type { Limits } from "../js-shim/src/engine-types/Limits.js";
+import type { MigrationDef } from "../js-shim/src/engine-types/MigrationDef.js";
+import type { MigrationState } from "../js-shim/src/engine-types/MigrationState.js";
+import type { RunItem } from "../js-shim/src/engine-types/RunItem.js";
+import type { RunStatus } from "../js-shim/src/engine-types/RunStatus.js";
+import type { StartRequest } from "../js-shim/src/engine-types/StartRequest.js";
+import type { WorkerStatus } from "../js-shim/src/engine-types/WorkerStatus.js";
 
 /** The states of one worker, exactly the engine's `WorkerStatus`. */
-export const WORKER_STATUSES = ["inProgress", "success", "failed", "canceled", "paused"] as const;
 export const vWorkerStatus = v.union(
   v.literal("inProgress"),
   v.literal("success"),
@@ -77,14 +85,12 @@ export const vWorkerState = v.object({
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */
-export const RUN_STATUSES = ["running", "succeeded", "failed", "canceled"] as const;
 export const vRunStatus = v.union(
   v.literal("running"),
   v.literal("succeeded"),
   v.literal("failed"),
   v.literal("canceled"),
 );
-export const ITEM_STATUSES = ["pending", "running", "completed", "failed", "canceled"] as const;
 export const vItemStatus = v.union(
   v.literal("pending"),
   v.literal("running"),
@@ -96,7 +102,7 @@ export const vDirection = v.union(v.literal("up"), v.literal("down"));
 
 export const vRunItem = v.object({
   id: v.string(),
-  direction: v.string(),
+  direction: vDirection,
   status: vItemStatus,
   processed: v.number(),
   updated: v.number(),
@@ -115,7 +121,6 @@ export const vRunState = v.object({
 });
 
 /** A versioned migration's state, exactly the engine's `MigrationState`. */
-export const MIGRATION_STATES = ["pending", "running", "completed", "failed", "canceled", "rolled_back", "removed"] as const;
 export const vMigrationState = v.union(
   v.literal("pending"),
   v.literal("running"),
@@ -174,20 +179,6 @@ export const vMigrationStatus = v.object({
   ),
 });
 export type MigrationStatus = Infer<typeof vMigrationStatus>;
-
-// Compile-time proof that the validators and the generated engine types agree.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const agree = <T extends true>(): T | undefined => undefined;
-agree<Same<Infer<typeof vWorkerState>, WorkerState>>();
-agree<Same<Infer<typeof vFailure>, Failure>>();
-agree<Same<Infer<typeof vKeyRange>, KeyRange>>();
-agree<Same<Infer<typeof vKeyPosition>, KeyPosition>>();
-agree<Same<Infer<typeof vEstimate>, Estimate>>();
-agree<Same<Infer<typeof vRunState>, RunState>>();
-agree<Same<Infer<typeof vStepDef>, StepDef>>();
-agree<Same<Infer<typeof vPlanItem>, PlanItem>>();
-agree<Same<Infer<typeof vRepair>, Repair>>();
-agree<Same<Infer<typeof vDriftFinding>, DriftFinding>>();
 
 /** Transaction limits (Convex's, or tighter ones for tests). */
 export const vLimits = v.object({
@@ -299,3 +290,38 @@ export const vRepair = v.object({
   newForm: v.optional(v.number()),
   state: vMigrationState,
 });
+
+// Compile-time proof that the validators and the generated engine types
+// agree, both ways: a field or state added on either side fails `tsc`.
+// Mutual assignability misses an optional field only one side has, so the
+// keys are compared too (nested objects have their own line below).
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? SameKeys<A, B> : false) : false;
+const agree = <T extends true>(): T | undefined => undefined;
+agree<Same<Infer<typeof vWorkerStatus>, WorkerStatus>>();
+agree<Same<Infer<typeof vWorkerState>, WorkerState>>();
+agree<Same<Infer<typeof vFailure>, Failure>>();
+agree<Same<Infer<typeof vKeyRange>, KeyRange>>();
+agree<Same<Infer<typeof vKeyPosition>, KeyPosition>>();
+agree<Same<Infer<typeof vEstimate>, Estimate>>();
+agree<Same<Infer<typeof vRunStatus>, RunStatus>>();
+agree<Same<Infer<typeof vItemStatus>, ItemStatus>>();
+agree<Same<Infer<typeof vDirection>, Direction>>();
+agree<Same<Infer<typeof vRunItem>, RunItem>>();
+agree<Same<Infer<typeof vRunState>, RunState>>();
+agree<Same<Infer<typeof vMigrationState>, MigrationState>>();
+agree<Same<Infer<typeof vLimits>, Limits>>();
+agree<Same<Infer<typeof vStepDef>, StepDef>>();
+agree<Same<Infer<typeof vMigrationDef>, MigrationDef>>();
+agree<Same<Infer<typeof vPlanItem>, PlanItem>>();
+agree<Same<Infer<typeof vRepair>, Repair>>();
+agree<Same<Infer<typeof vDriftFinding>, DriftFinding>>();
+// A start's options are the engine's run options (`StartRequest` less what
+// the component reads itself) plus two the component keeps: the first
+// batch size of each worker and the release record.
+agree<
+  Same<
+    Omit<ObjectType<typeof vStartOptions>, "batchSize" | "release">,
+    Partial<Omit<StartRequest, "manifest" | "records" | "activeRunId">>
+  >
+>();

@@ -100,7 +100,9 @@ fi
 for needed in dist/js-shim/src/client/index.js dist/convex/convex.config.js dist/convex/version.js dist/js-shim/wasm/engine-bytes.js dist/js-shim/wasm/engine-full-bytes.js \
   dist/js-shim/src/cli/main.js js-shim/src/test.ts js-shim/wasm/engine-bytes.js js-shim/wasm/engine-full-bytes.js convex/schema.ts convex/_generated/api.ts \
   example/convex/migrate.ts example/convex/_generated/api.js README.md CHANGELOG.md; do
-  printf '%s\n' "$files" | grep -qxF "package/$needed" || { echo "pack-test: the tarball lacks $needed" >&2; exit 1; }
+  # A here-string, not a pipe: grep -q stops reading at the match, and under
+  # pipefail the writer's SIGPIPE would fail the check at random.
+  grep -qxF "package/$needed" <<<"$files" || { echo "pack-test: the tarball lacks $needed" >&2; exit 1; }
 done
 tar_files=$(printf '%s\n' "$files" | wc -l)
 tar_kb=$(( ($(wc -c <"$tarball") + 1023) / 1024 ))

@@ -36,6 +36,9 @@ npx tsc --noEmit -p tsconfig.json
 section "eslint"
 npx eslint . --max-warnings 0
 
+section "no import cycles between files"
+node scripts/check-cycles.mjs
+
 section "vitest"
 npx vitest run
 

@@ -52,6 +52,16 @@ describe("batches", () => {
     expect((await myTable(t)).every((d) => typeof d.unionField === "string")).toBe(true);
   });
 
+  test("a migration without a batch size starts at the constructor's defaultBatchSize", async () => {
+    const t = deployment();
+    await seedTodos(t, 30);
+    const started = await t.mutation(internal.faults.run, { fn: "faults:countInSevens" });
+    expect(started).toMatchObject({ state: "inProgress", processed: 7, batchSize: 7, batches: 1 });
+    await drain(t);
+    expect(await getStatus(t, ["faults:countInSevens"])).toMatchObject([{ state: "success", processed: 30 }]);
+    expect((await todos(t)).every((d) => d.counter === 1)).toBe(true);
+  });
+
   test("the runner's batchSize overrides the migration's", async () => {
     const t = deployment();
     await seedTodos(t, 40);

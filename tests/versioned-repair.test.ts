@@ -56,7 +56,7 @@ const fixture = {
           status: failed ? "failed" : "succeeded",
           items: args.applied.map((a) => ({
             id: a.id,
-            direction: "up",
+            direction: "up" as const,
             status: a.failed ? ("failed" as const) : ("completed" as const),
             processed: 0,
             updated: 0,

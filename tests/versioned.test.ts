@@ -44,6 +44,23 @@ const table = <T extends "todos" | "users" | "notes" | "notesV2" | "sessions" | 
 ) => t.run(async (ctx) => await ctx.db.query(name).collect());
 
 describe("start", () => {
+  test("a step without a batch size starts at the engine's default of 100 documents", async () => {
+    const t = deployment();
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 250; i++) await ctx.db.insert("todos", { text: `todo ${i}` });
+    });
+    await start(t, { steps: 1 });
+    const job = async () =>
+      (await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [`${ID.done}:up`] })))[0];
+    expect(await job()).toMatchObject({ batchSize: 100 });
+    // One scheduled hop: the first batch.
+    vi.runOnlyPendingTimers();
+    await t.finishInProgressScheduledFunctions();
+    expect(await job()).toMatchObject({ processed: 100, batches: 1 });
+    await drain(t);
+    expect((await table(t, "todos")).every((d) => d.done === false)).toBe(true);
+  });
+
   test("up applies every pending migration in id order and keeps a release record", async () => {
     const t = deployment();
     await seed(t);

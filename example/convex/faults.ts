@@ -91,6 +91,15 @@ export const countUsersAsTodos = capturing.define({
   migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
 });
 
+/** A constructor that sets `defaultBatchSize`, for a migration that names no size. */
+const inSevens = new Migrations<DataModel>(components.migrations, { defaultBatchSize: 7, schema });
+
+/** Counts each todo in batches of the constructor's default size. */
+export const countInSevens = inSevens.define({
+  table: "todos",
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
 /** An ordinary mutation, not a migration: refused wherever a migration is expected. */
 export const plainMutation = internalMutation({
   args: {},

@@ -12,7 +12,6 @@ import type { BridgePlan } from "./engine-types/BridgePlan.js";
 import type { BuildManifestRequest } from "./engine-types/BuildManifestRequest.js";
 import type { ChecksumResult } from "./engine-types/ChecksumResult.js";
 import type { DiffSchemasRequest } from "./engine-types/DiffSchemasRequest.js";
-import type { EngineInfo } from "./engine-types/EngineInfo.js";
 import type { Estimate } from "./engine-types/Estimate.js";
 import type { ManifestEntry } from "./engine-types/ManifestEntry.js";
 import type { MigrationDef } from "./engine-types/MigrationDef.js";
@@ -35,8 +34,6 @@ export * from "./engine.js";
 
 const engine = lazyModule(wasm, ENGINE_FULL_WASM_BASE64);
 
-/** The engine's version, checksum form and the names of its states. */
-export const engineInfo = (): EngineInfo => invoke(engine().engineInfo, {});
 /** A migration's `sha256:<hex>` checksum, its form and the canonical text hashed. */
 export const checksum = (def: MigrationDef): ChecksumResult => invoke(engine().checksum, def);
 /** Validate a migration set and compute every checksum. */

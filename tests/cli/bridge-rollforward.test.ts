@@ -21,6 +21,7 @@ import {
 import { InProcessDeployment, REPO_ROOT } from "../../js-shim/src/cli/transport/inProcess";
 import type { StatusReport } from "../../js-shim/src/cli/types";
 import { checkDocuments } from "../../js-shim/src/client/preflight";
+import { runCli } from "../../js-shim/src/cli/program";
 import { capture, cli, removeProject } from "./helpers";
 
 const projects: string[] = [];
@@ -164,6 +165,7 @@ describe("deploy --bridge on a deployment that validates each push", () => {
       say: (t = "") => stdout.write(`${t}\n`),
       chapter: (t) => stdout.write(`${t}\n`),
       steps,
+      run: runCli,
     });
     expect(stdout.text).toContain("A real deployment runs `npx convex deploy` at those points");
     expect(steps.map((s) => [s.command, s.exitCode])).toEqual([

@@ -739,7 +739,7 @@ pub fn run_state(s: &mut Source) -> Val {
 /// An event for a run (`RunEvent`).
 pub fn run_event(s: &mut Source) -> Val {
     let now = time_val(s);
-    match s.byte() % 6 {
+    match s.byte() % 5 {
         0 => object(
             s,
             vec![("type", Some(Val::str("begin"))), ("nowMs", Some(now))],
@@ -774,10 +774,6 @@ pub fn run_event(s: &mut Source) -> Val {
                 ("type", Some(Val::str("cancelRequested"))),
                 ("nowMs", Some(now)),
             ],
-        ),
-        4 => object(
-            s,
-            vec![("type", Some(Val::str("resume"))), ("nowMs", Some(now))],
         ),
         _ => any(s, 2),
     }

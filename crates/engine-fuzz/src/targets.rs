@@ -26,7 +26,6 @@ use super::val::Val;
 
 /// The boundary's exports, in the order the selector byte picks them.
 pub const API: &[&str] = &[
-    "engineInfo",
     "checksum",
     "buildManifest",
     "decideStart",
@@ -110,27 +109,26 @@ where
 /// Calls export `which` (modulo the number of exports) on `input`.
 fn call_api(which: usize, input: &impl Input) -> String {
     match which % API.len() {
-        0 => call(input, api::engine_info),
-        1 => call(input, api::checksum),
-        2 => call(input, api::build_manifest),
-        3 => call(input, api::decide_start),
-        4 => call(input, api::status_report),
-        5 => call(input, api::worker_step),
-        6 => call(input, api::new_run),
-        7 => call(input, api::run_step),
-        8 => call(input, api::summarize),
-        9 => call(input, api::split_range),
-        10 => call(input, api::batch_limits),
-        11 => call(input, api::check_page),
-        12 => call(input, api::diff_schemas),
-        13 => call(input, api::plan_bridge),
-        14 => call(input, api::page_id_questions),
-        15 => call(input, api::run_estimate),
-        16 => call(input, api::classify_failure),
-        17 => call(input, api::decide_repair),
-        18 => call(input, api::check_batch_size),
-        19 => call(input, api::cursor_position),
-        20 => call(input, api::check_index_walk),
+        0 => call(input, api::checksum),
+        1 => call(input, api::build_manifest),
+        2 => call(input, api::decide_start),
+        3 => call(input, api::status_report),
+        4 => call(input, api::worker_step),
+        5 => call(input, api::new_run),
+        6 => call(input, api::run_step),
+        7 => call(input, api::summarize),
+        8 => call(input, api::split_range),
+        9 => call(input, api::batch_limits),
+        10 => call(input, api::check_page),
+        11 => call(input, api::diff_schemas),
+        12 => call(input, api::plan_bridge),
+        13 => call(input, api::page_id_questions),
+        14 => call(input, api::run_estimate),
+        15 => call(input, api::classify_failure),
+        16 => call(input, api::decide_repair),
+        17 => call(input, api::check_batch_size),
+        18 => call(input, api::cursor_position),
+        19 => call(input, api::check_index_walk),
         _ => call(input, api::adopt_peer),
     }
 }
@@ -145,33 +143,26 @@ pub fn decodes(which: usize, value: &Val) -> bool {
 pub fn request(s: &mut Source, which: usize) -> Val {
     s.choose_noise();
     match which % API.len() {
-        0 => {
-            if s.chance(32) {
-                gen::any(s, 1)
-            } else {
-                Val::Obj(Vec::new())
-            }
-        }
-        1 => gen::migration_def(s),
-        2 => gen::build_manifest_request(s),
-        3 => gen::start_request(s),
-        4 => gen::status_report_request(s),
-        5 => gen::worker_step_request(s),
-        6 => gen::new_run_request(s),
-        7 => gen::run_step_request(s),
-        8 => gen::summarize_request(s),
-        9 => gen::split_range_request(s),
-        10 => gen::batch_limits_request(s),
-        11 => gen::page_check_request(s),
-        12 => gen::diff_schemas_request(s),
-        13 => gen::plan_bridge_request(s),
-        14 => gen::page_check_request(s),
-        15 => gen::run_estimate_request(s),
-        16 => gen::classify_failure_request(s),
-        17 => gen::repair_request(s),
-        18 => gen::check_batch_size_request(s),
-        19 => gen::cursor_request(s),
-        20 => gen::index_walk_request(s),
+        0 => gen::migration_def(s),
+        1 => gen::build_manifest_request(s),
+        2 => gen::start_request(s),
+        3 => gen::status_report_request(s),
+        4 => gen::worker_step_request(s),
+        5 => gen::new_run_request(s),
+        6 => gen::run_step_request(s),
+        7 => gen::summarize_request(s),
+        8 => gen::split_range_request(s),
+        9 => gen::batch_limits_request(s),
+        10 => gen::page_check_request(s),
+        11 => gen::diff_schemas_request(s),
+        12 => gen::plan_bridge_request(s),
+        13 => gen::page_check_request(s),
+        14 => gen::run_estimate_request(s),
+        15 => gen::classify_failure_request(s),
+        16 => gen::repair_request(s),
+        17 => gen::check_batch_size_request(s),
+        18 => gen::cursor_request(s),
+        19 => gen::index_walk_request(s),
         _ => gen::peer_row(s),
     }
 }

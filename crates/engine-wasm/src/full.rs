@@ -7,11 +7,6 @@ use wasm_bindgen::prelude::*;
 
 use crate::call;
 
-#[wasm_bindgen(js_name = engineInfo)]
-pub fn engine_info(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::engine_info)
-}
-
 #[wasm_bindgen(js_name = checksum)]
 pub fn checksum(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::checksum)

@@ -9,127 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::checksum::LEGACY_CHECKSUM_FORM;
+use crate::history::{records_by_id, AppliedRecord, MigrationState};
 use crate::manifest::ManifestEntry;
-use crate::plan::Direction;
-
-/// The life of one migration id in a deployment, as the component stores it.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum MigrationState {
-    /// Known to the manifest, never run (or never started).
-    Pending,
-    /// A run is processing it now.
-    Running,
-    /// Its up step finished.
-    Completed,
-    /// A batch threw; the cursor of the last committed batch is kept.
-    Failed,
-    /// Stopped by a person; the cursor of the last committed batch is kept.
-    Canceled,
-    /// Its down step finished, so it is pending again.
-    RolledBack,
-    /// Deleted from the manifest after it ran, and the deletion accepted by
-    /// `repair`: no longer drift, kept for the history.
-    Removed,
-}
-
-impl MigrationState {
-    /// Every state, in declaration order, so callers can check their own list
-    /// of state names (e.g. a Convex validator) against the engine's.
-    pub const ALL: [MigrationState; 7] = [
-        MigrationState::Pending,
-        MigrationState::Running,
-        MigrationState::Completed,
-        MigrationState::Failed,
-        MigrationState::Canceled,
-        MigrationState::RolledBack,
-        MigrationState::Removed,
-    ];
-
-    /// The name the state is stored and serialized under, without going
-    /// through serde (it is a plain `&'static str`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            MigrationState::Pending => "pending",
-            MigrationState::Running => "running",
-            MigrationState::Completed => "completed",
-            MigrationState::Failed => "failed",
-            MigrationState::Canceled => "canceled",
-            MigrationState::RolledBack => "rolled_back",
-            MigrationState::Removed => "removed",
-        }
-    }
-
-    /// True when a step has written data under this record's checksum, so
-    /// editing or deleting the migration now would hide what ran.
-    pub fn counts_as_applied(self) -> bool {
-        matches!(
-            self,
-            MigrationState::Completed
-                | MigrationState::Running
-                | MigrationState::Failed
-                | MigrationState::Canceled
-        )
-    }
-
-    /// True when a run left this migration part-way, so the next run of the
-    /// same direction continues from the saved cursor instead of the start
-    /// (which direction that was is [`AppliedRecord::last_direction`]).
-    pub fn is_resumable(self) -> bool {
-        matches!(
-            self,
-            MigrationState::Running | MigrationState::Failed | MigrationState::Canceled
-        )
-    }
-}
-
-/// The component's stored record of one migration id.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct AppliedRecord {
-    /// The migration id.
-    pub id: String,
-    /// The checksum of the definition that last ran, `sha256:<hex>`.
-    pub checksum: String,
-    /// The form `checksum` was computed in. Absent in records written before
-    /// the form was stored beside the value: those are form v1
-    /// ([`AppliedRecord::form`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub checksum_form: Option<u32>,
-    /// Where the migration stands in this deployment.
-    pub state: MigrationState,
-    /// The direction of the step that last ran. It tells a part-way `up`
-    /// from a rollback that stopped midway, which the two directions treat
-    /// differently; absent in records written before it existed, which
-    /// count as `up`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub last_direction: Option<Direction>,
-    /// The description stored with the record (the one it last ran with).
-    /// Form v1 hashed the description, so a v1 record is verified with it:
-    /// an edited description is not drift for a v1 record either.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub description: Option<String>,
-}
-
-impl AppliedRecord {
-    /// The form the stored checksum was computed in: the stored field, or
-    /// v1 for a record that has none.
-    pub fn form(&self) -> u32 {
-        self.checksum_form.unwrap_or(LEGACY_CHECKSUM_FORM)
-    }
-
-    /// True when a rollback of this migration started and did not finish:
-    /// `down` resumes it, `up` applies the migration again from the start.
-    pub fn is_part_way_rollback(&self) -> bool {
-        self.state.is_resumable() && self.last_direction == Some(Direction::Down)
-    }
-}
 
 /// The ways history and manifest can disagree.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, TS)]
@@ -225,14 +106,6 @@ pub fn verify(
     }
     findings.sort_by(|a, b| (&a.id, a.kind).cmp(&(&b.id, b.kind)));
     findings
-}
-
-/// Indexes records by id; a later record with the same id replaces an earlier.
-pub(crate) fn records_by_id(records: &[AppliedRecord]) -> BTreeMap<&str, &AppliedRecord> {
-    records
-        .iter()
-        .map(|record| (record.id.as_str(), record))
-        .collect()
 }
 
 /// True when the migration has not run up to completion and is not part-way:
@@ -342,6 +215,7 @@ fn out_of_order(entry: &ManifestEntry, latest: &str, strict: bool) -> DriftFindi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Direction;
     use crate::manifest::fixtures::{
         all_completed, def, manifest, manifest_of, record, record_after,
     };
@@ -746,54 +620,6 @@ mod tests {
             serde_json::to_string(&DriftKind::MissingFromManifest).unwrap(),
             "\"missing_from_manifest\""
         );
-    }
-
-    #[test]
-    fn migration_state_as_str_matches_its_serialized_name() {
-        for state in MigrationState::ALL {
-            assert_eq!(
-                serde_json::to_value(state).unwrap(),
-                serde_json::Value::String(state.as_str().to_string())
-            );
-        }
-        let distinct: std::collections::BTreeSet<&str> = MigrationState::ALL
-            .iter()
-            .map(MigrationState::as_str)
-            .collect();
-        assert_eq!(distinct.len(), MigrationState::ALL.len());
-    }
-
-    #[test]
-    fn applied_record_reads_last_direction_and_defaults_it_to_absent() {
-        let json = r#"{"id":"x","checksum":"c","state":"failed","lastDirection":"down"}"#;
-        let record: AppliedRecord = serde_json::from_str(json).unwrap();
-        assert_eq!(record.last_direction, Some(Direction::Down));
-        assert!(record.is_part_way_rollback());
-
-        let old: AppliedRecord =
-            serde_json::from_str(r#"{"id":"x","checksum":"c","state":"failed"}"#).unwrap();
-        assert_eq!(old.last_direction, None);
-        assert!(!old.is_part_way_rollback());
-        let json = serde_json::to_value(&old).unwrap();
-        assert!(json.get("lastDirection").is_none());
-    }
-
-    #[test]
-    fn applied_record_without_a_checksum_form_is_form_v1() {
-        let old: AppliedRecord =
-            serde_json::from_str(r#"{"id":"x","checksum":"sha256:00","state":"completed"}"#)
-                .unwrap();
-        assert_eq!(old.checksum_form, None);
-        assert_eq!(old.form(), 1);
-        assert!(serde_json::to_value(&old)
-            .unwrap()
-            .get("checksumForm")
-            .is_none());
-        let new: AppliedRecord = serde_json::from_str(
-            r#"{"id":"x","checksum":"sha256:00","checksumForm":2,"state":"completed"}"#,
-        )
-        .unwrap();
-        assert_eq!(new.form(), 2);
     }
 
     #[test]

@@ -28,6 +28,11 @@
 //!   boolean index), whose ends share their key, or that has not read its
 //!   bounds yet, has no estimate rather than a wrong one.
 //!
+//! This module holds the vocabulary (bounds, positions, the estimate) and
+//! the run-level estimate; a job's estimate from its workers' states is
+//! [`crate::progress::estimate`], beside the other figures summed over
+//! workers, so the worker machine can use the positions without a cycle.
+//!
 //! Time left comes from timestamps taken across hops (the start of the pass
 //! and each committed batch), never from time inside one transaction, where
 //! Convex freezes the clock.
@@ -35,7 +40,6 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::machine::{WorkerState, WorkerStatus};
 use crate::run::ItemStatus;
 
 /// The highest fraction shown while any document may be left: 99.9%.
@@ -274,90 +278,6 @@ fn advance_on_index(previous: Option<&KeyPosition>, page: &IndexKeyPage) -> Opti
         at: at.map_or(kept.at, |at| at.max(kept.at)),
         ..*kept
     })
-}
-
-/// One worker's fraction of its range and the range's weight, or `None`
-/// when it cannot be known.
-fn worker_part(w: &WorkerState) -> Option<(f64, f64)> {
-    let weight = w.position.map_or(0.0, |p| p.hi - p.lo);
-    if w.status == WorkerStatus::Success {
-        return Some((
-            1.0,
-            if weight.is_finite() {
-                weight.max(0.0)
-            } else {
-                0.0
-            },
-        ));
-    }
-    let p = w.position?;
-    let span = p.hi.max(p.at) - p.lo;
-    if !(span > 0.0 && span.is_finite() && weight > 0.0) {
-        return None;
-    }
-    let fraction = ((p.at - p.lo) / span).clamp(0.0, 1.0);
-    Some((fraction.min(MAX_UNFINISHED_FRACTION), weight))
-}
-
-/// The job's estimate from its workers' states at `now_ms`.
-pub fn estimate(workers: &[WorkerState], now_ms: f64) -> Estimate {
-    if workers.is_empty() {
-        return Estimate::UNKNOWN;
-    }
-    if workers.iter().all(|w| w.status == WorkerStatus::Success) {
-        return Estimate::DONE;
-    }
-    let mut weighted = 0.0;
-    let mut total = 0.0;
-    for w in workers {
-        let Some((fraction, weight)) = worker_part(w) else {
-            return Estimate::UNKNOWN;
-        };
-        weighted += fraction * weight;
-        total += weight;
-    }
-    if !(total > 0.0 && total.is_finite()) {
-        return Estimate::UNKNOWN;
-    }
-    let fraction = (weighted / total).clamp(0.0, MAX_UNFINISHED_FRACTION);
-    let running = workers.iter().any(|w| w.status == WorkerStatus::InProgress);
-    let on_index = workers
-        .iter()
-        .any(|w| w.position.is_some_and(|p| p.key_field.is_some()));
-    Estimate {
-        fraction_done: Some(fraction),
-        eta_ms: if running {
-            time_left(workers, fraction, now_ms)
-        } else {
-            None
-        },
-        basis: if on_index {
-            EstimateBasis::IndexKey
-        } else {
-            EstimateBasis::CreationTime
-        },
-    }
-}
-
-/// Time left at the pace from the start of the pass to the last committed
-/// batch, less the time since that batch.
-fn time_left(workers: &[WorkerState], fraction: f64, now_ms: f64) -> Option<f64> {
-    let start = workers
-        .iter()
-        .map(|w| w.started_ms)
-        .filter(|t| t.is_finite())
-        .reduce(f64::min)?;
-    let last = workers
-        .iter()
-        .filter_map(|w| w.last_batch_ms)
-        .filter(|t| t.is_finite())
-        .reduce(f64::max)?;
-    let spent = last - start;
-    if !(spent > 0.0 && fraction > 0.0) {
-        return None;
-    }
-    let left = spent * (1.0 - fraction) / fraction - (now_ms - last).max(0.0);
-    left.is_finite().then_some(left.max(0.0))
 }
 
 /// One planned migration of a versioned run, for [`run_estimate`].

@@ -11,12 +11,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::checksum::{checksum, checksum_v1, MigrationDef, StepDef, CHECKSUM_FORM_VERSION};
-use crate::drift::AppliedRecord;
+use crate::history::AppliedRecord;
+use crate::policy::MAX_BATCH_SIZE;
 use crate::EngineError;
-
-/// The largest batch a step may declare: Convex writes at most 16,000
-/// documents in one transaction, and one batch is one transaction.
-pub const MAX_BATCH_SIZE: u32 = 16_000;
 
 /// What the component needs to know about one step, without its source.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
@@ -260,8 +257,7 @@ fn manifest_entry(def: &MigrationDef) -> ManifestEntry {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::drift::{AppliedRecord, MigrationState};
-    use crate::plan::Direction;
+    use crate::history::{AppliedRecord, Direction, MigrationState};
 
     /// A valid definition of `id` with up and down steps on `todos`.
     pub(crate) fn def(id: &str) -> MigrationDef {
@@ -502,7 +498,7 @@ mod tests {
             id: A.into(),
             checksum: "sha256:00".into(),
             checksum_form: form,
-            state: crate::drift::MigrationState::Completed,
+            state: crate::history::MigrationState::Completed,
             last_direction: None,
             description: description.map(String::from),
         };
@@ -539,7 +535,7 @@ mod tests {
             id: A.into(),
             checksum: checksum.into(),
             checksum_form: form,
-            state: crate::drift::MigrationState::Completed,
+            state: crate::history::MigrationState::Completed,
             last_direction: None,
             description: None,
         };

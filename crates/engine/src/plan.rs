@@ -5,21 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::drift::{records_by_id, AppliedRecord, MigrationState};
+use crate::history::{records_by_id, AppliedRecord, Direction, MigrationState};
 use crate::manifest::{ManifestEntry, StepInfo};
 use crate::policy::js_number_string;
 use crate::EngineError;
-
-/// Which step of each migration a run executes.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum Direction {
-    /// Apply pending migrations, oldest first.
-    Up,
-    /// Roll back completed migrations, newest first.
-    Down,
-}
 
 /// What the person asked to run.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::checksum::MigrationDef;
-use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, DriftKind, MigrationState};
+use crate::drift::{verify, DriftFinding, DriftKind};
+use crate::history::{records_by_id, AppliedRecord, MigrationState};
 use crate::manifest::build_manifest;
 use crate::run::{new_run, run_step, RunEvent, RunState};
 use crate::EngineError;

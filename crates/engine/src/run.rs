@@ -9,10 +9,11 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::history::Direction;
 use crate::EngineError;
 
 /// Where a run stands. The Convex validator of the run row lists exactly
-/// these names (see [`all_run_statuses`]).
+/// these names.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
@@ -28,14 +29,6 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// Every status, in declaration order.
-    pub const ALL: [RunStatus; 4] = [
-        RunStatus::Running,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-        RunStatus::Canceled,
-    ];
-
     /// The serialized name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -64,38 +57,6 @@ pub enum ItemStatus {
     Canceled,
 }
 
-impl ItemStatus {
-    /// Every status, in declaration order.
-    pub const ALL: [ItemStatus; 5] = [
-        ItemStatus::Pending,
-        ItemStatus::Running,
-        ItemStatus::Completed,
-        ItemStatus::Failed,
-        ItemStatus::Canceled,
-    ];
-
-    /// The serialized name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemStatus::Pending => "pending",
-            ItemStatus::Running => "running",
-            ItemStatus::Completed => "completed",
-            ItemStatus::Failed => "failed",
-            ItemStatus::Canceled => "canceled",
-        }
-    }
-}
-
-/// The serialized names of every run status.
-pub fn all_run_statuses() -> Vec<&'static str> {
-    RunStatus::ALL.iter().map(|s| s.as_str()).collect()
-}
-
-/// The serialized names of every item status.
-pub fn all_item_statuses() -> Vec<&'static str> {
-    ItemStatus::ALL.iter().map(|s| s.as_str()).collect()
-}
-
 /// One migration of a run, with its own outcome for the release record.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
@@ -103,8 +64,8 @@ pub fn all_item_statuses() -> Vec<&'static str> {
 pub struct RunItem {
     /// The migration's id.
     pub id: String,
-    /// `"up"` or `"down"`.
-    pub direction: String,
+    /// Which step of the migration the item runs.
+    pub direction: Direction,
     /// Where this item stands.
     pub status: ItemStatus,
     /// Documents visited, as reported when the item finished.
@@ -206,11 +167,6 @@ pub enum RunEvent {
         #[ts(optional, as = "Option<f64>")]
         updated: u64,
     },
-    /// Someone asked a failed or canceled run to go on.
-    Resume {
-        /// Current time (ms since the epoch).
-        now_ms: f64,
-    },
 }
 
 impl RunEvent {
@@ -220,7 +176,6 @@ impl RunEvent {
             RunEvent::ItemFinished { .. } => "itemFinished",
             RunEvent::ItemFailed { .. } => "itemFailed",
             RunEvent::CancelRequested { .. } => "cancelRequested",
-            RunEvent::Resume { .. } => "resume",
         }
     }
 }
@@ -240,8 +195,8 @@ pub enum RunAction {
         index: u32,
         /// The migration's id.
         id: String,
-        /// `"up"` or `"down"`.
-        direction: String,
+        /// Which step of the migration to run.
+        direction: Direction,
     },
     /// The run succeeded; record the release.
     Complete,
@@ -268,7 +223,7 @@ pub struct RunTransition {
 }
 
 /// A run over `items` (id, direction), every item pending, not yet begun.
-pub fn new_run(items: Vec<(String, String)>, now_ms: f64) -> RunState {
+pub fn new_run(items: Vec<(String, Direction)>, now_ms: f64) -> RunState {
     RunState {
         status: RunStatus::Running,
         items: items
@@ -293,10 +248,9 @@ pub fn new_run(items: Vec<(String, String)>, now_ms: f64) -> RunState {
 
 /// Advances a run by one event.
 ///
-/// Control events that do not apply (begin twice, cancel a finished run,
-/// resume a running one) answer `Nothing`. Item events that do not match the
-/// state (an item finishing while none runs) are refused with
-/// `InvalidTransition`: they mean the caller's view of the run is stale.
+/// Control events that do not apply (begin twice, cancel a finished run)
+/// answer `Nothing`. Item events that do not match the state (an item
+/// finishing while none runs) are refused with `InvalidTransition`: they mean the caller's view of the run is stale.
 pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, EngineError> {
     match event {
         RunEvent::Begin { now_ms } => {
@@ -370,25 +324,6 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
                 action: RunAction::Stop,
             })
         }
-        RunEvent::Resume { now_ms } => {
-            if !matches!(state.status, RunStatus::Failed | RunStatus::Canceled) {
-                return Ok(nothing(
-                    state,
-                    "only a failed or canceled run can be resumed",
-                ));
-            }
-            let mut next = state.clone();
-            next.status = RunStatus::Running;
-            next.ended_ms = None;
-            next.error = None;
-            // The item that stopped the run, else (canceled before it began)
-            // the first item not yet completed.
-            let from = match next.current {
-                Some(i) => usize::try_from(i).unwrap_or(usize::MAX),
-                None => 0,
-            };
-            Ok(start_from(next, from, *now_ms))
-        }
     }
 }
 
@@ -444,7 +379,7 @@ fn start_from(mut state: RunState, from: usize, now_ms: f64) -> RunTransition {
             Some(RunAction::StartItem {
                 index,
                 id: item.id.clone(),
-                direction: item.direction.clone(),
+                direction: item.direction,
             })
         });
     match started {
@@ -474,8 +409,8 @@ mod tests {
     fn plan() -> RunState {
         new_run(
             vec![
-                ("20260101_000000_a".into(), "up".into()),
-                ("20260102_000000_b".into(), "up".into()),
+                ("20260101_000000_a".into(), Direction::Up),
+                ("20260102_000000_b".into(), Direction::Up),
             ],
             1_000.0,
         )
@@ -549,7 +484,7 @@ mod tests {
             RunAction::StartItem {
                 index: 0,
                 id: "20260101_000000_a".into(),
-                direction: "up".into()
+                direction: Direction::Up
             }
         );
     }
@@ -688,66 +623,13 @@ mod tests {
     }
 
     #[test]
-    fn resume_restarts_failed_item() {
-        let t = go(&failed(), RunEvent::Resume { now_ms: 5_000.0 });
-        assert_eq!(t.state.status, RunStatus::Running);
-        assert_eq!(t.state.error, None);
-        assert_eq!(t.state.ended_ms, None);
-        assert_eq!(t.state.items[0].status, ItemStatus::Running);
-        assert_eq!(t.state.items[0].error, None);
-        assert_eq!(t.state.items[0].started_ms, Some(1_000.0));
-        assert!(matches!(t.action, RunAction::StartItem { index: 0, .. }));
-    }
-
-    #[test]
-    fn resume_restarts_canceled_item() {
-        let t = go(&canceled(), RunEvent::Resume { now_ms: 5_000.0 });
-        assert_eq!(t.state.status, RunStatus::Running);
-        assert_eq!(t.state.items[0].status, ItemStatus::Running);
-        assert!(matches!(t.action, RunAction::StartItem { index: 0, .. }));
-    }
-
-    #[test]
-    fn resume_of_run_canceled_before_begin_starts_first_item() {
-        let s = go(
-            &plan(),
-            RunEvent::CancelRequested {
-                now_ms: 1.0,
-                processed: 0,
-                updated: 0,
-            },
-        )
-        .state;
-        let t = go(&s, RunEvent::Resume { now_ms: 2.0 });
-        assert!(matches!(t.action, RunAction::StartItem { index: 0, .. }));
-    }
-
-    #[test]
-    fn resume_of_running_or_succeeded_run_does_nothing() {
-        for s in [begun(), succeeded()] {
-            let t = go(&s, RunEvent::Resume { now_ms: 9.0 });
-            assert_eq!(t.state, s);
-            assert!(matches!(t.action, RunAction::Nothing { .. }));
-        }
-    }
-
-    #[test]
-    fn status_names_match_serialization() {
-        assert_eq!(
-            all_run_statuses(),
-            ["running", "succeeded", "failed", "canceled"]
-        );
-        assert_eq!(
-            all_item_statuses(),
-            ["pending", "running", "completed", "failed", "canceled"]
-        );
-        for s in RunStatus::ALL {
-            assert_eq!(
-                serde_json::to_value(s).unwrap(),
-                serde_json::json!(s.as_str())
-            );
-        }
-        for s in ItemStatus::ALL {
+    fn run_status_names_in_errors_match_serialization() {
+        for s in [
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Canceled,
+        ] {
             assert_eq!(
                 serde_json::to_value(s).unwrap(),
                 serde_json::json!(s.as_str())
@@ -773,7 +655,7 @@ mod tests {
             serde_json::to_value(RunAction::StartItem {
                 index: 0,
                 id: "x".into(),
-                direction: "down".into()
+                direction: Direction::Down
             })
             .unwrap(),
             serde_json::json!({"type": "startItem", "index": 0, "id": "x", "direction": "down"})

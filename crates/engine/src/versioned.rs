@@ -7,11 +7,10 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::checksum::MigrationDef;
-use crate::drift::{records_by_id, verify, AppliedRecord, DriftFinding, MigrationState};
+use crate::drift::{verify, DriftFinding};
+use crate::history::{records_by_id, AppliedRecord, Direction, MigrationState};
 use crate::manifest::{build_manifest, ManifestEntry};
-use crate::plan::{
-    plan_sync, preview, require_down_steps, whole_steps, Direction, PlanItem, PlanRequest,
-};
+use crate::plan::{plan_sync, preview, require_down_steps, whole_steps, PlanItem, PlanRequest};
 use crate::EngineError;
 
 /// Everything `start` needs to decide, read by the component in one query.

@@ -18,10 +18,11 @@
 //! Then worked examples of the same rules, with the figures a user sees.
 
 use engine::estimate::{
-    estimate, Estimate, EstimateBasis, KeyBounds, KeyValue, PagePosition, MAX_UNFINISHED_FRACTION,
+    Estimate, EstimateBasis, KeyBounds, KeyValue, PagePosition, MAX_UNFINISHED_FRACTION,
 };
 use engine::machine::{step, Event, WorkerState, WorkerStatus};
 use engine::policy::Limits;
+use engine::progress::estimate;
 use proptest::prelude::*;
 
 fn start(now_ms: f64) -> WorkerState {

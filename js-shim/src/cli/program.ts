@@ -24,6 +24,7 @@ import { registerSchemaCommands } from "./schema/index.js";
 import { mask, type Target } from "./transport/convexRun.js";
 import { TransportError } from "./transport/types.js";
 import { VERSIONED_EXPORT_LINE } from "../client/exportLine.js";
+import type { Direction } from "../engine-types/Direction.js";
 
 /** Engine refusals that mean the request or the manifest is wrong (exit 2), not the data. */
 const USAGE_CODES = new Set([
@@ -91,7 +92,7 @@ const targetOf = (f: TargetFlags): Target => ({
   ...(f.envFile !== undefined ? { envFile: f.envFile } : {}),
 });
 
-function runOptions(direction: "up" | "down", f: RunFlags, config: Config, io: Io): RunOptions {
+function runOptions(direction: Direction, f: RunFlags, config: Config, io: Io): RunOptions {
   return {
     direction,
     ...(f.steps !== undefined ? { steps: positiveInteger(f.steps, "--steps") } : {}),
@@ -249,7 +250,7 @@ export async function runCli(argv: string[], io: Io): Promise<ExitCode> {
         positiveInteger(v, "--todos"),
       ),
     )
-    .action(act(async (f: { todos?: number }) => await (await loadDemo()).demo(io, f)));
+    .action(act(async (f: { todos?: number }) => await (await loadDemo()).demo(io, f, runCli)));
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -37,9 +37,6 @@ import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";
 import { isNewFormatCursor } from "./peerSurface.js";
 
-/** Documents per batch when nothing says otherwise (the peer's default too). */
-export const DEFAULT_BATCH_SIZE = 100;
-
 /** How many before/after samples a dry run reports. */
 export const DRY_RUN_SAMPLES = 5;
 
@@ -98,8 +95,46 @@ export function assertKnownTable(
   });
 }
 
+/** One migration step as its batch function sees it. */
+export type BatchStep = {
+  spec: BatchSpec<GenericDataModel>;
+  /** Documents in the first batch (see `startingBatchSize`); the engine may grow or shrink it. */
+  batchSize: number;
+  /** The largest batch the engine may grow to, when the step sets one. */
+  maxBatchSize?: number;
+  /** `_creationTime` ranges run at once. */
+  workers: number;
+  /** The migration's name, for a refusal (asked only when describing). */
+  name: () => string | Promise<string>;
+  /** Merged into the context `migrateOne` receives. */
+  extraCtx?: Record<string, unknown>;
+  /** A check that must pass before a batch runs (not before a description). */
+  beforeBatch?: () => void;
+};
+
+/**
+ * What a migration function answers the component: the step's description
+ * when asked (`describe: true`), after checking its table and range, else
+ * one batch over its table.
+ */
+export async function describeOrRunBatch(ctx: AnyCtx, args: BatchArgs, step: BatchStep): Promise<unknown> {
+  const { spec } = step;
+  if (args.describe) {
+    assertKnownTable(spec.schema, spec.table, await step.name());
+    await assertCustomRangeTable(ctx, spec);
+    return await describeTable(ctx, spec.table, {
+      table: spec.table,
+      batchSize: step.batchSize,
+      ...(step.maxBatchSize !== undefined ? { maxBatchSize: step.maxBatchSize } : {}),
+      workers: step.workers,
+    });
+  }
+  step.beforeBatch?.();
+  return await runBatch(ctx, spec, { ...args, batchSize: args.batchSize ?? step.batchSize }, step.extraCtx);
+}
+
 /** The table's size-independent description: defaults and `_creationTime` bounds. */
-export async function describeTable(
+async function describeTable(
   ctx: GenericQueryCtx<GenericDataModel>,
   table: string,
   config: Omit<MigrationDescription, "bounds" | "kind">,

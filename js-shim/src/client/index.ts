@@ -6,9 +6,10 @@
  * adds versioned migrations (`defineMigration`, `defineMigrationSet`,
  * `migrations.versioned(manifest)`).
  */
-export { Migrations, runToCompletion, DEFAULT_BATCH_SIZE } from "./migrations.js";
+export { Migrations, runToCompletion } from "./migrations.js";
+export { DEFAULT_BATCH_SIZE } from "../engine-types/constants.js";
+export type { MigrationsOptions } from "./options.js";
 export type {
-  MigrationsOptions,
   DefineOptions,
   RunArgs,
   MigrationArgs,

@@ -25,20 +25,11 @@ import type { ComponentApi } from "../../../convex/_generated/component.js";
 import { vBatchArgs, type BatchArgs } from "../../../convex/batchContract.js";
 import { migrationArgs } from "./peerSurface.js";
 import type { MigrationStatus } from "../../../convex/validators.js";
-import {
-  DEFAULT_BATCH_SIZE,
-  assertCustomRangeTable,
-  assertKnownTable,
-  describeTable,
-  runBatch,
-  type CustomRange,
-  type MigrateOneFn,
-} from "./batch.js";
+import { describeOrRunBatch, type CustomRange, type MigrateOneFn } from "./batch.js";
 import { assertInternal } from "./builder.js";
 import { describeOutcome } from "./log.js";
+import { startingBatchSize, type MigrationsOptions } from "./options.js";
 import { Versioned, type MigrationSet } from "./versioned.js";
-
-export { DEFAULT_BATCH_SIZE };
 
 /** The arguments every migration function takes (the peer's seven). */
 export type MigrationArgs = ObjectType<typeof migrationArgs>;
@@ -70,23 +61,6 @@ export type RunQueryCtx = { runQuery: GenericActionCtx<GenericDataModel>["runQue
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type MigrationFunctionReturn = any;
-
-export type MigrationsOptions<
-  DataModel extends GenericDataModel,
-  Schema extends SchemaDefinition<GenericSchema, boolean> | void = SchemaDefinition<GenericSchema, boolean>,
-> = {
-  /** Builder for the migration functions, e.g. one that runs triggers. */
-  internalMutation?: MutationBuilder<DataModel, "internal">;
-  /** Documents per batch when a migration names none (default 100). */
-  defaultBatchSize?: number;
-  /** Prefix for names passed as strings, e.g. `"migrations:"`. */
-  migrationsLocationPrefix?: string;
-  /**
-   * The app's schema: document types come from it when no type argument is
-   * given, and it lets a migration's table be checked before it runs.
-   */
-  schema?: Schema | SchemaDefinition<GenericSchema, boolean>;
-};
 
 /** Options of one migration, as `define` takes them. */
 export type DefineOptions<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> = {
@@ -160,7 +134,6 @@ export class Migrations<
   define<TableName extends TableNamesInDataModel<DataModel>>(
     opts: DefineOptions<DataModel, TableName>,
   ): RegisteredMutation<"internal", BatchArgs, Promise<MigrationFunctionReturn>> {
-    const batchSize = opts.batchSize ?? this.options?.defaultBatchSize ?? DEFAULT_BATCH_SIZE;
     const builder = (this.options?.internalMutation ?? internalMutationGeneric) as MutationBuilder<
       GenericDataModel,
       "internal"
@@ -175,17 +148,7 @@ export class Migrations<
     const fn = builder({
       args: vBatchArgs,
       handler: async (ctx, args): Promise<unknown> => {
-        if (args.describe) {
-          assertKnownTable(this.schema, opts.table, await functionName(ctx));
-          await assertCustomRangeTable(ctx, spec);
-          return await describeTable(ctx, opts.table, {
-            table: opts.table,
-            batchSize,
-            ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}),
-            workers: opts.workers ?? 1,
-          });
-        }
-        if (!args.oneBatchOnly) {
+        if (!args.describe && !args.oneBatchOnly) {
           // Called from the CLI or dashboard: start the migration through the component.
           const self = await functionName(ctx);
           if (args.fn && this.prefixedName(args.fn) !== self) {
@@ -195,7 +158,13 @@ export class Migrations<
           }
           return await this.runInteractive(ctx, args, makeFunctionReference<"mutation">(self));
         }
-        return await runBatch(ctx, spec, { ...args, batchSize: args.batchSize ?? batchSize });
+        return await describeOrRunBatch(ctx, args, {
+          spec,
+          batchSize: startingBatchSize(opts.batchSize, this.options),
+          ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}),
+          workers: opts.workers ?? 1,
+          name: () => functionName(ctx),
+        });
       },
     });
     return assertInternal(fn) as RegisteredMutation<"internal", BatchArgs, Promise<MigrationFunctionReturn>>;

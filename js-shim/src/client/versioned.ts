@@ -20,24 +20,18 @@ import { CODE_CHANGED, vBatchArgs, type BatchArgs } from "../../../convex/batchC
 import { vDeployRecord, vRelease, vStartOptions } from "../../../convex/validators.js";
 import * as engine from "../fullEngine.js";
 import type { MigrationDef } from "../engine-types/MigrationDef.js";
-import {
-  DEFAULT_BATCH_SIZE,
-  assertKnownTable,
-  describeTable,
-  runBatch,
-  type CustomRange,
-  type MigrateOneFn,
-} from "./batch.js";
+import type { Direction } from "../engine-types/Direction.js";
+import { assertKnownTable, describeOrRunBatch, type CustomRange, type MigrateOneFn } from "./batch.js";
 import { assertInternal } from "./builder.js";
 import { VERSIONED_EXPORT_LINE } from "./exportLine.js";
-import type { MigrationsOptions } from "./migrations.js";
+import { startingBatchSize, type MigrationsOptions } from "./options.js";
 import { schemaFunctions } from "./preflight.js";
 
 /** What `migrateOne` of a versioned step receives besides the app's context. */
 export type VersionedContext = {
   migrationId: string;
   runId: string;
-  direction: "up" | "down";
+  direction: Direction;
   dryRun: boolean;
 };
 
@@ -157,7 +151,7 @@ function assertPlannedCode(defs: MigrationDef[], migrationId: string, planned: s
  * half-way through a run.
  */
 async function assertRawExport(ctx: GenericMutationCtx<GenericDataModel>, module: string | undefined, rawStep: string) {
-  const [migrationId, direction] = rawStep.split(":") as [string, "up" | "down"];
+  const [migrationId, direction] = rawStep.split(":") as [string, Direction];
   try {
     await ctx.runMutation(makeFunctionReference<"mutation">(`${module}:batchRaw`), {
       describe: true,
@@ -181,7 +175,7 @@ export class Versioned<DataModel extends GenericDataModel> {
     private options?: MigrationsOptions<DataModel>,
   ) {}
 
-  private step(migrationId: string, direction: "up" | "down"): AnyStep {
+  private step(migrationId: string, direction: Direction): AnyStep {
     const m = this.set.migrations.find((x) => x.id === migrationId);
     const step = m?.[direction] as AnyStep | undefined;
     if (!step) {
@@ -225,32 +219,27 @@ export class Versioned<DataModel extends GenericDataModel> {
         throw new Error("The versioned batch function runs only when a versioned run calls it. Use `start`.");
       }
       const step = this.step(target.migrationId, target.direction);
-      if (args.describe) {
-        assertKnownTable(this.options?.schema, step.table, target.migrationId);
-        return await describeTable(ctx, step.table, {
-          table: step.table,
-          batchSize: step.batchSize ?? this.options?.defaultBatchSize ?? DEFAULT_BATCH_SIZE,
-          workers: step.workers ?? 1,
-        });
-      }
-      if (target.checksum) assertPlannedCode(defs(), target.migrationId, target.checksum);
       const extra: VersionedContext = {
         migrationId: target.migrationId,
         runId: target.runId,
         direction: target.direction,
         dryRun: args.dryRun ?? false,
       };
-      return await runBatch(
-        ctx,
-        {
+      return await describeOrRunBatch(ctx, args, {
+        spec: {
           table: step.table,
           migrateOne: step.migrateOne as never,
           customRange: step.customRange as never,
           ...(this.options?.schema ? { schema: this.options.schema } : {}),
         },
-        { ...args, batchSize: args.batchSize ?? step.batchSize ?? DEFAULT_BATCH_SIZE },
-        extra,
-      );
+        batchSize: startingBatchSize(step.batchSize, this.options),
+        workers: step.workers ?? 1,
+        name: () => target.migrationId,
+        extraCtx: extra,
+        beforeBatch: () => {
+          if (target.checksum) assertPlannedCode(defs(), target.migrationId, target.checksum);
+        },
+      });
     };
 
     const start = internalMutationGeneric({

@@ -27,6 +27,6 @@ error?: Failure,
  */
 cursor?: string, 
 /**
- * Fraction done and time left (see [`estimate::estimate`]).
+ * Fraction done and time left (see [`estimate`]).
  */
 estimate: Estimate, };

@@ -47,8 +47,4 @@ processed?: number,
 /**
  * Documents the current item changed before it stopped.
  */
-updated?: number, } | { "type": "resume", 
-/**
- * Current time (ms since the epoch).
- */
-nowMs: number, };
+updated?: number, };

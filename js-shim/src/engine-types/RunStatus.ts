@@ -2,6 +2,6 @@
 
 /**
  * Where a run stands. The Convex validator of the run row lists exactly
- * these names (see [`all_run_statuses`]).
+ * these names.
  */
 export type RunStatus = "running" | "succeeded" | "failed" | "canceled";

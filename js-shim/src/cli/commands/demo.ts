@@ -14,7 +14,7 @@ import { count, duration, table } from "../output.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
 import type { StatusReport } from "../types.js";
 import { bridgeChapter } from "./demoBridge.js";
-import { demoCommands, type Step } from "./demoStep.js";
+import { demoCommands, type CliRunner, type Step } from "./demoStep.js";
 
 /** How many todos the demo migrates by default (tens of thousands, as in a real app; `--todos` changes it). */
 export const DEMO_TODOS = 20_000;
@@ -34,7 +34,8 @@ export const internalMutation = rawInternalMutation;
 
 const CONFIG = { pollIntervalMs: 200, timeout: "5m" };
 
-export async function demo(io: Io, options: { todos?: number } = {}): Promise<ExitCode> {
+/** The whole workflow, driven through `run` (the CLI's own `runCli`). */
+export async function demo(io: Io, options: { todos?: number }, run: CliRunner): Promise<ExitCode> {
   const todos = options.todos ?? DEMO_TODOS;
   const emptyTodo = Math.min(EMPTY_TODO, todos - 1);
   const started = Date.now();
@@ -66,7 +67,7 @@ export async function demo(io: Io, options: { todos?: number } = {}): Promise<Ex
   say(c.dim(`Project: ${rel(project)} (convex-migrate.json: ${JSON.stringify(CONFIG)})`));
 
   const steps: Step[] = [];
-  const cli = demoCommands(cliIo, { c, say, steps });
+  const cli = demoCommands(cliIo, { c, say, steps, run });
   const deploy = async (what: string) => {
     await deployment.deploy([]);
     say(c.dim(`(deployed: ${what})`));
@@ -167,7 +168,7 @@ export async function demo(io: Io, options: { todos?: number } = {}): Promise<Ex
   await cli(["up", "--env", "demo"], EXIT.OK);
   await cli(["status", "--exit-code"], EXIT.OK);
 
-  await bridgeChapter({ io, c, say, chapter, steps });
+  await bridgeChapter({ io, c, say, chapter, steps, run });
 
   const report = (await deployment.run("migrate:status", { limit: 50 }, "query")) as StatusReport;
   const docs = report.recentRuns.reduce((n, r) => n + r.items.reduce((m, i) => m + i.processed, 0), 0);

@@ -15,7 +15,7 @@ import { CliError, EXIT } from "../errors.js";
 import type { Colors, Io } from "../io.js";
 import { count } from "../output.js";
 import { copyExampleProject, InProcessDeployment, REPO_ROOT } from "../transport/inProcess.js";
-import { demoCommands, type Step } from "./demoStep.js";
+import { demoCommands, type CliRunner, type Step } from "./demoStep.js";
 
 /** The manifest of the release before the migrations. */
 const EMPTY_MANIFEST = `// The deployed release: no migrations yet.
@@ -74,10 +74,12 @@ export type DemoHelpers = {
   chapter: (title: string, why: string) => void;
   /** Every command the demo ran, for its summary. */
   steps: Step[];
+  /** The CLI the demo drives. */
+  run: CliRunner;
 };
 
 /** The chapter itself; throws when a command exits otherwise than the demo expects. */
-export async function bridgeChapter({ io, c, say, chapter, steps }: DemoHelpers): Promise<void> {
+export async function bridgeChapter({ io, c, say, chapter, steps, run }: DemoHelpers): Promise<void> {
   chapter(
     "Roll a narrowing change forward in one pipeline",
     "`deploy --bridge`: push the new code on a bridge schema, migrate, check, push the narrowed schema. No intermediate commit.",
@@ -100,7 +102,7 @@ export async function bridgeChapter({ io, c, say, chapter, steps }: DemoHelpers)
   );
 
   const cliIo: Io = { ...io, cwd: project, transport: deployment };
-  const cli = demoCommands(cliIo, { c, say, steps });
+  const cli = demoCommands(cliIo, { c, say, steps, run });
 
   say("\nA plain deploy pushes the narrowed schema first, and the deployment refuses it:");
   await cli(["deploy"], EXIT.FAILED);

@@ -1,12 +1,16 @@
 /**
  * How the demo runs one CLI command: it prints the command, runs it through
  * the real CLI, records it for the summary, and stops the demo when the exit
- * code is not the one the script expects.
+ * code is not the one the script expects. The demo is a user of the CLI, so
+ * the CLI hands it its runner rather than the demo importing the program
+ * that loads it.
  */
 import { CliError, EXIT, type ExitCode } from "../errors.js";
 import type { Colors, Io } from "../io.js";
 import { duration } from "../output.js";
-import { runCli } from "../program.js";
+
+/** The CLI as the demo drives it: arguments and streams in, exit code out (`runCli`). */
+export type CliRunner = (argv: string[], io: Io) => Promise<ExitCode>;
 
 /** One command the demo ran, for its summary. */
 export type Step = { command: string; exitCode: number; ms: number };
@@ -18,13 +22,13 @@ export type Step = { command: string; exitCode: number; ms: number };
  */
 export function demoCommands(
   cliIo: Io,
-  { c, say, steps }: { c: Colors; say: (text?: string) => void; steps: Step[] },
+  { c, say, steps, run }: { c: Colors; say: (text?: string) => void; steps: Step[]; run: CliRunner },
 ): (args: string[], expected: ExitCode) => Promise<void> {
   return async (args, expected) => {
     const command = `convex-migrate ${args.join(" ")}`;
     say(`\n${c.dim("$")} ${c.bold(command)}`);
     const t0 = Date.now();
-    const code = await runCli(args, cliIo);
+    const code = await run(args, cliIo);
     const ms = Date.now() - t0;
     steps.push({ command, exitCode: code, ms });
     say(c.dim(`→ exit ${code} (${duration(ms)})`));

@@ -2,6 +2,7 @@
  * `up` and `down`: start a run, then follow it until it ends. Also the
  * second half of `deploy`.
  */
+import type { Direction } from "../../engine-types/Direction.js";
 import type { Context } from "../context.js";
 import { CliError, EXIT, type ExitCode } from "../errors.js";
 import { sleep } from "../io.js";
@@ -11,7 +12,7 @@ import type { Release } from "../release.js";
 import type { RunView, StartResult, StatusReport } from "../types.js";
 
 export type RunOptions = {
-  direction: "up" | "down";
+  direction: Direction;
   steps?: number;
   to?: string;
   dryRun: boolean;
