@@ -155,3 +155,18 @@ pub fn plan_bridge(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn adopt_peer(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::adopt_peer)
 }
+
+#[wasm_bindgen(js_name = jobStep)]
+pub fn job_step(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::job_step)
+}
+
+#[wasm_bindgen(js_name = jobView)]
+pub fn job_view(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::job_view)
+}
+
+#[wasm_bindgen(js_name = skipsStart)]
+pub fn skips_start(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::skips_start)
+}

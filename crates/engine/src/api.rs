@@ -12,6 +12,7 @@ use crate::cursor::{self, CursorPosition, CursorRequest, IndexWalkRequest};
 use crate::drift::{AppliedRecord, MigrationState};
 use crate::estimate::{self, Estimate, RunItemProgress};
 use crate::failure;
+use crate::job::{self, JobRequest, JobTransition, JobView, JobWorker};
 use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
 use crate::peer::{self, PeerAdoption, PeerRow};
@@ -323,4 +324,46 @@ pub fn plan_bridge(req: PlanBridgeRequest) -> Result<BridgePlan, EngineError> {
 
 pub fn adopt_peer(row: PeerRow) -> Result<PeerAdoption, EngineError> {
     peer::adopt(&row)
+}
+
+/// One event for one migration with all its workers (see [`job::step`]).
+pub fn job_step(req: JobRequest) -> Result<JobTransition, EngineError> {
+    job::step(&req)
+}
+
+/// A migration's workers with their hops, for status pages.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobViewRequest {
+    pub workers: Vec<JobWorker>,
+}
+
+/// What status shows of a migration beyond its summary (see [`job::view`]).
+pub fn job_view(req: JobViewRequest) -> Result<JobView, EngineError> {
+    Ok(job::view(&req.workers))
+}
+
+/// Whether a start skips a migration: completed, and no reset or cursor
+/// asks for another pass (see [`job::skips_start`]).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SkipStartRequest {
+    pub is_done: bool,
+    #[serde(default)]
+    pub reset: bool,
+    #[serde(default)]
+    pub cursor_given: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+pub fn skips_start(req: SkipStartRequest) -> Result<bool, EngineError> {
+    Ok(job::skips_start(
+        req.is_done,
+        req.reset,
+        req.cursor_given,
+        req.dry_run,
+    ))
 }

@@ -15,6 +15,7 @@ pub mod drift;
 pub mod error;
 pub mod estimate;
 pub mod failure;
+pub mod job;
 pub mod machine;
 pub mod manifest;
 pub mod peer;

@@ -194,6 +194,18 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub last_hop_died: Option<bool>,
+    /// The generation of the scheduled hop this worker waits for; absent
+    /// when no hop is due (stopped, driven by its caller, or a row stored
+    /// before hops were looked up by it). A hop finds its worker by this
+    /// value, so a stale hop finds nothing and does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub next_hop: Option<u64>,
+    /// Documents the last committed batch visited: with the time the hop
+    /// after it waited, what one document costs in execution time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub last_batch_processed: Option<u64>,
 }
 
 /// Something that happened to a worker.
@@ -214,6 +226,12 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         batch_size: Option<f64>,
+        /// The migration's own batch size (its definition's): used by a
+        /// worker that starts fresh, never over the size a resumed worker
+        /// learned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        default_batch_size: Option<f64>,
         /// Requested ceiling for adaptive growth.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -300,14 +318,17 @@ pub enum Event {
         /// Why, as the refusal said it.
         message: String,
     },
-    /// The batch's nested transaction threw and rolled back.
+    /// The batch's nested transaction threw and rolled back. The engine
+    /// judges the kind of failure from the error as it was thrown.
     BatchFailed {
         /// Current time (ms since the epoch).
         now_ms: f64,
-        /// Why it threw.
-        kind: FailureKind,
         /// The error's own text.
         message: String,
+        /// The `kind` of a coded error the batch threw, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        code: Option<String>,
         /// The document being migrated when it threw, when known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -332,6 +353,7 @@ impl Event {
         Event::Start {
             now_ms,
             batch_size: None,
+            default_batch_size: None,
             max_batch_size: None,
             adaptive: None,
             cursor: None,
@@ -456,6 +478,7 @@ pub fn step(
             next.processed = next.processed.saturating_add(*processed);
             next.updated = next.updated.saturating_add(*updated);
             next.batches = next.batches.saturating_add(1);
+            next.last_batch_processed = Some(*processed);
             next.cursor = Some(cursor.clone());
             next.occ_retries = 0;
             next.last_batch_ms = Some(*now_ms);
@@ -495,15 +518,15 @@ pub fn step(
         }
         Event::BatchFailed {
             now_ms,
-            kind,
             message,
+            code,
             document_id,
         } => {
             require_in_progress(current, event)?;
             Ok(batch_failed(
                 current,
                 *now_ms,
-                *kind,
+                classify(message, code.as_deref()),
                 message,
                 document_id.as_deref(),
             ))
@@ -643,6 +666,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     let Event::Start {
         now_ms,
         batch_size,
+        default_batch_size,
         max_batch_size,
         adaptive,
         cursor,
@@ -659,9 +683,11 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     // Bad input is refused whatever the state, so a typo never looks like
     // "already running".
     let (batch_size, max_batch_size) = validate_sizes(*batch_size, *max_batch_size)?;
+    let (default_batch_size, _) = validate_sizes(*default_batch_size, None)?;
 
     let fresh = |generation: u64, cursor: Option<String>| {
         let size = batch_size
+            .or(default_batch_size)
             .unwrap_or(DEFAULT_BATCH_SIZE.min(max_batch_size.unwrap_or(DEFAULT_BATCH_SIZE)));
         WorkerState {
             status: WorkerStatus::InProgress,
@@ -683,6 +709,8 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             range: range.clone(),
             position: None,
             last_hop_died: None,
+            next_hop: None,
+            last_batch_processed: None,
         }
     };
 
@@ -938,11 +966,18 @@ mod tests {
         }
     }
 
+    /// A failed batch whose error the engine judges to be of `kind`.
     fn failed(kind: FailureKind, document_id: Option<&str>) -> Event {
+        let (message, code) = match kind {
+            FailureKind::Limit => ("boom: too many documents read", None),
+            FailureKind::Occ => ("boom: changed while this mutation was being run", None),
+            FailureKind::User => ("boom", None),
+            FailureKind::CodeChanged => ("boom", Some(crate::failure::CODE_CHANGED.to_string())),
+        };
         Event::BatchFailed {
             now_ms: T0 + 20.0,
-            kind,
-            message: "boom".into(),
+            message: message.into(),
+            code,
             document_id: document_id.map(str::to_string),
         }
     }
@@ -1565,8 +1600,8 @@ mod tests {
             &resumed.state,
             &Event::BatchFailed {
                 now_ms: T0 + 50.0,
-                kind: FailureKind::User,
                 message: "boom".into(),
+                code: None,
                 document_id: None,
             },
         );
@@ -1850,15 +1885,15 @@ mod tests {
     #[test]
     fn events_and_actions_use_camel_case_type_tags() {
         let e: Event = serde_json::from_value(serde_json::json!({
-            "type": "batchFailed", "nowMs": 1.0, "kind": "limit", "message": "m", "documentId": "d"
+            "type": "batchFailed", "nowMs": 1.0, "message": "m", "code": "X", "documentId": "d"
         }))
         .unwrap();
         assert_eq!(
             e,
             Event::BatchFailed {
                 now_ms: 1.0,
-                kind: FailureKind::Limit,
                 message: "m".into(),
+                code: Some("X".into()),
                 document_id: Some("d".into())
             }
         );

@@ -59,6 +59,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                 Gen::Event(Event::Start {
                     now_ms: 0.0,
                     batch_size,
+                    default_batch_size: None,
                     max_batch_size,
                     adaptive,
                     cursor,
@@ -93,10 +94,17 @@ fn arb_event() -> impl Strategy<Value = Gen> {
             })
         });
     let fail = (arb_kind(), proptest::option::of("[a-z]{2}")).prop_map(|(kind, document_id)| {
+        // The engine judges the kind from the error as thrown.
+        let (message, code) = match kind {
+            FailureKind::Limit => ("too many documents read", None),
+            FailureKind::Occ => ("changed while this mutation was being run", None),
+            FailureKind::User => ("boom", None),
+            FailureKind::CodeChanged => ("boom", Some("CODE_CHANGED".to_string())),
+        };
         Gen::Event(Event::BatchFailed {
             now_ms: 0.0,
-            kind,
-            message: "boom".into(),
+            message: message.into(),
+            code,
             document_id,
         })
     });
@@ -116,6 +124,7 @@ fn with_time(event: Event, now: f64) -> Event {
     match event {
         Event::Start {
             batch_size,
+            default_batch_size,
             max_batch_size,
             adaptive,
             cursor,
@@ -127,6 +136,7 @@ fn with_time(event: Event, now: f64) -> Event {
         } => Event::Start {
             now_ms: now,
             batch_size,
+            default_batch_size,
             max_batch_size,
             adaptive,
             cursor,
@@ -157,14 +167,14 @@ fn with_time(event: Event, now: f64) -> Event {
             position,
         },
         Event::BatchFailed {
-            kind,
             message,
+            code,
             document_id,
             ..
         } => Event::BatchFailed {
             now_ms: now,
-            kind,
             message,
+            code,
             document_id,
         },
         Event::HopDied { message, .. } => Event::HopDied {
