@@ -170,10 +170,17 @@ pub fn new_run(req: NewRunRequest) -> Result<RunState, EngineError> {
 pub struct RunStepRequest {
     pub state: RunState,
     pub event: RunEvent,
+    /// The migration reporting the event about itself (see [`run::report`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub item: Option<String>,
 }
 
 pub fn run_step(req: RunStepRequest) -> Result<RunTransition, EngineError> {
-    run::run_step(&req.state, &req.event)
+    match &req.item {
+        Some(item) => run::report(&req.state, item, &req.event),
+        None => run::run_step(&req.state, &req.event),
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]

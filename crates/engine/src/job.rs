@@ -198,12 +198,13 @@ pub enum JobEvent {
         /// clock does not move inside a transaction).
         #[serde(default)]
         elapsed_ms: f64,
-        /// How long this hop waited after it was scheduled: from the start
-        /// of the hop before it (whose clock stood still at its start) to
-        /// this hop's start, so the previous hop's whole execution time.
+        /// How long the hop before this one ran, from the
+        /// `_scheduled_functions` records: this hop was scheduled at that
+        /// hop's start (its clock stands still), and that hop's record says
+        /// when it completed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
-        hop_waited_ms: Option<f64>,
+        previous_hop_ms: Option<f64>,
     },
     /// Someone asked the migration to stop.
     Cancel { now_ms: f64 },
@@ -225,6 +226,11 @@ pub struct BatchPlan {
     pub generation: u64,
     /// The limits to run the app's nested batch under.
     pub limits: Limits,
+    /// Check that the cursor fits the migration's table and index: the
+    /// first batch after a start, whose cursor a person may have passed or
+    /// a redeploy may have made foreign; a cursor the previous batch of the
+    /// same chain returned is the query's own.
+    pub check_cursor: bool,
 }
 
 /// How a migration settled.
@@ -307,6 +313,12 @@ pub struct JobRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub remaining: Option<Usage>,
+    /// What this transaction has used, read with `remaining`: together they
+    /// are the runtime's real limits, from which a scheduled hop's batch is
+    /// budgeted (they may be tighter than `limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub used: Option<Usage>,
     /// The direction, when the migration is an item of a versioned run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -455,6 +467,7 @@ impl Work {
                     batch_size: s.batch_size,
                     generation: s.generation,
                     limits,
+                    check_cursor: !after_batch,
                 };
                 match place {
                     Place::Here => {
@@ -482,7 +495,12 @@ impl Work {
             }
             Action::Finish | Action::Stop => {
                 state.next_hop = None;
-                let pending = at.is_some_and(|i| self.workers[i].hop == Some(HopState::Pending));
+                // A worker waiting for a hop has one pending (or running,
+                // which its bumped generation leaves to find nothing).
+                let pending = at.is_some_and(|i| {
+                    self.workers[i].hop == Some(HopState::Pending)
+                        || self.workers[i].state.next_hop.is_some()
+                });
                 self.put(index, at, state, None);
                 if pending && !after_batch {
                     self.actions.push(JobAction::CancelHop { index });
@@ -568,6 +586,35 @@ fn event_time(event: &Event) -> f64 {
     }
 }
 
+/// The limits a transaction really has: the configured ones, lowered to
+/// what the runtime reports (used plus remaining) where it says less.
+fn runtime_limits(configured: &Limits, used: Option<&Usage>, remaining: Option<&Usage>) -> Limits {
+    let (Some(u), Some(r)) = (used, remaining) else {
+        return configured.clone();
+    };
+    let real = |limit: u64, used: u64, left: u64| limit.min(used.saturating_add(left));
+    Limits {
+        documents_read: real(
+            configured.documents_read,
+            u.documents_read,
+            r.documents_read,
+        ),
+        bytes_read: real(configured.bytes_read, u.bytes_read, r.bytes_read),
+        documents_written: real(
+            configured.documents_written,
+            u.documents_written,
+            r.documents_written,
+        ),
+        bytes_written: real(configured.bytes_written, u.bytes_written, r.bytes_written),
+        database_queries: real(
+            configured.database_queries,
+            u.database_queries,
+            r.database_queries,
+        ),
+        time_ms: configured.time_ms,
+    }
+}
+
 /// A whole transaction's limits as what it has left, for a hop that has
 /// not started yet.
 fn whole_transaction(limits: &Limits) -> Usage {
@@ -587,7 +634,7 @@ fn whole_transaction(limits: &Limits) -> Usage {
 /// documents that hop's batch visited. The larger of the two counts.
 fn judged_elapsed_ms(
     measured: f64,
-    hop_waited_ms: Option<f64>,
+    previous_hop_ms: Option<f64>,
     previous_docs: Option<u64>,
     processed: u64,
 ) -> f64 {
@@ -596,7 +643,7 @@ fn judged_elapsed_ms(
     } else {
         0.0
     };
-    let projected = match (hop_waited_ms, previous_docs) {
+    let projected = match (previous_hop_ms, previous_docs) {
         (Some(ms), Some(docs)) if ms.is_finite() && ms > 0.0 && docs > 0 => {
             ms / docs as f64 * processed as f64
         }
@@ -610,8 +657,9 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
     let mut workers = req.workers.clone();
     workers.sort_by_key(|w| w.index);
     let before = JobStatus::of(workers.iter().map(|w| &w.state));
+    let configured = req.limits.clone().unwrap_or_else(Limits::convex);
     let mut work = Work {
-        limits: req.limits.clone().unwrap_or_else(Limits::convex),
+        limits: runtime_limits(&configured, req.used.as_ref(), req.remaining.as_ref()),
         remaining: req.remaining.clone(),
         workers,
         actions: Vec::new(),
@@ -703,7 +751,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
             outcome,
             budget,
             elapsed_ms,
-            hop_waited_ms,
+            previous_hop_ms,
         } => {
             let Some(at) = work.position(*index) else {
                 return Err(EngineError::InvalidInput {
@@ -728,7 +776,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                     is_done: *is_done,
                     elapsed_ms: judged_elapsed_ms(
                         *elapsed_ms,
-                        *hop_waited_ms,
+                        *previous_hop_ms,
                         work.workers[at].state.last_batch_processed,
                         *processed,
                     ),
@@ -954,6 +1002,7 @@ mod tests {
             event,
             limits: None,
             remaining: None,
+            used: None,
             versioned: None,
             has_next: false,
         }
@@ -1014,7 +1063,7 @@ mod tests {
             },
             budget: crate::policy::nested_limits(&Limits::convex()),
             elapsed_ms: 0.0,
-            hop_waited_ms: None,
+            previous_hop_ms: None,
         }
     }
 
@@ -1029,7 +1078,7 @@ mod tests {
             },
             budget: crate::policy::nested_limits(&Limits::convex()),
             elapsed_ms: 0.0,
-            hop_waited_ms: None,
+            previous_hop_ms: None,
         }
     }
 
@@ -1097,6 +1146,7 @@ mod tests {
         // whole document of reads back.
         assert!(hop.limits.bytes_read < Limits::convex().bytes_read - (1 << 20));
         assert!(!has(&t, |a| matches!(a, JobAction::RunInline { .. })));
+        assert!(hop.check_cursor);
     }
 
     #[test]
@@ -1250,6 +1300,8 @@ mod tests {
         assert_eq!(t.actions.len(), 1);
         let hop = p[0].2.clone().unwrap();
         assert_eq!(hop.cursor.as_deref(), Some("c100"));
+        // The chain's own cursor needs no check.
+        assert!(!hop.check_cursor);
         assert_eq!(p[0].1.next_hop, Some(hop.generation));
     }
 
@@ -1435,8 +1487,11 @@ mod tests {
         // The hop before took 800 ms for 1,000 documents: 1,000 more would
         // be 0.8 ms each again, far over half of the time budget.
         let mut e = committed(0, 1_000, false);
-        if let JobEvent::BatchDone { hop_waited_ms, .. } = &mut e {
-            *hop_waited_ms = Some(800.0);
+        if let JobEvent::BatchDone {
+            previous_hop_ms, ..
+        } = &mut e
+        {
+            *previous_hop_ms = Some(800.0);
         }
         let next = puts(&run(workers.clone(), e))[0].1.batch_size;
         assert!(next < 1_000, "{next}");
@@ -1444,10 +1499,33 @@ mod tests {
         assert!(f64::from(next) * ms_per_doc <= 0.5 * 900.0 + 1.0, "{next}");
         // A quick hop says nothing against growing.
         let mut e = committed(0, 1_000, false);
-        if let JobEvent::BatchDone { hop_waited_ms, .. } = &mut e {
-            *hop_waited_ms = Some(5.0);
+        if let JobEvent::BatchDone {
+            previous_hop_ms, ..
+        } = &mut e
+        {
+            *previous_hop_ms = Some(5.0);
         }
         assert_eq!(puts(&run(workers, e))[0].1.batch_size, 1_000);
+    }
+
+    #[test]
+    fn running_a_hop_is_budgeted_from_the_limits_the_runtime_reported() {
+        let mut req = request(running(1), committed(0, 10, false));
+        let tight = Usage {
+            bytes_read: 300_000,
+            ..whole_transaction(&Limits::convex())
+        };
+        req.used = Some(Usage {
+            bytes_read: 100_000,
+            ..Usage::default()
+        });
+        req.remaining = Some(Usage {
+            bytes_read: 200_000,
+            ..tight
+        });
+        let hop = puts(&step(&req).unwrap())[0].2.clone().unwrap();
+        // Half of the 300 KB the runtime allows, the rest kept for the hop's own reads.
+        assert_eq!(hop.limits.bytes_read, 150_000);
     }
 
     // --- Succeeded ---

@@ -686,8 +686,10 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     let (default_batch_size, _) = validate_sizes(*default_batch_size, None)?;
 
     let fresh = |generation: u64, cursor: Option<String>| {
+        // The migration's own size yields to a lower ceiling given now.
+        let default = default_batch_size.map(|d| max_batch_size.map_or(d, |m| d.min(m)));
         let size = batch_size
-            .or(default_batch_size)
+            .or(default)
             .unwrap_or(DEFAULT_BATCH_SIZE.min(max_batch_size.unwrap_or(DEFAULT_BATCH_SIZE)));
         WorkerState {
             status: WorkerStatus::InProgress,

@@ -8,4 +8,11 @@ export type BatchPlan = { cursor?: string, batchSize: number, generation: number
 /**
  * The limits to run the app's nested batch under.
  */
-limits: Limits, };
+limits: Limits, 
+/**
+ * Check that the cursor fits the migration's table and index: the
+ * first batch after a start, whose cursor a person may have passed or
+ * a redeploy may have made foreign; a cursor the previous batch of the
+ * same chain returned is the query's own.
+ */
+checkCursor: boolean, };

@@ -34,8 +34,9 @@ budget: Limits,
  */
 elapsedMs: number, 
 /**
- * How long this hop waited after it was scheduled: from the start
- * of the hop before it (whose clock stood still at its start) to
- * this hop's start, so the previous hop's whole execution time.
+ * How long the hop before this one ran, from the
+ * `_scheduled_functions` records: this hop was scheduled at that
+ * hop's start (its clock stands still), and that hop's record says
+ * when it completed.
  */
-hopWaitedMs?: number, } | { "type": "cancel", nowMs: number, } | { "type": "startRefused", nowMs: number, message: string, };
+previousHopMs?: number, } | { "type": "cancel", nowMs: number, } | { "type": "startRefused", nowMs: number, message: string, };

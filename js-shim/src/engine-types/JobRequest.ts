@@ -19,6 +19,12 @@ limits?: Limits,
  */
 remaining?: Usage, 
 /**
+ * What this transaction has used, read with `remaining`: together they
+ * are the runtime's real limits, from which a scheduled hop's batch is
+ * budgeted (they may be tighter than `limits`).
+ */
+used?: Usage, 
+/**
  * The direction, when the migration is an item of a versioned run.
  */
 versioned?: Direction, 
