@@ -5,7 +5,7 @@
  */
 import { convexTest } from "convex-test";
 import { makeFunctionReference, mutationGeneric } from "convex/server";
-import type { Id } from "convex/values";
+import type { GenericId } from "convex/values";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import componentSchema from "../convex/schema";
 import { components, internal } from "../example/convex/_generated/api";
@@ -77,9 +77,9 @@ const componentModules = {
             string,
             unknown
           >;
-          const hop = row.scheduledId ? await ctx.db.system.get(row.scheduledId as Id<"_scheduled_functions">) : null;
+          const hop = row.scheduledId ? await ctx.db.system.get(row.scheduledId as GenericId<"_scheduled_functions">) : null;
           const pending = hop?.state.kind === "pending";
-          if (pending) await ctx.scheduler.cancel(row.scheduledId as Id<"_scheduled_functions">);
+          if (pending) await ctx.scheduler.cancel(row.scheduledId as GenericId<"_scheduled_functions">);
           const scheduledId =
             pending
               ? await ctx.scheduler.runAfter(0, makeFunctionReference<"mutation">("worker:tick"), {
