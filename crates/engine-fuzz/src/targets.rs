@@ -48,6 +48,9 @@ pub const API: &[&str] = &[
     "cursorPosition",
     "checkIndexWalk",
     "adoptPeer",
+    "jobStep",
+    "jobView",
+    "skipsStart",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -131,7 +134,10 @@ fn call_api(which: usize, input: &impl Input) -> String {
         18 => call(input, api::check_batch_size),
         19 => call(input, api::cursor_position),
         20 => call(input, api::check_index_walk),
-        _ => call(input, api::adopt_peer),
+        21 => call(input, api::adopt_peer),
+        22 => call(input, api::job_step),
+        23 => call(input, api::job_view),
+        _ => call(input, api::skips_start),
     }
 }
 
@@ -172,7 +178,10 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         18 => gen::check_batch_size_request(s),
         19 => gen::cursor_request(s),
         20 => gen::index_walk_request(s),
-        _ => gen::peer_row(s),
+        21 => gen::peer_row(s),
+        22 => gen::job_request(s),
+        23 => gen::job_view_request(s),
+        _ => gen::skip_start_request(s),
     }
 }
 
