@@ -58,6 +58,30 @@ describe("one engine call per batch", () => {
   });
 });
 
+describe("one engine call per batch of a versioned run", () => {
+  test("the run's batches each call the engine once, the deployed code's checksum included", async () => {
+    const t = deployment();
+    await seedTodos(t, 3_000);
+    const started = await t.mutation(internal.faults.start, { batchSize: 50 } as never);
+    expect(started.status).toBe("running");
+    // The first hop hashes the deployed code once; every later batch reuses it.
+    vi.runOnlyPendingTimers();
+    await t.finishInProgressScheduledFunctions();
+    const progress = async () => (await t.query(internal.faults.status, {})).activeRun!.items[0]!.progress!;
+    const before = (await progress()).batches;
+    const callsBefore = engineCalls();
+    for (let i = 0; i < 6; i++) {
+      vi.runOnlyPendingTimers();
+      await t.finishInProgressScheduledFunctions();
+    }
+    const calls = engineCalls() - callsBefore;
+    expect((await progress()).batches - before).toBe(6);
+    expect(calls).toBe(6);
+    await drain(t);
+    expect((await todos(t)).every((d) => d.counter === 1)).toBe(true);
+  });
+});
+
 /**
  * The component as deployed, plus one test-only module that rewrites the
  * stored workers into the shape an earlier version stored (no `position`,
