@@ -845,6 +845,9 @@ fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transiti
     if kind == FailureKind::Limit {
         next.batch_size = after_limit_failure(state.batch_size).unwrap_or(1);
         next.cheap_streak = 0;
+        // Growth never brings the chain back to the size that died (a
+        // time-out would kill it again): the ceiling drops with the size.
+        next.max_batch_size = next.max_batch_size.min(next.batch_size);
     }
     next.status = WorkerStatus::Failed;
     next.ended_ms = Some(now_ms);
@@ -1585,6 +1588,17 @@ mod tests {
                 inline: Inline::Never,
             }
         );
+        // Growth never takes it back to the size that died.
+        assert_eq!(resumed.state.max_batch_size, s.batch_size / 2);
+        let mut grown = resumed.state.clone();
+        for i in 0..6 {
+            grown = apply(
+                &grown,
+                &committed(grown.batch_size.into(), &format!("g{i}"), false),
+            )
+            .state;
+        }
+        assert!(grown.batch_size < s.batch_size, "{}", grown.batch_size);
     }
 
     #[test]
