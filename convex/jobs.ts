@@ -46,6 +46,11 @@ export type StartOptions = {
    * `lib:migrate` does; later batches are scheduled. Off for hops and series.
    */
   inline?: boolean;
+  /**
+   * The function is on trial: when the engine refuses it (its batch here
+   * failed), this error is thrown, rolling back the whole start.
+   */
+  onTrial?: (message: string) => Error;
 };
 
 /**
@@ -89,7 +94,7 @@ export async function startJob(
     inline: opts.inline ?? false,
     ...(ranges.length > 0 ? { ranges } : {}),
   };
-  await step(ctx, migration, rows, await withHops(ctx, rows), event, report, opts.limits, await transactionMetrics(ctx));
+  await step(ctx, migration, rows, await withHops(ctx, rows), event, report, opts.limits, await transactionMetrics(ctx), opts.onTrial);
 }
 
 /** Record a dead hop or take over a broken chain of a running migration; nothing else. */
@@ -174,6 +179,7 @@ async function step(
   report: RunReporter,
   limits?: Limits,
   metrics?: Metrics,
+  onTrial?: (message: string) => Error,
 ): Promise<void> {
   const t = engine.jobStep({
     workers,
@@ -182,8 +188,9 @@ async function step(
     ...(metrics ?? {}),
     ...(migration.versioned ? { versioned: migration.versioned.direction } : {}),
     hasNext: (migration.next?.length ?? 0) > 0,
+    onTrial: onTrial !== undefined,
   });
-  await perform(ctx, migration, rows, t.actions, report, limits);
+  await perform(ctx, migration, rows, t.actions, report, limits, onTrial);
 }
 
 async function perform(
@@ -193,6 +200,7 @@ async function perform(
   actions: JobAction[],
   report: RunReporter,
   limits?: Limits,
+  onTrial?: (message: string) => Error,
 ) {
   const current = new Map(rows.map((r) => [r.index, r]));
   // The hop each worker had before this step, for the cancels it asks for.
@@ -231,7 +239,7 @@ async function perform(
         break;
       }
       case "runInline":
-        await runBatch(ctx, migration, [...current.values()], action.index, action.batch, report, limits);
+        await runBatch(ctx, migration, [...current.values()], action.index, action.batch, report, limits, undefined, onTrial);
         break;
       case "began":
         await ctx.db.patch(migration._id, {
@@ -255,6 +263,8 @@ async function perform(
       case "warn":
         console.warn(`Migration ${migration.name} ${action.message}`);
         break;
+      case "refuse":
+        throw onTrial ? onTrial(action.message) : new Error(`Migration ${migration.name} was refused: ${action.message}`);
     }
   }
 }
@@ -299,6 +309,7 @@ async function runBatch(
   report: RunReporter,
   limits?: Limits,
   previousHopMs?: number,
+  onTrial?: (message: string) => Error,
 ): Promise<void> {
   const range = rows.find((r) => r.index === index)?.state.range;
   const startedMs = Date.now();
@@ -341,7 +352,7 @@ async function runBatch(
   // The batch touched only app tables: the rows read before it are current.
   // The metrics, read once, tell the engine the runtime's real limits, from
   // which it budgets the next hop.
-  await step(ctx, migration, rows, withoutHops(rows), event, report, limits, await transactionMetrics(ctx));
+  await step(ctx, migration, rows, withoutHops(rows), event, report, limits, await transactionMetrics(ctx), onTrial);
 }
 
 /** The batch function's arguments for one batch of one worker. */

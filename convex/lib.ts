@@ -206,10 +206,10 @@ async function startPeerProtocol(
     oneBatchOnly: args.oneBatchOnly ?? false,
     inline: true,
     ...(args.limits ? { limits: args.limits } : {}),
+    // Until it proved itself, a failed first batch refuses the whole start.
+    ...(proven ? {} : { onTrial: (message: string) => notAMigration(message) }),
   }, reportToRun);
-  const status = await statusOf(ctx, (await ctx.db.get(migration._id))!);
-  if (status.state === "failed" && !proven) throw notAMigration(status.error ?? refusal);
-  return status;
+  return await statusOf(ctx, (await ctx.db.get(migration._id))!);
 }
 
 /** The engine's check of a batch size and ceiling, in the peer's words first. */

@@ -295,6 +295,9 @@ pub enum JobAction {
     ReportToRun { event: RunEvent },
     /// Say this in the deployment's log.
     Warn { message: String },
+    /// Refuse the whole call (its writes roll back): a function on trial
+    /// failed, so it is no migration.
+    Refuse { message: String },
 }
 
 /// One event for one migration with all its workers.
@@ -326,6 +329,11 @@ pub struct JobRequest {
     /// A drop-in series goes on after this migration.
     #[serde(default)]
     pub has_next: bool,
+    /// The function is on trial (a hand-written mutation not yet seen to
+    /// speak the batch protocol): a failure in this step refuses the whole
+    /// start, so nothing of it is kept.
+    #[serde(default)]
+    pub on_trial: bool,
 }
 
 /// The migration's status after the event and what to do.
@@ -843,6 +851,16 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
             });
         }
     }
+    if req.on_trial && after == JobStatus::Failed && before != JobStatus::Failed {
+        let states: Vec<WorkerState> = work.workers.iter().map(|w| w.state.clone()).collect();
+        let message = progress::summarize(&states, now_ms)
+            .error
+            .map_or_else(|| "its first batch failed".to_string(), |e| e.message);
+        return Ok(JobTransition {
+            status: after,
+            actions: vec![JobAction::Refuse { message }],
+        });
+    }
     if after != before {
         settle(&work.workers, after, now_ms, req, &mut actions);
     }
@@ -1005,6 +1023,7 @@ mod tests {
             used: None,
             versioned: None,
             has_next: false,
+            on_trial: false,
         }
     }
 
@@ -1526,6 +1545,20 @@ mod tests {
         let hop = puts(&step(&req).unwrap())[0].2.clone().unwrap();
         // Half of the 300 KB the runtime allows, the rest kept for the hop's own reads.
         assert_eq!(hop.limits.bytes_read, 150_000);
+    }
+
+    #[test]
+    fn running_a_function_on_trial_that_fails_refuses_the_whole_call() {
+        let mut req = request(running(1), threw(0, "not a batch", None));
+        req.on_trial = true;
+        let t = step(&req).unwrap();
+        assert_eq!(t.actions.len(), 1);
+        assert!(
+            matches!(&t.actions[0], JobAction::Refuse { message } if message.contains("not a batch"))
+        );
+        // Once it proved itself, a failure is recorded like any other.
+        req.on_trial = false;
+        assert_eq!(settled(&step(&req).unwrap()), Some(JobOutcome::Failed));
     }
 
     // --- Succeeded ---

@@ -31,4 +31,10 @@ versioned?: Direction,
 /**
  * A drop-in series goes on after this migration.
  */
-hasNext: boolean, };
+hasNext: boolean, 
+/**
+ * The function is on trial (a hand-written mutation not yet seen to
+ * speak the batch protocol): a failure in this step refuses the whole
+ * start, so nothing of it is kept.
+ */
+onTrial: boolean, };
