@@ -1,11 +1,9 @@
 /**
  * The contract between the component and the app's batch function: the
  * arguments one batch gets, what it returns, and how a thrown error becomes
- * the facts the engine needs (message and failing document).
+ * the facts the engine judges (message, code and failing document).
  */
 import { ConvexError, v, type ObjectType } from "convex/values";
-import * as engine from "../js-shim/src/engine.js";
-import type { FailureKind } from "../js-shim/src/engine-types/FailureKind.js";
 import type { PagePosition } from "../js-shim/src/engine-types/PagePosition.js";
 import type { Usage } from "../js-shim/src/engine-types/Usage.js";
 import { vDirection, vKeyRange } from "./validators.js";
@@ -22,6 +20,11 @@ export const vBatchArgs = {
   next: v.optional(v.array(v.string())),
   reset: v.optional(v.boolean()),
   oneBatchOnly: v.optional(v.boolean()),
+  /**
+   * False when the cursor is the one the previous batch of the same chain
+   * returned, which needs no check against the table and index.
+   */
+  checkCursor: v.optional(v.boolean()),
   /** Only documents whose `_creationTime` falls in this range. */
   range: v.optional(vKeyRange),
   /** Describe the migration (defaults, workers, table bounds) instead of running a batch. */
@@ -133,8 +136,3 @@ export function failureFacts(error: unknown): { message: string; documentId?: st
   return { message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The facts of a failed batch with the engine's judgement of its kind. */
-export function classifyFailure(error: unknown): { kind: FailureKind; message: string; documentId?: string } {
-  const { code, ...facts } = failureFacts(error);
-  return { ...facts, kind: engine.classifyFailure({ message: facts.message, ...(code ? { code } : {}) }) };
-}

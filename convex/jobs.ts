@@ -1,32 +1,39 @@
 /**
- * Executes what the engine decides for a migration and its workers. Every
- * state change goes through `engine.workerStep`; this file only reads and
- * writes rows, calls the app's batch function and schedules the next hop.
+ * Carries out what the engine's job machine (`engine::job`) decides for a
+ * migration and its workers: reads the rows, calls `engine.jobStep` once per
+ * event, writes what it returns and performs its actions in order. A batch
+ * costs one engine call: its outcome, answered with the next batch.
  */
 import type { FunctionHandle } from "convex/server";
 import { ConvexError } from "convex/values";
 import * as engine from "../js-shim/src/engine.js";
-import type { WorkerAction as Action } from "../js-shim/src/engine-types/WorkerAction.js";
-import type { WorkerEvent as Event } from "../js-shim/src/engine-types/WorkerEvent.js";
+import type { BatchOutcome } from "../js-shim/src/engine-types/BatchOutcome.js";
+import type { BatchPlan } from "../js-shim/src/engine-types/BatchPlan.js";
+import type { JobAction } from "../js-shim/src/engine-types/JobAction.js";
+import type { JobEvent } from "../js-shim/src/engine-types/JobEvent.js";
+import type { JobWorker } from "../js-shim/src/engine-types/JobWorker.js";
 import type { KeyRange } from "../js-shim/src/engine-types/KeyRange.js";
 import type { Limits } from "../js-shim/src/engine-types/Limits.js";
+import type { RunEvent } from "../js-shim/src/engine-types/RunEvent.js";
 import type { Usage } from "../js-shim/src/engine-types/Usage.js";
-import type { WorkerState } from "../js-shim/src/engine-types/WorkerState.js";
 import { internal } from "./_generated/api.js";
-import { settleItem } from "./runs.js";
 import type { Doc, Id } from "./_generated/dataModel.js";
-import type { MutationCtx, QueryCtx } from "./_generated/server.js";
+import type { MutationCtx } from "./_generated/server.js";
 import {
-  classifyFailure,
+  failureFacts,
   isBatchResult,
   notABatch,
   type BatchArgs,
   MIGRATION_DESCRIPTION,
   type MigrationDescription,
 } from "./batchContract.js";
+import { versionRecord, withHops, withoutHops, workersOf } from "./store.js";
 
 export type StartOptions = {
+  /** Given with this start: overrides the size the workers learned. */
   batchSize?: number;
+  /** The migration's own size, for workers that start fresh. */
+  defaultBatchSize?: number;
   maxBatchSize?: number;
   adaptive?: boolean;
   cursor?: string | null;
@@ -39,142 +46,389 @@ export type StartOptions = {
    * `lib:migrate` does; later batches are scheduled. Off for hops and series.
    */
   inline?: boolean;
+  /**
+   * The function is on trial: when the engine refuses it (its batch here
+   * failed), this error is thrown, rolling back the whole start.
+   */
+  onTrial?: (message: string) => Error;
 };
 
-export async function migrationByName(ctx: QueryCtx, name: string) {
-  return await ctx.db
-    .query("migrations")
-    .withIndex("name", (q) => q.eq("name", name))
-    .unique();
-}
-
-export async function workersOf(ctx: QueryCtx, migration: Id<"migrations">) {
-  return await ctx.db
-    .query("workers")
-    .withIndex("migration", (q) => q.eq("migration", migration))
-    .collect();
-}
-
-function versionedTarget(migration: Doc<"migrations">): BatchArgs["versioned"] {
-  if (!migration.versioned) return undefined;
-  return {
-    migrationId: migration.versioned.migrationId,
-    direction: migration.versioned.direction,
-    runId: migration.versioned.run,
-  };
-}
-
-/** The batch function's arguments for one worker of one migration. */
-async function batchArgs(
-  ctx: QueryCtx,
-  migration: Doc<"migrations">,
-  state: WorkerState,
-  action: RunBatch,
-): Promise<BatchArgs> {
-  const target = versionedTarget(migration);
-  // A versioned batch carries the checksum its run planned with, so code
-  // redeployed mid-run is refused instead of silently mixed with the old.
-  const run = migration.versioned ? await ctx.db.get(migration.versioned.run) : null;
-  const checksum = run?.planned.find((p) => p.id === target?.migrationId)?.checksum;
-  return {
-    cursor: action.cursor ?? null,
-    // A hand-written peer-protocol function takes its own default unless a size was given.
-    batchSize: migration.protocol === "peer" ? migration.fixedBatchSize : action.batchSize,
-    dryRun: false,
-    oneBatchOnly: true,
-    ...(state.range ? { range: state.range } : {}),
-    ...(target ? { versioned: { ...target, ...(checksum ? { checksum } : {}) } } : {}),
-  };
-}
-
-type RunBatch = Extract<Action, { type: "runBatch" }>;
-
 /**
- * Start (or resume, or reset) every worker of a migration. Creates the
- * workers on first start, one per key range when parallelized.
+ * Where a versioned migration reports when it settles (the run executor's
+ * `reportToRun`): passed in, so the run and job executors need not import
+ * each other.
  */
-export async function startWorkers(
+export type RunReporter = (ctx: MutationCtx, migration: Doc<"migrations">, event: RunEvent) => Promise<void>;
+
+/** What a scheduled hop carries: the batch the engine planned for it. */
+export type HopArgs = {
+  migration: Id<"migrations">;
+  index: number;
+  hop: number;
+  batch: BatchPlan;
+  /** The hop that scheduled this one, whose record says when it completed. */
+  previous?: Id<"_scheduled_functions">;
+  limits?: Limits;
+};
+
+/** Start, resume or reset a migration; creates its workers on the first start. */
+export async function startJob(
   ctx: MutationCtx,
   migration: Doc<"migrations">,
   opts: StartOptions,
+  report: RunReporter,
 ): Promise<void> {
-  let workers = await workersOf(ctx, migration._id);
-  if (opts.reset && workers.length > 0) {
-    for (const w of workers) {
-      if (w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
-      await ctx.db.delete(w._id);
-    }
-    workers = [];
-  }
-  if (workers.length === 0) {
-    const ranges = await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism ?? 1);
-    for (const [index, range] of ranges.entries()) {
-      const inline = opts.inline === true && index === 0;
-      await applyEvent(ctx, migration, { index, state: undefined, range }, startEvent(opts, range), opts.limits, inline);
-    }
-    return;
-  }
-  for (const w of workers) {
-    const died = w.state.status === "inProgress" ? await deadHopError(ctx, w.scheduledId) : undefined;
-    if (died !== undefined) {
-      // Its last hop died whole and recorded nothing: record that first. The
-      // engine fails the worker (and stops its siblings); a later start
-      // resumes it, so a hop that keeps dying never loops.
-      const nowMs = Date.now();
-      await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, { type: "hopDied", nowMs, ...died }, opts.limits);
-      return;
-    }
-    const stalled = w.state.status === "inProgress" && !(await hopIsLive(ctx, w.scheduledId));
-    const inline = opts.inline === true && w.index === 0;
-    await applyEvent(ctx, migration, { index: w.index, state: w, range: undefined }, startEvent(opts, undefined, stalled), opts.limits, inline);
-  }
-}
-
-/**
- * The error a worker's last scheduled hop died with, when it failed as a
- * whole (Convex keeps it in the `_scheduled_functions` record): such a hop
- * recorded nothing, not even its own failure.
- */
-export async function deadHopError(
-  ctx: QueryCtx,
-  id: Id<"_scheduled_functions"> | undefined,
-): Promise<{ message?: string } | undefined> {
-  if (!id) return undefined;
-  const job = await ctx.db.system.get(id);
-  if (job?.state.kind !== "failed") return undefined;
-  // A runtime may keep no text (convex-test does not): the engine decides what that means.
-  const error = (job.state as { error?: unknown }).error;
-  return typeof error === "string" ? { message: error } : {};
-}
-
-/**
- * Whether a worker says it is running but no hop will carry it on (its
- * scheduled hop was canceled, failed or lost): a start resumes it.
- */
-export async function isStalled(ctx: QueryCtx, worker: Doc<"workers">): Promise<boolean> {
-  return worker.state.status === "inProgress" && !worker.state.oneBatchOnly && !(await hopIsLive(ctx, worker.scheduledId));
-}
-
-/** Whether a worker's next hop is still going to run (pending or running now). */
-export async function hopIsLive(ctx: QueryCtx, id: Id<"_scheduled_functions"> | undefined): Promise<boolean> {
-  if (!id) return false;
-  const job = await ctx.db.system.get(id);
-  return job !== null && (job.state.kind === "pending" || job.state.kind === "inProgress");
-}
-
-function startEvent(opts: StartOptions, range?: KeyRange, stalled = false): Event {
-  return {
+  const rows = await workersOf(ctx, migration._id);
+  // Ranges are split once, when the migration gets its workers.
+  const ranges = rows.length === 0 ? await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism ?? 1) : [];
+  const event: JobEvent = {
     type: "start",
     nowMs: Date.now(),
     ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    ...(opts.defaultBatchSize !== undefined ? { defaultBatchSize: opts.defaultBatchSize } : {}),
     ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}),
     ...(opts.adaptive !== undefined ? { adaptive: opts.adaptive } : {}),
     ...(typeof opts.cursor === "string" ? { cursor: opts.cursor } : {}),
     reset: opts.reset ?? false,
     oneBatchOnly: opts.oneBatchOnly ?? false,
+    inline: opts.inline ?? false,
+    ...(ranges.length > 0 ? { ranges } : {}),
+  };
+  await step(ctx, migration, rows, await withHops(ctx, rows), event, report, opts.limits, await transactionMetrics(ctx), opts.onTrial);
+}
+
+/** Record a dead hop or take over a broken chain of a running migration; nothing else. */
+export async function checkJob(ctx: MutationCtx, migration: Doc<"migrations">, report: RunReporter): Promise<void> {
+  const rows = await workersOf(ctx, migration._id);
+  await step(ctx, migration, rows, await withHops(ctx, rows), { type: "check", nowMs: Date.now() }, report);
+}
+
+/** Cancel every worker of a migration; takes effect between batches. */
+export async function cancelJob(ctx: MutationCtx, migration: Doc<"migrations">, report: RunReporter): Promise<void> {
+  const rows = await workersOf(ctx, migration._id);
+  await step(ctx, migration, rows, await withHops(ctx, rows), { type: "cancel", nowMs: Date.now() }, report);
+}
+
+/**
+ * Record that a migration could not start at all (its function is gone or no
+ * longer a migration): the engine fails it, so status says why.
+ */
+export async function refuseStart(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  message: string,
+  report: RunReporter,
+): Promise<void> {
+  const rows = await workersOf(ctx, migration._id);
+  await step(ctx, migration, rows, withoutHops(rows), { type: "startRefused", nowMs: Date.now(), message }, report);
+}
+
+/**
+ * A scheduled hop arrived. It finds its worker by the hop the engine said
+ * the worker waits for, so a stale hop finds nothing and does nothing.
+ */
+export async function hop(ctx: MutationCtx, args: HopArgs, report: RunReporter): Promise<void> {
+  const migration = await ctx.db.get(args.migration);
+  const own = await ctx.db
+    .query("workers")
+    .withIndex("hop", (q) => q.eq("migration", args.migration).eq("index", args.index).eq("state.nextHop", args.hop))
+    .unique();
+  if (!migration || !own) return;
+  const rows = await workersOf(ctx, migration._id);
+  await runBatch(ctx, migration, rows, args.index, args.batch, report, args.limits, await previousHopMs(ctx, own, args.previous));
+}
+
+/**
+ * How long the hop before this one ran. The clock stands still inside a
+ * transaction, so neither hop can time itself; but this hop was scheduled at
+ * the previous one's start, and the previous one's record says when it
+ * completed (where the runtime keeps that: convex-test only for failures).
+ */
+async function previousHopMs(
+  ctx: MutationCtx,
+  own: Doc<"workers">,
+  previous: Id<"_scheduled_functions"> | undefined,
+): Promise<number | undefined> {
+  const mine = own.scheduledId ? await ctx.db.system.get(own.scheduledId) : null;
+  const before = previous ? await ctx.db.system.get(previous) : null;
+  if (!mine || before?.completedTime === undefined) return undefined;
+  return before.completedTime - mine.scheduledTime;
+}
+
+/** A hop scheduled by an earlier version (by worker id and generation): the engine judges it. */
+export async function legacyHop(
+  ctx: MutationCtx,
+  args: { worker: Id<"workers">; generation: number; limits?: Limits },
+  report: RunReporter,
+): Promise<void> {
+  const worker = await ctx.db.get(args.worker);
+  const migration = worker && (await ctx.db.get(worker.migration));
+  if (!worker || !migration) return;
+  const rows = await workersOf(ctx, migration._id);
+  const event: JobEvent = { type: "tick", index: worker.index, generation: args.generation };
+  await step(ctx, migration, rows, withoutHops(rows), event, report, args.limits, await transactionMetrics(ctx));
+}
+
+/** Feed one event to the migration, then carry out what the engine returns. */
+async function step(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  rows: Doc<"workers">[],
+  workers: JobWorker[],
+  event: JobEvent,
+  report: RunReporter,
+  limits?: Limits,
+  metrics?: Metrics,
+  onTrial?: (message: string) => Error,
+): Promise<void> {
+  const t = engine.jobStep({
+    workers,
+    event,
+    ...(limits ? { limits } : {}),
+    ...(metrics ?? {}),
+    ...(migration.versioned ? { versioned: migration.versioned.direction } : {}),
+    hasNext: (migration.next?.length ?? 0) > 0,
+    onTrial: onTrial !== undefined,
+  });
+  await perform(ctx, migration, rows, t.actions, report, limits, onTrial);
+}
+
+async function perform(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  rows: Doc<"workers">[],
+  actions: JobAction[],
+  report: RunReporter,
+  limits?: Limits,
+  onTrial?: (message: string) => Error,
+) {
+  const current = new Map(rows.map((r) => [r.index, r]));
+  // The hop each worker had before this step, for the cancels it asks for.
+  const hops = new Map(rows.map((r) => [r.index, r.scheduledId]));
+  for (const action of actions) {
+    switch (action.type) {
+      case "put": {
+        const scheduledId = action.hop
+          ? await ctx.scheduler.runAfter(0, internal.worker.tick, {
+              migration: migration._id,
+              index: action.index,
+              hop: action.hop.generation,
+              batch: action.hop,
+              ...(current.get(action.index)?.scheduledId ? { previous: current.get(action.index)!.scheduledId } : {}),
+              ...(limits ? { limits } : {}),
+            })
+          : undefined;
+        const row = current.get(action.index);
+        if (row) {
+          await ctx.db.patch(row._id, { state: action.state, scheduledId });
+          current.set(action.index, { ...row, state: action.state, scheduledId });
+        } else {
+          const id = await ctx.db.insert("workers", {
+            migration: migration._id,
+            index: action.index,
+            state: action.state,
+            ...(scheduledId ? { scheduledId } : {}),
+          });
+          current.set(action.index, (await ctx.db.get(id))!);
+        }
+        break;
+      }
+      case "cancelHop": {
+        const id = hops.get(action.index);
+        if (id) await cancelScheduled(ctx, id);
+        break;
+      }
+      case "runInline":
+        await runBatch(ctx, migration, [...current.values()], action.index, action.batch, report, limits, undefined, onTrial);
+        break;
+      case "began":
+        await ctx.db.patch(migration._id, {
+          isDone: false,
+          latestEnd: undefined,
+          ...(action.latestStart !== undefined ? { latestStart: action.latestStart } : {}),
+        });
+        break;
+      case "settled":
+        await ctx.db.patch(migration._id, { isDone: action.isDone, latestEnd: action.latestEnd });
+        break;
+      case "startNext":
+        await continueSeries(ctx, migration);
+        break;
+      case "recordVersion":
+        await recordVersion(ctx, migration, action);
+        break;
+      case "reportToRun":
+        await report(ctx, migration, action.event);
+        break;
+      case "warn":
+        console.warn(`Migration ${migration.name} ${action.message}`);
+        break;
+      case "refuse":
+        throw onTrial ? onTrial(action.message) : new Error(`Migration ${migration.name} was refused: ${action.message}`);
+    }
+  }
+}
+
+/** Store a versioned migration's state in its record, with what its run planned. */
+async function recordVersion(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  action: Extract<JobAction, { type: "recordVersion" }>,
+) {
+  const item = migration.versioned;
+  // The engine records versions only of a versioned run's items.
+  if (!item) return;
+  const record = await versionRecord(ctx, item.migrationId);
+  const fields = {
+    state: action.state,
+    description: item.description ?? record?.description ?? "",
+    checksum: item.checksum ?? record?.checksum ?? "",
+    // The form travels with the value it describes; none (form 1) unsets it.
+    checksumForm: item.checksum !== undefined ? item.checksumForm : record?.checksumForm,
+    lastDirection: item.direction,
+    lastRun: item.run,
+    updatedAt: Date.now(),
+    ...(action.appliedAt !== undefined ? { appliedAt: action.appliedAt } : {}),
+    ...(action.rolledBackAt !== undefined ? { rolledBackAt: action.rolledBackAt } : {}),
+  };
+  if (record) await ctx.db.patch(record._id, fields);
+  else await ctx.db.insert("versions", { migrationId: item.migrationId, ...fields });
+}
+
+/**
+ * Run one batch of the app's function as a nested mutation under the limits
+ * the engine planned, then feed its outcome back. A batch that throws rolls
+ * back alone; its error goes to the engine as thrown.
+ */
+async function runBatch(
+  ctx: MutationCtx,
+  migration: Doc<"migrations">,
+  rows: Doc<"workers">[],
+  index: number,
+  plan: BatchPlan,
+  report: RunReporter,
+  limits?: Limits,
+  previousHopMs?: number,
+  onTrial?: (message: string) => Error,
+): Promise<void> {
+  const range = rows.find((r) => r.index === index)?.state.range;
+  const startedMs = Date.now();
+  let outcome: BatchOutcome;
+  let refusal: Error | undefined;
+  try {
+    const result: unknown = await ctx.runMutation(handleOf(migration) as FunctionHandle<"mutation">, batchArgs(migration, range, plan), {
+      transactionLimits: toTransactionLimits(plan.limits),
+    });
+    // Not an outcome of a batch: refused, rolling back this whole transaction.
+    if (!isBatchResult(result)) throw (refusal = notABatch(migration.name, result));
+    outcome = {
+      type: "committed",
+      processed: result.processed,
+      updated: result.updated ?? result.processed,
+      cursor: result.continueCursor,
+      isDone: result.isDone,
+      ...(result.usage ? { usage: result.usage } : {}),
+      ...(result.position ? { position: result.position } : {}),
+    };
+  } catch (error) {
+    if (error === refusal) throw error;
+    const facts = failureFacts(error);
+    outcome = {
+      type: "threw",
+      message: facts.message,
+      ...(facts.code ? { code: facts.code } : {}),
+      ...(facts.documentId ? { documentId: facts.documentId } : {}),
+    };
+  }
+  const event: JobEvent = {
+    type: "batchDone",
+    index,
+    nowMs: Date.now(),
+    outcome,
+    budget: plan.limits,
+    elapsedMs: Date.now() - startedMs,
+    ...(previousHopMs !== undefined ? { previousHopMs } : {}),
+  };
+  // The batch touched only app tables: the rows read before it are current.
+  // The metrics, read once, tell the engine the runtime's real limits, from
+  // which it budgets the next hop.
+  await step(ctx, migration, rows, withoutHops(rows), event, report, limits, await transactionMetrics(ctx), onTrial);
+}
+
+/** The batch function's arguments for one batch of one worker. */
+function batchArgs(migration: Doc<"migrations">, range: KeyRange | undefined, plan: BatchPlan): BatchArgs {
+  const item = migration.versioned;
+  return {
+    cursor: plan.cursor ?? null,
+    // A hand-written peer-protocol function takes its own default unless a size was given.
+    batchSize: migration.protocol === "peer" ? migration.fixedBatchSize : plan.batchSize,
+    dryRun: false,
+    oneBatchOnly: true,
+    // A hand-written peer-protocol function takes only the peer's arguments.
+    ...(plan.checkCursor || migration.protocol === "peer" ? {} : { checkCursor: false }),
     ...(range ? { range } : {}),
-    ...(stalled ? { stalled } : {}),
-  } as Event;
+    // A versioned batch carries the checksum its run planned with (stored
+    // when the item started), so code redeployed mid-run is refused.
+    ...(item
+      ? {
+          versioned: {
+            migrationId: item.migrationId,
+            direction: item.direction,
+            runId: item.run,
+            ...(item.checksum ? { checksum: item.checksum } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+type Metrics = { used: Usage; remaining: Usage };
+
+/**
+ * What this transaction has used and has left of each limit, when the
+ * runtime reports it, read once per call of the engine: a batch run inside
+ * it is budgeted from what is left, so the component can always record the
+ * outcome (a rolled-back batch's reads still count here), and the two
+ * together are the runtime's limits, which budget the next hop.
+ */
+async function transactionMetrics(ctx: MutationCtx): Promise<Metrics | undefined> {
+  try {
+    const m = await ctx.meta.getTransactionMetrics();
+    type Metric = { used: number; remaining: number } | undefined;
+    const pick = (key: "used" | "remaining"): Usage => {
+      const n = (metric: Metric) => Math.max(0, Math.floor(metric?.[key] ?? 0));
+      return {
+        documentsRead: n(m.documentsRead),
+        bytesRead: n(m.bytesRead),
+        documentsWritten: n(m.documentsWritten),
+        bytesWritten: n(m.bytesWritten),
+        databaseQueries: n(m.databaseQueries),
+      };
+    };
+    return { used: pick("used"), remaining: pick("remaining") };
+  } catch {
+    return undefined;
+  }
+}
+
+function toTransactionLimits(limits: Limits) {
+  return {
+    documentsRead: limits.documentsRead,
+    bytesRead: limits.bytesRead,
+    documentsWritten: limits.documentsWritten,
+    bytesWritten: limits.bytesWritten,
+    databaseQueries: limits.databaseQueries,
+  };
+}
+
+/**
+ * Cancel a hop that has not started. One already running is left alone: its
+ * worker no longer waits for it, so it finds nothing and does nothing (and
+ * convex-test refuses a job canceled mid-run).
+ */
+async function cancelScheduled(ctx: MutationCtx, id: Id<"_scheduled_functions">) {
+  const job = await ctx.db.system.get(id);
+  if (job?.state.kind === "pending") await ctx.scheduler.cancel(id);
 }
 
 /**
@@ -198,290 +452,27 @@ export async function describe(
   return described as MigrationDescription;
 }
 
-/** Start options from what the migration function says of itself. */
+/**
+ * Start options from what the migration function says of itself. Its batch
+ * size is the size fresh workers start with, never one that overrides what
+ * a resumed worker learned.
+ */
 export function defaultsFrom(d: MigrationDescription): StartOptions {
   return {
-    batchSize: d.batchSize,
+    defaultBatchSize: d.batchSize,
     ...(d.maxBatchSize !== undefined ? { maxBatchSize: d.maxBatchSize } : {}),
     ...(d.adaptive !== undefined ? { adaptive: d.adaptive } : {}),
     parallelism: d.workers,
   };
 }
 
-async function rangesFor(
-  ctx: MutationCtx,
-  migration: Doc<"migrations">,
-  parallelism: number,
-): Promise<(KeyRange | undefined)[]> {
-  if (parallelism <= 1) return [undefined];
-  const { bounds } = await describe(ctx, handleOf(migration), versionedTarget(migration));
-  if (bounds === null) return [undefined];
+async function rangesFor(ctx: MutationCtx, migration: Doc<"migrations">, parallelism: number): Promise<KeyRange[]> {
+  if (parallelism <= 1) return [];
+  const item = migration.versioned;
+  const versioned = item ? { migrationId: item.migrationId, direction: item.direction, runId: item.run } : undefined;
+  const { bounds } = await describe(ctx, handleOf(migration), versioned);
+  if (bounds === null) return [];
   return engine.splitRange({ lo: bounds.lo, hi: bounds.hi, parts: parallelism });
-}
-
-type WorkerRef = { index: number; state: Doc<"workers"> | undefined; range: KeyRange | undefined };
-
-/** Feed one event to one worker, store the new state, then act on it. */
-async function applyEvent(
-  ctx: MutationCtx,
-  migration: Doc<"migrations">,
-  worker: WorkerRef,
-  event: Event,
-  limits?: Limits,
-  inline = false,
-): Promise<Action> {
-  const t = engine.workerStep({
-    ...(worker.state ? { state: worker.state.state } : {}),
-    event,
-    ...(limits ? { limits } : {}),
-  });
-  if (t.action.type === "nothing") return t.action;
-  let row = worker.state;
-  if (row) {
-    await ctx.db.patch(row._id, { state: t.state, scheduledId: undefined });
-    row = { ...row, state: t.state, scheduledId: undefined };
-  } else {
-    const id = await ctx.db.insert("workers", { migration: migration._id, index: worker.index, state: t.state });
-    row = (await ctx.db.get(id))!;
-  }
-  await act(ctx, migration, row, t.action, limits, inline);
-  return t.action;
-}
-
-/** Carry out one action the engine returned for one worker. */
-async function act(
-  ctx: MutationCtx,
-  migration: Doc<"migrations">,
-  worker: Doc<"workers">,
-  action: Action,
-  limits?: Limits,
-  inline = false,
-): Promise<void> {
-  switch (action.type) {
-    case "runBatch":
-      // The engine says where the batch may run; `inline` says whether this
-      // call is a start, whose transaction may carry the first batch.
-      if (action.inline === "always" || (inline && action.inline === "allowed")) {
-        await runBatch(ctx, migration, worker, action, limits);
-      } else {
-        const scheduledId = await ctx.scheduler.runAfter(0, internal.worker.tick, {
-          worker: worker._id,
-          generation: action.generation,
-          ...(limits ? { limits } : {}),
-        });
-        await ctx.db.patch(worker._id, { scheduledId });
-      }
-      return;
-    case "finish":
-      await finishIfAllDone(ctx, migration);
-      return;
-    case "fail":
-      await stopSiblings(ctx, migration, worker, "halt");
-      await onMigrationSettled(ctx, migration, "failed", action.failure.message);
-      return;
-    case "cancelJob":
-      console.warn(`Migration ${migration.name} stopped as canceled: ${action.reason}`);
-      await stopSiblings(ctx, migration, worker, "cancelRequested");
-      await onMigrationSettled(ctx, migration, "canceled", action.reason);
-      return;
-    case "stop":
-    case "nothing":
-      return;
-  }
-}
-
-/**
- * Run one batch of the app's function as a nested mutation under limits
- * that leave room for this transaction's own writes, then feed the outcome
- * back to the engine. A batch that throws rolls back alone.
- */
-export async function runBatch(
-  ctx: MutationCtx,
-  migration: Doc<"migrations">,
-  worker: Doc<"workers">,
-  action: RunBatch,
-  limits?: Limits,
-): Promise<void> {
-  const remaining = await remainingInTransaction(ctx);
-  const nested = engine.batchLimits({ ...(limits ? { limits } : {}), ...(remaining ? { remaining } : {}) });
-  const startedMs = Date.now();
-  let event: Event;
-  let refusal: Error | undefined;
-  try {
-    const result: unknown = await ctx.runMutation(
-      handleOf(migration) as FunctionHandle<"mutation">,
-      await batchArgs(ctx, migration, worker.state, action),
-      { transactionLimits: toTransactionLimits(nested) },
-    );
-    // Not an outcome of a batch: refused, rolling back this whole transaction.
-    if (!isBatchResult(result)) throw (refusal = notABatch(migration.name, result));
-    event = {
-      type: "batchCommitted",
-      nowMs: Date.now(),
-      processed: result.processed,
-      updated: result.updated ?? result.processed,
-      cursor: result.continueCursor,
-      isDone: result.isDone,
-      elapsedMs: Date.now() - startedMs,
-      ...(result.usage ? { usage: result.usage } : {}),
-      budget: nested,
-      ...(result.position ? { position: result.position } : {}),
-    };
-  } catch (error) {
-    if (error === refusal) throw error;
-    const failure = classifyFailure(error);
-    event = {
-      type: "batchFailed",
-      nowMs: Date.now(),
-      kind: failure.kind,
-      message: failure.message,
-      ...(failure.documentId ? { documentId: failure.documentId } : {}),
-    };
-  }
-  await applyEvent(ctx, migration, { index: worker.index, state: worker, range: undefined }, event, limits);
-}
-
-/**
- * What this transaction has left of each limit, when the runtime reports
- * it: the nested batch is budgeted from it, so the component can always
- * record the batch's outcome (a rolled-back batch's reads still count here).
- */
-async function remainingInTransaction(ctx: MutationCtx): Promise<Usage | undefined> {
-  try {
-    const m = await ctx.meta.getTransactionMetrics();
-    const left = (metric: { remaining: number } | undefined) => Math.max(0, Math.floor(metric?.remaining ?? 0));
-    return {
-      documentsRead: left(m.documentsRead),
-      bytesRead: left(m.bytesRead),
-      documentsWritten: left(m.documentsWritten),
-      bytesWritten: left(m.bytesWritten),
-      databaseQueries: left(m.databaseQueries),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function toTransactionLimits(limits: Limits) {
-  return {
-    documentsRead: limits.documentsRead,
-    bytesRead: limits.bytesRead,
-    documentsWritten: limits.documentsWritten,
-    bytesWritten: limits.bytesWritten,
-    databaseQueries: limits.databaseQueries,
-  };
-}
-
-/** A scheduled hop arrived for a worker. */
-export async function tick(
-  ctx: MutationCtx,
-  workerId: Id<"workers">,
-  generation: number,
-  limits?: Limits,
-): Promise<void> {
-  const worker = await ctx.db.get(workerId);
-  if (!worker) return;
-  const migration = await ctx.db.get(worker.migration);
-  if (!migration) return;
-  const t = engine.workerStep({
-    state: worker.state,
-    event: { type: "tick", generation },
-    ...(limits ? { limits } : {}),
-  });
-  if (t.action.type !== "runBatch") return;
-  await ctx.db.patch(worker._id, { scheduledId: undefined });
-  await runBatch(ctx, migration, { ...worker, scheduledId: undefined }, t.action, limits);
-}
-
-/**
- * Record that a migration could not start at all (its function is gone or no
- * longer a migration): the engine fails its first worker, so status says why.
- */
-export async function refuseStart(ctx: MutationCtx, migration: Doc<"migrations">, message: string): Promise<void> {
-  const [first] = (await workersOf(ctx, migration._id)).sort((a, b) => a.index - b.index);
-  await applyEvent(
-    ctx,
-    migration,
-    { index: first?.index ?? 0, state: first, range: undefined },
-    { type: "startRefused", nowMs: Date.now(), message },
-  );
-}
-
-/** Cancel every worker of a migration; takes effect between batches. */
-export async function cancelWorkers(ctx: MutationCtx, migration: Doc<"migrations">): Promise<boolean> {
-  let canceled = false;
-  for (const w of await workersOf(ctx, migration._id)) {
-    const action = await applyEvent(
-      ctx,
-      migration,
-      { index: w.index, state: w, range: undefined },
-      { type: "cancelRequested", nowMs: Date.now() },
-    );
-    if (action.type !== "nothing") {
-      canceled = true;
-      if (w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
-    }
-  }
-  if (canceled) await onMigrationSettled(ctx, migration, "canceled");
-  return canceled;
-}
-
-/**
- * Stop every other worker of a migration: `halt` pauses them after a
- * sibling failed (they resume from their cursors), `cancelRequested` cancels
- * them with the migration.
- */
-async function stopSiblings(
-  ctx: MutationCtx,
-  migration: Doc<"migrations">,
-  origin: Doc<"workers">,
-  type: "halt" | "cancelRequested",
-) {
-  for (const w of await workersOf(ctx, migration._id)) {
-    if (w._id === origin._id) continue;
-    const action = await applyEvent(
-      ctx,
-      migration,
-      { index: w.index, state: w, range: undefined },
-      { type, nowMs: Date.now() },
-    );
-    if (action.type !== "nothing" && w.scheduledId) await cancelScheduled(ctx, w.scheduledId);
-  }
-}
-
-/**
- * Cancel a hop that has not started. One already running is left alone: the
- * caller has bumped the worker's generation, so that hop finds itself stale
- * and does nothing (and convex-test refuses a job canceled mid-run).
- */
-async function cancelScheduled(ctx: MutationCtx, id: Id<"_scheduled_functions">) {
-  const job = await ctx.db.system.get(id);
-  if (job?.state.kind === "pending") await ctx.scheduler.cancel(id);
-}
-
-async function finishIfAllDone(ctx: MutationCtx, migration: Doc<"migrations">) {
-  const workers = await workersOf(ctx, migration._id);
-  const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
-  if (summary.status !== "success") return;
-  await ctx.db.patch(migration._id, { isDone: true, latestEnd: Date.now() });
-  await onMigrationSettled(ctx, { ...migration, isDone: true }, "success");
-}
-
-/**
- * What happens after a migration settles: the drop-in API starts the next
- * migration of its series; a versioned migration reports to its run.
- */
-async function onMigrationSettled(
-  ctx: MutationCtx,
-  migration: Doc<"migrations">,
-  outcome: "success" | "failed" | "canceled",
-  message?: string,
-) {
-  if (migration.versioned) {
-    await settleItem(ctx, migration, outcome, message);
-    return;
-  }
-  if (outcome === "success") await continueSeries(ctx, migration);
 }
 
 /** Start the next migration of a drop-in series, if there is one. */

@@ -21,16 +21,10 @@ import {
   type DryRunOutcome,
   type MigrationDescription,
 } from "./batchContract.js";
-import {
-  assertHandle,
-  cancelWorkers,
-  continueSeries,
-  defaultsFrom,
-  describe,
-  migrationByName,
-  startWorkers,
-} from "./jobs.js";
+import { assertHandle, cancelJob, continueSeries, defaultsFrom, describe, startJob } from "./jobs.js";
 import { adoptPeerRow, isPeerHop, isPeerRow } from "./peer.js";
+import { reportToRun } from "./runs.js";
+import { migrationByName } from "./store.js";
 import { neverRun, statusOf } from "./status.js";
 import { vLimits, vMigrationStatus, type MigrationStatus } from "./validators.js";
 
@@ -122,7 +116,15 @@ export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promi
   const existing = found && !args.dryRun ? await adoptPeerRow(ctx, found) : found;
   // The peer's hop resumes at the cursor its row saved: that is no new starting point.
   const cursor = found && isPeerRow(found) && args.cursor === found.cursor ? undefined : args.cursor;
-  if (existing?.isDone && !args.reset && cursor == null && !args.dryRun) {
+  const skipped =
+    existing !== null &&
+    engine.skipsStart({
+      isDone: existing.isDone,
+      reset: args.reset ?? false,
+      cursorGiven: typeof cursor === "string",
+      dryRun: args.dryRun,
+    });
+  if (existing && skipped) {
     // Completed migrations are skipped before their function is called; a series moves on.
     await ctx.db.patch(existing._id, {
       fnHandle: args.fnHandle,
@@ -150,9 +152,10 @@ export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promi
   // It describes itself now: whatever ran under this name before by the peer's protocol is replaced.
   if (upserted.protocol) await ctx.db.patch(upserted._id, { protocol: undefined, fixedBatchSize: undefined });
   const migration = upserted.protocol ? (await ctx.db.get(upserted._id))! : upserted;
-  await startWorkers(ctx, migration, {
+  await startJob(ctx, migration, {
     ...defaultsFrom(described),
-    batchSize,
+    // Only a size given with this start overrides what workers learned.
+    ...(args.batchSize !== undefined ? { batchSize: args.batchSize } : {}),
     ...(args.maxBatchSize !== undefined ? { maxBatchSize: args.maxBatchSize } : {}),
     ...(args.adaptive !== undefined ? { adaptive: args.adaptive } : {}),
     ...(args.workers !== undefined ? { parallelism: args.workers } : {}),
@@ -161,7 +164,7 @@ export async function startMigration(ctx: MutationCtx, args: MigrateArgs): Promi
     oneBatchOnly: args.oneBatchOnly ?? false,
     inline: true,
     ...(args.limits ? { limits: args.limits } : {}),
-  });
+  }, reportToRun);
   return await statusOf(ctx, (await ctx.db.get(migration._id))!);
 }
 
@@ -194,7 +197,7 @@ async function startPeerProtocol(
   }
   const migration = await upsert(ctx, args, 1);
   await ctx.db.patch(migration._id, { protocol: "peer", fixedBatchSize: args.batchSize });
-  await startWorkers(ctx, (await ctx.db.get(migration._id))!, {
+  await startJob(ctx, (await ctx.db.get(migration._id))!, {
     ...(args.batchSize !== undefined ? { batchSize: args.batchSize, maxBatchSize: args.batchSize } : {}),
     adaptive: false,
     parallelism: 1,
@@ -203,10 +206,10 @@ async function startPeerProtocol(
     oneBatchOnly: args.oneBatchOnly ?? false,
     inline: true,
     ...(args.limits ? { limits: args.limits } : {}),
-  });
-  const status = await statusOf(ctx, (await ctx.db.get(migration._id))!);
-  if (status.state === "failed" && !proven) throw notAMigration(status.error ?? refusal);
-  return status;
+    // Until it proved itself, a failed first batch refuses the whole start.
+    ...(proven ? {} : { onTrial: (message: string) => notAMigration(message) }),
+  }, reportToRun);
+  return await statusOf(ctx, (await ctx.db.get(migration._id))!);
 }
 
 /** The engine's check of a batch size and ceiling, in the peer's words first. */
@@ -253,7 +256,6 @@ async function upsert(
   describedWorkers: number,
 ): Promise<Doc<"migrations">> {
   const existing = await migrationByName(ctx, args.name);
-  const restart = args.reset || typeof args.cursor === "string";
   if (!existing) {
     const id = await ctx.db.insert("migrations", {
       name: args.name,
@@ -269,7 +271,6 @@ async function upsert(
   await ctx.db.patch(existing._id, {
     fnHandle: args.fnHandle,
     ...(args.next ? { next: args.next, resetNext: args.reset ? true : undefined } : {}),
-    ...(restart ? { isDone: false, latestStart: Date.now(), latestEnd: undefined } : {}),
   });
   return (await ctx.db.get(existing._id))!;
 }
@@ -364,7 +365,7 @@ export const cancel = mutation({
           "leaves it alone. Cancel the run with `npx convex-migrate cancel` (or your versioned `cancel` function).",
       });
     }
-    await cancelWorkers(ctx, migration);
+    await cancelJob(ctx, migration, reportToRun);
     return await statusOf(ctx, (await ctx.db.get(migration._id))!);
   },
 });
@@ -402,7 +403,7 @@ export const cancelAll = mutation({
     const rows: MigrationStatus[] = [];
     for (const row of open) {
       const m = await adoptPeerRow(ctx, row);
-      await cancelWorkers(ctx, m);
+      await cancelJob(ctx, m, reportToRun);
       rows.push(await statusOf(ctx, (await ctx.db.get(m._id))!));
     }
     return rows;
@@ -424,7 +425,7 @@ export const clearAll = mutation({
     for (const row of old) {
       // A peer row is adopted first, so its pending hop is stopped with it.
       const m = await adoptPeerRow(ctx, row);
-      await cancelWorkers(ctx, m);
+      await cancelJob(ctx, m, reportToRun);
       for (const w of await ctx.db
         .query("workers")
         .withIndex("migration", (q) => q.eq("migration", m._id))

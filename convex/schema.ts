@@ -52,7 +52,19 @@ export default defineSchema({
     processed: v.optional(v.number()),
     /** For versioned migrations: which run, migration id and direction. */
     versioned: v.optional(
-      v.object({ run: v.id("runs"), migrationId: v.string(), direction: vDirection }),
+      v.object({
+        run: v.id("runs"),
+        migrationId: v.string(),
+        direction: vDirection,
+        /**
+         * What the run planned for this migration, stored when it started
+         * (absent in rows written before): every batch carries the checksum,
+         * the version record takes all three.
+         */
+        checksum: v.optional(v.string()),
+        checksumForm: v.optional(v.number()),
+        description: v.optional(v.string()),
+      }),
     ),
   })
     .index("name", ["name"])
@@ -64,7 +76,10 @@ export default defineSchema({
     index: v.number(),
     state: vWorkerState,
     scheduledId: v.optional(v.id("_scheduled_functions")),
-  }).index("migration", ["migration", "index"]),
+  })
+    .index("migration", ["migration", "index"])
+    // A hop finds its worker by the hop the worker waits for: a stale hop finds none.
+    .index("hop", ["migration", "index", "state.nextHop"]),
 
   /** One row per versioned migration id ever started on this deployment. */
   versions: defineTable({

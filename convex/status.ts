@@ -5,8 +5,8 @@
 import * as engine from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import type { QueryCtx } from "./_generated/server.js";
-import { deadHopError, isStalled, workersOf } from "./jobs.js";
 import { isPeerRow, peerWorkers } from "./peer.js";
+import { withHops, workersOf } from "./store.js";
 import type { MigrationStatus } from "./validators.js";
 
 /** The drop-in vocabulary for the engine's aggregate worker status. */
@@ -23,8 +23,11 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
   workers.sort((a, b) => a.index - b.index);
   const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
   const state = workers.length === 0 ? "unknown" : DROP_IN_STATE[summary.status];
-  const error = summary.error ?? (await deadHopFailure(ctx, workers));
-  const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
+  const view = engine.jobView({ workers: await withHops(ctx, workers) });
+  // A running worker whose last hop died whole has recorded nothing yet; the
+  // hop's error is the status's error until the next start records it.
+  const error = summary.error ?? (view.deadHop !== undefined ? { message: view.deadHop, documentId: undefined } : undefined);
+  const stalled = view.stalled;
   return {
     name: migration.name,
     cursor: migration.isDone ? null : (summary.cursor ?? null),
@@ -60,22 +63,6 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
         }
       : {}),
   };
-}
-
-/**
- * A running worker whose last hop died whole has recorded nothing yet; its
- * hop's error is the status's error until the next start records it.
- */
-export async function deadHopFailure(ctx: QueryCtx, workers: Doc<"workers">[]) {
-  for (const w of workers) {
-    if (w.state.status !== "inProgress") continue;
-    const died = await deadHopError(ctx, w.scheduledId);
-    if (died !== undefined) {
-      const why = died.message ?? "its scheduled function failed, with no error text kept";
-      return { message: `its last batch died and recorded nothing: ${why}. Start it again to record the failure.`, documentId: undefined };
-    }
-  }
-  return undefined;
 }
 
 /** The row for a name that was never run (the peer answers the same way). */

@@ -82,6 +82,8 @@ export const vWorkerState = v.object({
   range: v.optional(vKeyRange),
   position: v.optional(vKeyPosition),
   lastHopDied: v.optional(v.boolean()),
+  nextHop: v.optional(v.number()),
+  lastBatchProcessed: v.optional(v.number()),
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */

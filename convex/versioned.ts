@@ -7,9 +7,9 @@ import * as engine from "../js-shim/src/fullEngine.js";
 import type { AppliedRecord } from "../js-shim/src/engine-types/AppliedRecord.js";
 import type { Doc } from "./_generated/dataModel.js";
 import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server.js";
-import { assertHandle, cancelWorkers, isStalled, migrationByName, startWorkers, workersOf } from "./jobs.js";
-import { activeRun, jobName, stepRun, versionRecord } from "./runs.js";
-import { deadHopFailure } from "./status.js";
+import { assertHandle, cancelJob, checkJob } from "./jobs.js";
+import { reportToRun, stepRun } from "./runs.js";
+import { activeRun, jobName, migrationByName, versionRecord, withHops, workersOf } from "./store.js";
 import { CONVEX_MIGRATE_VERSION } from "./version.js";
 import {
   vDirection,
@@ -87,7 +87,7 @@ export const start = mutation({
         alreadyRunning: true,
         plan: active.state.items.map((i) => ({
           id: i.id,
-          direction: i.direction as "up" | "down",
+          direction: i.direction,
           table: "",
           resume: false,
           hasDown: decision.manifest.some((m) => m.id === i.id && m.down !== undefined),
@@ -142,16 +142,14 @@ export const start = mutation({
 
 /**
  * The active run's current migration goes on from its cursor if its chain
- * broke (its scheduled batch was canceled or lost). A live chain is left
- * alone, so this never makes a second writer.
+ * broke (its scheduled batch was canceled or lost), and a hop that died is
+ * recorded. The engine leaves a live chain alone, so this never makes a
+ * second writer.
  */
 async function resumeStalled(ctx: MutationCtx, run: Doc<"runs">) {
   const item = run.state.current !== undefined ? run.state.items[run.state.current] : undefined;
-  const job = item ? await migrationByName(ctx, jobName(item.id, item.direction as "up" | "down")) : null;
-  if (!job) return;
-  const workers = await workersOf(ctx, job._id);
-  const stalled = await Promise.all(workers.map((w) => isStalled(ctx, w)));
-  if (stalled.some(Boolean)) await startWorkers(ctx, job, {});
+  const job = item ? await migrationByName(ctx, jobName(item.id, item.direction)) : null;
+  if (job) await checkJob(ctx, job, reportToRun);
 }
 
 const vProgress = v.object({
@@ -203,7 +201,7 @@ const vRunView = v.object({
 async function runView(ctx: QueryCtx, run: Doc<"runs">) {
   const items = await Promise.all(
     run.state.items.map(async (item) => {
-      const live = item.status === "running" ? await progressOf(ctx, jobName(item.id, item.direction as "up" | "down")) : undefined;
+      const live = item.status === "running" ? await progressOf(ctx, jobName(item.id, item.direction)) : undefined;
       return {
         id: item.id,
         direction: item.direction,
@@ -247,11 +245,10 @@ async function progressOf(ctx: QueryCtx, name: string) {
   const workers = await workersOf(ctx, migration._id);
   if (workers.length === 0) return undefined;
   const { progress, estimate } = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
-  const stalled = (await Promise.all(workers.map((w) => isStalled(ctx, w)))).some(Boolean);
-  const died = await deadHopFailure(ctx, workers);
+  const view = engine.jobView({ workers: await withHops(ctx, workers) });
   return {
-    ...(stalled ? { stalled: true } : {}),
-    ...(died ? { error: died.message } : {}),
+    ...(view.stalled ? { stalled: true } : {}),
+    ...(view.deadHop !== undefined ? { error: view.deadHop } : {}),
     processed: progress.processed,
     updated: progress.updated,
     batches: progress.batches,
@@ -336,12 +333,12 @@ export const cancel = mutation({
       return { canceled: false, message: "No run is active; nothing to cancel." };
     }
     const item = run.state.current !== undefined ? run.state.items[run.state.current] : undefined;
-    const job = item ? await migrationByName(ctx, jobName(item.id, item.direction as "up" | "down")) : null;
-    const stoppedWorkers = job ? await cancelWorkers(ctx, job) : false;
-    if (!stoppedWorkers) {
-      // Between two migrations: no worker to stop, so end the run here.
-      await stepRun(ctx, run, { type: "cancelRequested", nowMs: Date.now() });
-    }
+    const job = item ? await migrationByName(ctx, jobName(item.id, item.direction)) : null;
+    // The job reports its cancel to the run; between two migrations there is
+    // no job to stop, and the run's own cancel ends it (the engine answers
+    // nothing when the job's report already did).
+    if (job) await cancelJob(ctx, job, reportToRun);
+    await stepRun(ctx, (await ctx.db.get(run._id))!, { type: "cancelRequested", nowMs: Date.now() });
     return { canceled: true, runId: run._id, message: `Run ${run._id} canceled; start resumes it.` };
   },
 });

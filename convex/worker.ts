@@ -4,8 +4,10 @@ import { ConvexError, v } from "convex/values";
 import { internalMutation } from "./_generated/server.js";
 import { internal } from "./_generated/api.js";
 import { DRY_RUN, PEER_PROBE, failureFacts, isBatchResult } from "./batchContract.js";
-import { migrationByName, refuseStart, tick as runTick } from "./jobs.js";
+import { hop, legacyHop, refuseStart } from "./jobs.js";
 import { startMigration } from "./lib.js";
+import { reportToRun } from "./runs.js";
+import { migrationByName } from "./store.js";
 import { vLimits } from "./validators.js";
 
 const vSeriesEntry = {
@@ -15,12 +17,39 @@ const vSeriesEntry = {
   reset: v.optional(v.boolean()),
 };
 
-/** One hop of one worker: runs a batch if the engine says this hop is current. */
+const vBatchPlan = v.object({
+  cursor: v.optional(v.string()),
+  batchSize: v.number(),
+  generation: v.number(),
+  limits: vLimits,
+  checkCursor: v.boolean(),
+});
+
+/**
+ * One hop of one worker: runs the batch the engine planned for it, when its
+ * worker still waits for this hop. Hops scheduled by an earlier version
+ * carry `worker` and `generation` instead; the engine judges those.
+ */
 export const tick = internalMutation({
-  args: { worker: v.id("workers"), generation: v.number(), limits: v.optional(vLimits) },
+  args: {
+    migration: v.optional(v.id("migrations")),
+    index: v.optional(v.number()),
+    hop: v.optional(v.number()),
+    batch: v.optional(vBatchPlan),
+    previous: v.optional(v.id("_scheduled_functions")),
+    worker: v.optional(v.id("workers")),
+    generation: v.optional(v.number()),
+    limits: v.optional(vLimits),
+  },
   returns: v.null(),
   handler: async (ctx, args) => {
-    await runTick(ctx, args.worker, args.generation, args.limits);
+    const { migration, index, hop: awaited, batch, previous, worker, generation, limits } = args;
+    const extra = limits ? { limits } : {};
+    if (migration !== undefined && index !== undefined && awaited !== undefined && batch !== undefined) {
+      await hop(ctx, { migration, index, hop: awaited, batch, ...(previous ? { previous } : {}), ...extra }, reportToRun);
+    } else if (worker !== undefined && generation !== undefined) {
+      await legacyHop(ctx, { worker, generation, ...extra }, reportToRun);
+    }
     return null;
   },
 });
@@ -69,7 +98,7 @@ export const startNext = internalMutation({
             parallelism: 1,
           }),
         ))!;
-      await refuseStart(ctx, migration, message);
+      await refuseStart(ctx, migration, message, reportToRun);
     }
     return null;
   },

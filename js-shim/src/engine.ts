@@ -12,15 +12,11 @@
 import * as wasm from "../wasm/engine.js";
 import { ENGINE_WASM_BASE64 } from "../wasm/engine-bytes.js";
 import { invoke, lazyModule } from "./engineLoader.js";
-import type { BatchLimitsRequest } from "./engine-types/BatchLimitsRequest.js";
 import type { CursorPosition } from "./engine-types/CursorPosition.js";
 import type { CursorRequest } from "./engine-types/CursorRequest.js";
-import type { ClassifyFailureRequest } from "./engine-types/ClassifyFailureRequest.js";
-import type { FailureKind } from "./engine-types/FailureKind.js";
 import type { IndexWalkRequest } from "./engine-types/IndexWalkRequest.js";
 import type { JobSummary } from "./engine-types/JobSummary.js";
 import type { KeyRange } from "./engine-types/KeyRange.js";
-import type { Limits } from "./engine-types/Limits.js";
 import type { CheckBatchSizeRequest } from "./engine-types/CheckBatchSizeRequest.js";
 import type { PeerAdoption } from "./engine-types/PeerAdoption.js";
 import type { PeerRow } from "./engine-types/PeerRow.js";
@@ -30,8 +26,13 @@ import type { SplitRangeRequest } from "./engine-types/SplitRangeRequest.js";
 import type { SummarizeRequest } from "./engine-types/SummarizeRequest.js";
 import type { WorkerTransition } from "./engine-types/WorkerTransition.js";
 import type { WorkerStepRequest } from "./engine-types/WorkerStepRequest.js";
+import type { JobRequest } from "./engine-types/JobRequest.js";
+import type { JobTransition } from "./engine-types/JobTransition.js";
+import type { JobView } from "./engine-types/JobView.js";
+import type { JobViewRequest } from "./engine-types/JobViewRequest.js";
+import type { SkipStartRequest } from "./engine-types/SkipStartRequest.js";
 
-export { EngineError, type EngineErrorData } from "./engineLoader.js";
+export { EngineError, engineCalls, type EngineErrorData } from "./engineLoader.js";
 
 const engine = lazyModule(wasm, ENGINE_WASM_BASE64);
 
@@ -49,14 +50,15 @@ export const checkIndexWalk = (req: IndexWalkRequest): void => {
 };
 /** The document id a positional cursor stopped at, when its text tells. */
 export const cursorPosition = (req: CursorRequest): CursorPosition => invoke(engine().cursorPosition, req);
-/** The limits to run the app's nested batch under. */
-export const batchLimits = (req: BatchLimitsRequest): Limits => invoke(engine().batchLimits, req);
-/** Whether a failed batch hit a limit, lost a write race, or hit a bug. */
-export const classifyFailure = (req: ClassifyFailureRequest): FailureKind =>
-  invoke(engine().classifyFailure, req);
 /** Refuse a bad batch size or growth ceiling before anything runs (throws the engine's error). */
 export const checkBatchSize = (req: CheckBatchSizeRequest): void => {
   invoke(engine().checkBatchSize, req);
 };
 /** The worker that carries on what a row of @convex-dev/migrations recorded. */
 export const adoptPeer = (row: PeerRow): PeerAdoption => invoke(engine().adoptPeer, row);
+/** Feed one event to a migration with all its workers (the job machine). */
+export const jobStep = (req: JobRequest): JobTransition => invoke(engine().jobStep, req);
+/** Whether a migration's chain is broken or its last hop died, for status. */
+export const jobView = (req: JobViewRequest): JobView => invoke(engine().jobView, req);
+/** Whether a start skips a completed migration. */
+export const skipsStart = (req: SkipStartRequest): boolean => invoke(engine().skipsStart, req);

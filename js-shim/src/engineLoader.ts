@@ -66,8 +66,18 @@ export function lazyModule<M extends { initSync(options: { module: Uint8Array })
   };
 }
 
+let calls = 0;
+
+/**
+ * How many times this module instance has called into the engine (either
+ * module): what a batch costs at the boundary (the benchmark reports calls
+ * per batch).
+ */
+export const engineCalls = (): number => calls;
+
 /** Call one export; a refusal comes back as an `EngineError` with its code, hint and facts. */
 export function invoke<R>(fn: (input: unknown) => unknown, input: unknown): R {
+  calls++;
   try {
     return fn(input) as R;
   } catch (error) {

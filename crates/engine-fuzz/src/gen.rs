@@ -82,6 +82,8 @@ const RUN_STATUSES: &[&str] = &["running", "succeeded", "failed", "canceled"];
 const ITEM_STATUSES: &[&str] = &["pending", "running", "completed", "failed", "canceled"];
 const DIRECTIONS: &[&str] = &["up", "down"];
 const FAILURE_KINDS: &[&str] = &["limit", "occ", "user"];
+const FAILURE_CODES: &[&str] = &["CODE_CHANGED", "MIGRATE_ONE_FAILED", ""];
+const HOP_STATES: &[&str] = &["pending", "inProgress", "success", "failed", "canceled"];
 /// Names no enum of the engine has (or has under another spelling).
 const BAD_NAMES: &[&str] = &[
     "",
@@ -588,16 +590,16 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
             )
         }
         4 => {
-            let kind = name(s, FAILURE_KINDS);
             let message = word(s, MESSAGES);
+            let code = maybe(s, |s| word(s, FAILURE_CODES));
             let document_id = maybe(s, |s| word(s, DOC_IDS));
             object(
                 s,
                 vec![
                     ("type", Some(Val::str("batchFailed"))),
                     ("nowMs", Some(now)),
-                    ("kind", Some(kind)),
                     ("message", Some(message)),
+                    ("code", code),
                     ("documentId", document_id),
                 ],
             )
@@ -1189,24 +1191,10 @@ pub fn plan_bridge_request(s: &mut Source) -> Val {
     )
 }
 
-/// A `classifyFailure` request: real Convex error texts, spliced.
-pub fn classify_failure_request(s: &mut Source) -> Val {
-    let parts = 1 + s.below(3);
-    let message: String = (0..parts).map(|_| s.text(MESSAGES)).collect();
-    object(s, vec![("message", Some(Val::Str(message)))])
-}
-
 /// A `buildManifest` request.
 pub fn build_manifest_request(s: &mut Source) -> Val {
     let migrations = manifest(s);
     object(s, vec![("migrations", Some(migrations))])
-}
-
-/// A `batchLimits` request.
-pub fn batch_limits_request(s: &mut Source) -> Val {
-    let limits = maybe(s, limits);
-    let remaining = maybe(s, usage);
-    object(s, vec![("limits", limits), ("remaining", remaining)])
 }
 
 /// A `cursorPosition` request: stored cursors, or anything.
@@ -1289,6 +1277,176 @@ pub fn peer_row(s: &mut Source) -> Val {
             ("latestStart", Some(latest_start)),
             ("latestEnd", latest_end),
             ("job", job),
+        ],
+    )
+}
+
+/// One worker of a migration with its hop (`JobWorker`).
+fn job_worker(s: &mut Source) -> Val {
+    let index = small(s);
+    let state = worker_state(s);
+    let hop = maybe(s, |s| name(s, HOP_STATES));
+    let hop_error = maybe(s, |s| word(s, MESSAGES));
+    object(
+        s,
+        vec![
+            ("index", Some(index)),
+            ("state", Some(state)),
+            ("hop", hop),
+            ("hopError", hop_error),
+        ],
+    )
+}
+
+/// An event for a migration (`JobEvent`).
+fn job_event(s: &mut Source) -> Val {
+    let now = time_val(s);
+    match s.byte() % 6 {
+        0 => {
+            let batch_size = maybe(s, count);
+            let default_batch_size = maybe(s, count);
+            let reset = maybe(s, bool_);
+            let inline = maybe(s, bool_);
+            let one_batch_only = maybe(s, bool_);
+            let cursor = maybe(s, |s| word(s, CURSORS));
+            let ranges = maybe(s, |s| list(s, 4, key_range));
+            object(
+                s,
+                vec![
+                    ("type", Some(Val::str("start"))),
+                    ("nowMs", Some(now)),
+                    ("batchSize", batch_size),
+                    ("defaultBatchSize", default_batch_size),
+                    ("reset", reset),
+                    ("inline", inline),
+                    ("oneBatchOnly", one_batch_only),
+                    ("cursor", cursor),
+                    ("ranges", ranges),
+                ],
+            )
+        }
+        1 => object(
+            s,
+            vec![("type", Some(Val::str("check"))), ("nowMs", Some(now))],
+        ),
+        2 => {
+            let index = small(s);
+            let generation = count(s);
+            object(
+                s,
+                vec![
+                    ("type", Some(Val::str("tick"))),
+                    ("index", Some(index)),
+                    ("generation", Some(generation)),
+                ],
+            )
+        }
+        3 => {
+            let index = small(s);
+            let outcome = if s.flag() {
+                let processed = count(s);
+                let cursor = word(s, CURSORS);
+                let is_done = Val::Bool(s.chance(48));
+                let usage = maybe(s, usage);
+                object(
+                    s,
+                    vec![
+                        ("type", Some(Val::str("committed"))),
+                        ("processed", Some(processed.clone())),
+                        ("updated", Some(processed)),
+                        ("cursor", Some(cursor)),
+                        ("isDone", Some(is_done)),
+                        ("usage", usage),
+                    ],
+                )
+            } else {
+                let message = word(s, MESSAGES);
+                let code = maybe(s, |s| word(s, FAILURE_CODES));
+                object(
+                    s,
+                    vec![
+                        ("type", Some(Val::str("threw"))),
+                        ("message", Some(message)),
+                        ("code", code),
+                    ],
+                )
+            };
+            let budget = limits(s);
+            let elapsed = num(s);
+            let previous = maybe(s, num);
+            object(
+                s,
+                vec![
+                    ("type", Some(Val::str("batchDone"))),
+                    ("index", Some(index)),
+                    ("nowMs", Some(now)),
+                    ("outcome", Some(outcome)),
+                    ("budget", Some(budget)),
+                    ("elapsedMs", Some(elapsed)),
+                    ("previousHopMs", previous),
+                ],
+            )
+        }
+        4 => object(
+            s,
+            vec![("type", Some(Val::str("cancel"))), ("nowMs", Some(now))],
+        ),
+        _ => {
+            let message = word(s, MESSAGES);
+            object(
+                s,
+                vec![
+                    ("type", Some(Val::str("startRefused"))),
+                    ("nowMs", Some(now)),
+                    ("message", Some(message)),
+                ],
+            )
+        }
+    }
+}
+
+/// A `jobStep` request.
+pub fn job_request(s: &mut Source) -> Val {
+    let workers = list(s, 4, job_worker);
+    let event = job_event(s);
+    let limits = maybe(s, limits);
+    let remaining = maybe(s, usage);
+    let used = maybe(s, usage);
+    let versioned = maybe(s, |s| name(s, DIRECTIONS));
+    let has_next = maybe(s, bool_);
+    object(
+        s,
+        vec![
+            ("workers", Some(workers)),
+            ("event", Some(event)),
+            ("limits", limits),
+            ("remaining", remaining),
+            ("used", used),
+            ("versioned", versioned),
+            ("hasNext", has_next),
+        ],
+    )
+}
+
+/// A `jobView` request.
+pub fn job_view_request(s: &mut Source) -> Val {
+    let workers = list(s, 4, job_worker);
+    object(s, vec![("workers", Some(workers))])
+}
+
+/// A `skipsStart` request.
+pub fn skip_start_request(s: &mut Source) -> Val {
+    let is_done = bool_(s);
+    let reset = maybe(s, bool_);
+    let cursor_given = maybe(s, bool_);
+    let dry_run = maybe(s, bool_);
+    object(
+        s,
+        vec![
+            ("isDone", Some(is_done)),
+            ("reset", reset),
+            ("cursorGiven", cursor_given),
+            ("dryRun", dry_run),
         ],
     )
 }

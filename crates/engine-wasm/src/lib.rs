@@ -78,16 +78,6 @@ pub fn split_range(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::split_range)
 }
 
-#[wasm_bindgen(js_name = batchLimits)]
-pub fn batch_limits(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::batch_limits)
-}
-
-#[wasm_bindgen(js_name = classifyFailure)]
-pub fn classify_failure(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::classify_failure)
-}
-
 #[wasm_bindgen(js_name = checkBatchSize)]
 pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_batch_size)
@@ -106,4 +96,19 @@ pub fn check_index_walk(input: JsValue) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = adoptPeer)]
 pub fn adopt_peer(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::adopt_peer)
+}
+
+#[wasm_bindgen(js_name = jobStep)]
+pub fn job_step(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::job_step)
+}
+
+#[wasm_bindgen(js_name = jobView)]
+pub fn job_view(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::job_view)
+}
+
+#[wasm_bindgen(js_name = skipsStart)]
+pub fn skips_start(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::skips_start)
 }

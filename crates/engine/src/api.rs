@@ -10,12 +10,12 @@ use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
 use crate::cursor::{self, CursorPosition, CursorRequest, IndexWalkRequest};
 use crate::estimate::{self, Estimate, RunItemProgress};
-use crate::failure;
 use crate::history::{AppliedRecord, Direction};
-use crate::machine::{self, Event, FailureKind, Transition, WorkerState};
+use crate::job::{self, JobRequest, JobTransition, JobView, JobWorker};
+use crate::machine::{self, Event, Transition, WorkerState};
 use crate::manifest::{self, ManifestEntry};
 use crate::peer::{self, PeerAdoption, PeerRow};
-use crate::policy::{self, Limits, Usage};
+use crate::policy::{self, Limits};
 use crate::progress::{self, JobSummary};
 use crate::ranges::{self, KeyRange};
 use crate::repair::{self, RepairDecision, RepairRequest};
@@ -128,10 +128,17 @@ pub fn new_run(req: NewRunRequest) -> Result<RunState, EngineError> {
 pub struct RunStepRequest {
     pub state: RunState,
     pub event: RunEvent,
+    /// The migration reporting the event about itself (see [`run::report`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub item: Option<String>,
 }
 
 pub fn run_step(req: RunStepRequest) -> Result<RunTransition, EngineError> {
-    run::run_step(&req.state, &req.event)
+    match &req.item {
+        Some(item) => run::report(&req.state, item, &req.event),
+        None => run::run_step(&req.state, &req.event),
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
@@ -157,28 +164,6 @@ pub struct SplitRangeRequest {
 
 pub fn split_range(req: SplitRangeRequest) -> Result<Vec<KeyRange>, EngineError> {
     ranges::split_range(req.lo, req.hi, req.parts)
-}
-
-/// The limits to give the app's nested batch, from the deployment's limits
-/// (Convex's own when absent) and what the driving transaction has left.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct BatchLimitsRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub limits: Option<Limits>,
-    /// `getTransactionMetrics()`'s `remaining` figures, when the runtime has them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub remaining: Option<Usage>,
-}
-
-pub fn batch_limits(req: BatchLimitsRequest) -> Result<Limits, EngineError> {
-    Ok(policy::nested_limits_within(
-        &req.limits.unwrap_or_else(Limits::convex),
-        req.remaining.as_ref(),
-    ))
 }
 
 pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError> {
@@ -214,21 +199,6 @@ pub struct DiffSchemasRequest {
 
 pub fn diff_schemas(req: DiffSchemasRequest) -> Result<SchemaDiff, EngineError> {
     schema_diff::diff_schemas(&req.old, &req.new)
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct ClassifyFailureRequest {
-    pub message: String,
-    /// The `kind` of a coded error the batch threw, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub code: Option<String>,
-}
-
-pub fn classify_failure(req: ClassifyFailureRequest) -> Result<FailureKind, EngineError> {
-    Ok(failure::classify(&req.message, req.code.as_deref()))
 }
 
 /// A batch size and growth ceiling given to the drop-in API or a versioned
@@ -282,6 +252,48 @@ pub fn plan_bridge(req: PlanBridgeRequest) -> Result<BridgePlan, EngineError> {
 
 pub fn adopt_peer(row: PeerRow) -> Result<PeerAdoption, EngineError> {
     peer::adopt(&row)
+}
+
+/// One event for one migration with all its workers (see [`job::step`]).
+pub fn job_step(req: JobRequest) -> Result<JobTransition, EngineError> {
+    job::step(&req)
+}
+
+/// A migration's workers with their hops, for status pages.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobViewRequest {
+    pub workers: Vec<JobWorker>,
+}
+
+/// What status shows of a migration beyond its summary (see [`job::view`]).
+pub fn job_view(req: JobViewRequest) -> Result<JobView, EngineError> {
+    Ok(job::view(&req.workers))
+}
+
+/// Whether a start skips a migration: completed, and no reset or cursor
+/// asks for another pass (see [`job::skips_start`]).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SkipStartRequest {
+    pub is_done: bool,
+    #[serde(default)]
+    pub reset: bool,
+    #[serde(default)]
+    pub cursor_given: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+pub fn skips_start(req: SkipStartRequest) -> Result<bool, EngineError> {
+    Ok(job::skips_start(
+        req.is_done,
+        req.reset,
+        req.cursor_given,
+        req.dry_run,
+    ))
 }
 
 /// The TypeScript module holding the engine's constants that callers show

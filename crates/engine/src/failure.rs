@@ -2,7 +2,37 @@
 //! Convex transaction limit (retry smaller), a lost write race (retry the
 //! same batch), or an error in the migration's own code (stop and report).
 
-use crate::machine::FailureKind;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Why a batch did not commit; decides between retrying and failing.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum FailureKind {
+    /// The batch exceeded a transaction limit: a smaller batch may fit.
+    Limit,
+    /// The batch conflicted with concurrent writes: the same batch may
+    /// succeed when retried.
+    Occ,
+    /// The user's `migrateOne` threw: retrying would throw again.
+    User,
+    /// The deployed code is not the code the run was planned with (a
+    /// redeploy mid-run): going on would mix two versions over one table.
+    CodeChanged,
+}
+
+impl FailureKind {
+    /// The serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Limit => "limit",
+            FailureKind::Occ => "occ",
+            FailureKind::User => "user",
+            FailureKind::CodeChanged => "codeChanged",
+        }
+    }
+}
 
 /// Phrases Convex uses when a function exceeds a per-transaction limit
 /// (documents or bytes read or written, index ranges, execution time).

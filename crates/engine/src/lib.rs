@@ -16,6 +16,7 @@ pub mod error;
 pub mod estimate;
 pub mod failure;
 pub mod history;
+pub mod job;
 pub mod machine;
 pub mod manifest;
 pub mod peer;

@@ -27,7 +27,7 @@ use crate::ranges::KeyRange;
 use crate::EngineError;
 
 /// Where a worker stands. The Convex validator of the worker row lists
-/// exactly these names (see [`all_worker_statuses`]).
+/// exactly these names (checked against the generated type).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -46,15 +46,6 @@ pub enum WorkerStatus {
 }
 
 impl WorkerStatus {
-    /// Every status, in declaration order.
-    pub const ALL: [WorkerStatus; 5] = [
-        WorkerStatus::InProgress,
-        WorkerStatus::Success,
-        WorkerStatus::Failed,
-        WorkerStatus::Canceled,
-        WorkerStatus::Paused,
-    ];
-
     /// The serialized name, as stored in the worker row.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,40 +58,7 @@ impl WorkerStatus {
     }
 }
 
-/// The serialized names of every worker status, for checking that the
-/// Convex validator lists the same set.
-pub fn all_worker_statuses() -> Vec<&'static str> {
-    WorkerStatus::ALL.iter().map(|s| s.as_str()).collect()
-}
-
-/// Why a batch did not commit; decides between retrying and failing.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub enum FailureKind {
-    /// The batch exceeded a transaction limit: a smaller batch may fit.
-    Limit,
-    /// The batch conflicted with concurrent writes: the same batch may
-    /// succeed when retried.
-    Occ,
-    /// The user's `migrateOne` threw: retrying would throw again.
-    User,
-    /// The deployed code is not the code the run was planned with (a
-    /// redeploy mid-run): going on would mix two versions over one table.
-    CodeChanged,
-}
-
-impl FailureKind {
-    /// The serialized name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Limit => "limit",
-            FailureKind::Occ => "occ",
-            FailureKind::User => "user",
-            FailureKind::CodeChanged => "codeChanged",
-        }
-    }
-}
+pub use crate::failure::FailureKind;
 
 /// The error that stopped a worker, with what a person needs to act on it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
@@ -195,6 +153,18 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub last_hop_died: Option<bool>,
+    /// The generation of the scheduled hop this worker waits for; absent
+    /// when no hop is due (stopped, driven by its caller, or a row stored
+    /// before hops were looked up by it). A hop finds its worker by this
+    /// value, so a stale hop finds nothing and does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub next_hop: Option<u64>,
+    /// Documents the last committed batch visited: with the time the hop
+    /// after it waited, what one document costs in execution time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub last_batch_processed: Option<u64>,
 }
 
 /// Something that happened to a worker.
@@ -215,6 +185,12 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         batch_size: Option<f64>,
+        /// The migration's own batch size (its definition's): used by a
+        /// worker that starts fresh, never over the size a resumed worker
+        /// learned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        default_batch_size: Option<f64>,
         /// Requested ceiling for adaptive growth.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -303,14 +279,17 @@ pub enum Event {
         /// Why, as the refusal said it.
         message: String,
     },
-    /// The batch's nested transaction threw and rolled back.
+    /// The batch's nested transaction threw and rolled back. The engine
+    /// judges the kind of failure from the error as it was thrown.
     BatchFailed {
         /// Current time (ms since the epoch).
         now_ms: f64,
-        /// Why it threw.
-        kind: FailureKind,
         /// The error's own text.
         message: String,
+        /// The `kind` of a coded error the batch threw, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        code: Option<String>,
         /// The document being migrated when it threw, when known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -335,6 +314,7 @@ impl Event {
         Event::Start {
             now_ms,
             batch_size: None,
+            default_batch_size: None,
             max_batch_size: None,
             adaptive: None,
             cursor: None,
@@ -459,6 +439,7 @@ pub fn step(
             next.processed = next.processed.saturating_add(*processed);
             next.updated = next.updated.saturating_add(*updated);
             next.batches = next.batches.saturating_add(1);
+            next.last_batch_processed = Some(*processed);
             next.cursor = Some(cursor.clone());
             next.occ_retries = 0;
             next.last_batch_ms = Some(*now_ms);
@@ -498,15 +479,15 @@ pub fn step(
         }
         Event::BatchFailed {
             now_ms,
-            kind,
             message,
+            code,
             document_id,
         } => {
             require_in_progress(current, event)?;
             Ok(batch_failed(
                 current,
                 *now_ms,
-                *kind,
+                classify(message, code.as_deref()),
                 message,
                 document_id.as_deref(),
             ))
@@ -646,6 +627,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     let Event::Start {
         now_ms,
         batch_size,
+        default_batch_size,
         max_batch_size,
         adaptive,
         cursor,
@@ -662,9 +644,13 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     // Bad input is refused whatever the state, so a typo never looks like
     // "already running".
     let (batch_size, max_batch_size) = validate_sizes(*batch_size, *max_batch_size)?;
+    let (default_batch_size, _) = validate_sizes(*default_batch_size, None)?;
 
     let fresh = |generation: u64, cursor: Option<String>| {
+        // The migration's own size yields to a lower ceiling given now.
+        let default = default_batch_size.map(|d| max_batch_size.map_or(d, |m| d.min(m)));
         let size = batch_size
+            .or(default)
             .unwrap_or(DEFAULT_BATCH_SIZE.min(max_batch_size.unwrap_or(DEFAULT_BATCH_SIZE)));
         WorkerState {
             status: WorkerStatus::InProgress,
@@ -686,6 +672,8 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             range: range.clone(),
             position: None,
             last_hop_died: None,
+            next_hop: None,
+            last_batch_processed: None,
         }
     };
 
@@ -818,6 +806,9 @@ fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transiti
     if kind == FailureKind::Limit {
         next.batch_size = after_limit_failure(state.batch_size).unwrap_or(1);
         next.cheap_streak = 0;
+        // Growth never brings the chain back to the size that died (a
+        // time-out would kill it again): the ceiling drops with the size.
+        next.max_batch_size = next.max_batch_size.min(next.batch_size);
     }
     next.status = WorkerStatus::Failed;
     next.ended_ms = Some(now_ms);
@@ -941,11 +932,18 @@ mod tests {
         }
     }
 
+    /// A failed batch whose error the engine judges to be of `kind`.
     fn failed(kind: FailureKind, document_id: Option<&str>) -> Event {
+        let (message, code) = match kind {
+            FailureKind::Limit => ("boom: too many documents read", None),
+            FailureKind::Occ => ("boom: changed while this mutation was being run", None),
+            FailureKind::User => ("boom", None),
+            FailureKind::CodeChanged => ("boom", Some(crate::failure::CODE_CHANGED.to_string())),
+        };
         Event::BatchFailed {
             now_ms: T0 + 20.0,
-            kind,
-            message: "boom".into(),
+            message: message.into(),
+            code,
             document_id: document_id.map(str::to_string),
         }
     }
@@ -1551,6 +1549,17 @@ mod tests {
                 inline: Inline::Never,
             }
         );
+        // Growth never takes it back to the size that died.
+        assert_eq!(resumed.state.max_batch_size, s.batch_size / 2);
+        let mut grown = resumed.state.clone();
+        for i in 0..6 {
+            grown = apply(
+                &grown,
+                &committed(grown.batch_size.into(), &format!("g{i}"), false),
+            )
+            .state;
+        }
+        assert!(grown.batch_size < s.batch_size, "{}", grown.batch_size);
     }
 
     #[test]
@@ -1568,8 +1577,8 @@ mod tests {
             &resumed.state,
             &Event::BatchFailed {
                 now_ms: T0 + 50.0,
-                kind: FailureKind::User,
                 message: "boom".into(),
+                code: None,
                 document_id: None,
             },
         );
@@ -1826,21 +1835,6 @@ mod tests {
     }
 
     #[test]
-    fn all_worker_statuses_match_serialization() {
-        let names = all_worker_statuses();
-        assert_eq!(
-            names,
-            ["inProgress", "success", "failed", "canceled", "paused"]
-        );
-        for (status, name) in WorkerStatus::ALL.iter().zip(&names) {
-            assert_eq!(
-                serde_json::to_value(status).unwrap(),
-                serde_json::json!(name)
-            );
-        }
-    }
-
-    #[test]
     fn failure_kind_names_match_serialization() {
         for kind in [FailureKind::Limit, FailureKind::Occ, FailureKind::User] {
             assert_eq!(
@@ -1853,15 +1847,15 @@ mod tests {
     #[test]
     fn events_and_actions_use_camel_case_type_tags() {
         let e: Event = serde_json::from_value(serde_json::json!({
-            "type": "batchFailed", "nowMs": 1.0, "kind": "limit", "message": "m", "documentId": "d"
+            "type": "batchFailed", "nowMs": 1.0, "message": "m", "code": "X", "documentId": "d"
         }))
         .unwrap();
         assert_eq!(
             e,
             Event::BatchFailed {
                 now_ms: 1.0,
-                kind: FailureKind::Limit,
                 message: "m".into(),
+                code: Some("X".into()),
                 document_id: Some("d".into())
             }
         );

@@ -138,6 +138,8 @@ pub fn adopt(row: &PeerRow) -> Result<PeerAdoption, EngineError> {
             // The peer kept no position; the next batch reports one.
             position: None,
             last_hop_died: None,
+            next_hop: None,
+            last_batch_processed: None,
         },
         stop_job: live && !row.is_done,
     })

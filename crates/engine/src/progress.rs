@@ -68,18 +68,7 @@ pub struct JobSummary {
 /// makes it in progress; else it succeeded when every worker (at least one)
 /// did; else it is canceled when any worker was; else paused.
 pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
-    let any = |status: WorkerStatus| workers.iter().any(|w| w.status == status);
-    let status = if any(WorkerStatus::Failed) {
-        WorkerStatus::Failed
-    } else if any(WorkerStatus::InProgress) {
-        WorkerStatus::InProgress
-    } else if !workers.is_empty() && workers.iter().all(|w| w.status == WorkerStatus::Success) {
-        WorkerStatus::Success
-    } else if any(WorkerStatus::Canceled) {
-        WorkerStatus::Canceled
-    } else {
-        WorkerStatus::Paused
-    };
+    let status = aggregate_status(workers);
 
     let processed = workers
         .iter()
@@ -154,6 +143,25 @@ pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
         error,
         cursor,
         estimate: estimate(workers, now_ms),
+    }
+}
+
+/// The status of a job with these workers: any failed worker makes it
+/// failed; else any running worker makes it in progress; else it succeeded
+/// when every worker (at least one) did; else it is canceled when any
+/// worker was; else paused. The job machine ([`crate::job`]) reads the same.
+pub fn aggregate_status(workers: &[WorkerState]) -> WorkerStatus {
+    let any = |status: WorkerStatus| workers.iter().any(|w| w.status == status);
+    if any(WorkerStatus::Failed) {
+        WorkerStatus::Failed
+    } else if any(WorkerStatus::InProgress) {
+        WorkerStatus::InProgress
+    } else if !workers.is_empty() && workers.iter().all(|w| w.status == WorkerStatus::Success) {
+        WorkerStatus::Success
+    } else if any(WorkerStatus::Canceled) {
+        WorkerStatus::Canceled
+    } else {
+        WorkerStatus::Paused
     }
 }
 
@@ -300,6 +308,8 @@ mod tests {
             range: None,
             position: None,
             last_hop_died: None,
+            next_hop: None,
+            last_batch_processed: None,
         }
     }
 

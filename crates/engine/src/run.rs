@@ -327,6 +327,33 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
     }
 }
 
+/// An event a migration of the run reports about itself (`item`, its id):
+/// one that is no longer the run's running item (the run ended or moved
+/// on) changes nothing; otherwise as [`run_step`].
+pub fn report(
+    state: &RunState,
+    item: &str,
+    event: &RunEvent,
+) -> Result<RunTransition, EngineError> {
+    let current = state
+        .current
+        .and_then(|i| usize::try_from(i).ok())
+        .and_then(|i| state.items.get(i));
+    match current {
+        Some(c)
+            if state.status == RunStatus::Running
+                && c.status == ItemStatus::Running
+                && c.id == item =>
+        {
+            run_step(state, event)
+        }
+        _ => Ok(nothing(
+            state,
+            "the migration is not the run's running item",
+        )),
+    }
+}
+
 fn nothing(state: &RunState, reason: &str) -> RunTransition {
     RunTransition {
         state: state.clone(),
@@ -635,6 +662,35 @@ mod tests {
                 serde_json::json!(s.as_str())
             );
         }
+    }
+
+    #[test]
+    fn report_of_a_migration_that_is_not_running_in_the_run_changes_nothing() {
+        let begun = run_step(&plan(), &RunEvent::Begin { now_ms: 1.0 })
+            .unwrap()
+            .state;
+        let finished = RunEvent::ItemFinished {
+            now_ms: 2.0,
+            processed: 1,
+            updated: 1,
+        };
+        let other = report(&begun, "20260102_000000_b", &finished).unwrap();
+        assert!(matches!(other.action, RunAction::Nothing { .. }));
+        assert_eq!(other.state, begun);
+        let own = report(&begun, &begun.items[0].id.clone(), &finished).unwrap();
+        assert!(matches!(own.action, RunAction::StartItem { index: 1, .. }));
+        let canceled = run_step(
+            &begun,
+            &RunEvent::CancelRequested {
+                now_ms: 3.0,
+                processed: 0,
+                updated: 0,
+            },
+        )
+        .unwrap()
+        .state;
+        let late = report(&canceled, &begun.items[0].id.clone(), &finished).unwrap();
+        assert!(matches!(late.action, RunAction::Nothing { .. }));
     }
 
     #[test]

@@ -212,7 +212,8 @@ async function readPage(ctx: AnyCtx, spec: BatchSpec<GenericDataModel>, args: Ba
   const query = walk(initializer);
   // Read before paginate, which closes the query.
   const walked = query === initializer ? { fields: [] } : walkOf(spec, query);
-  if (args.cursor) assertCursorFits(ctx, spec.table, args.cursor, walked.fields);
+  // The component says when the cursor is the chain's own (the engine decides).
+  if (args.cursor && args.checkCursor !== false) assertCursorFits(ctx, spec.table, args.cursor, walked.fields);
   const walkedIndex = spec.customRange ? walked : undefined;
   try {
     const result = await query.paginate({

@@ -127,12 +127,30 @@ export function manifestDefs(set: MigrationSet<GenericDataModel>): MigrationDef[
 }
 
 /**
+ * Checksums of the deployed code, by the exact definition hashed. Code
+ * cannot change inside one module instance, so each definition is hashed
+ * once per instance, not once per batch (a runtime that reuses the instance
+ * across batches pays once per run).
+ */
+const checksums = new Map<string, string>();
+
+function deployedChecksum(def: MigrationDef): string {
+  const key = JSON.stringify(def);
+  let known = checksums.get(key);
+  if (known === undefined) {
+    known = engine.checksum(def).checksum;
+    checksums.set(key, known);
+  }
+  return known;
+}
+
+/**
  * Refuse a batch when the deployed migration is not the code its run planned
  * with (a redeploy mid-run): one pass never mixes two versions silently.
  */
 function assertPlannedCode(defs: MigrationDef[], migrationId: string, planned: string) {
   const def = defs.find((d) => d.id === migrationId);
-  const deployed = def ? engine.checksum(def).checksum : "nothing (the migration was removed)";
+  const deployed = def ? deployedChecksum(def) : "nothing (the migration was removed)";
   if (deployed === planned) return;
   throw new ConvexError({
     kind: CODE_CHANGED,

@@ -2,4 +2,8 @@
 import type { RunEvent } from "./RunEvent";
 import type { RunState } from "./RunState";
 
-export type RunStepRequest = { state: RunState, event: RunEvent, };
+export type RunStepRequest = { state: RunState, event: RunEvent, 
+/**
+ * The migration reporting the event about itself (see [`run::report`]).
+ */
+item?: string, };

@@ -91,4 +91,16 @@ position?: KeyPosition,
  * transaction fails that hop (which the next start records) rather
  * than the caller's start, which would record nothing.
  */
-lastHopDied?: boolean, };
+lastHopDied?: boolean, 
+/**
+ * The generation of the scheduled hop this worker waits for; absent
+ * when no hop is due (stopped, driven by its caller, or a row stored
+ * before hops were looked up by it). A hop finds its worker by this
+ * value, so a stale hop finds nothing and does nothing.
+ */
+nextHop?: number, 
+/**
+ * Documents the last committed batch visited: with the time the hop
+ * after it waited, what one document costs in execution time.
+ */
+lastBatchProcessed?: number, };

@@ -2,6 +2,6 @@
 
 /**
  * Where a worker stands. The Convex validator of the worker row lists
- * exactly these names (see [`all_worker_statuses`]).
+ * exactly these names (checked against the generated type).
  */
 export type WorkerStatus = "inProgress" | "success" | "failed" | "canceled" | "paused";

@@ -1,0 +1,1681 @@
+//! The migration (job) machine: one migration over one table, run by one
+//! worker or by one per key range.
+//!
+//! The worker machine ([`crate::machine`]) decides what happens to one chain
+//! of batches; this machine decides what a migration does with all of them:
+//! which batch runs where (inside the caller's transaction or in a scheduled
+//! hop), that a failing worker halts its siblings, that the migration
+//! succeeds when every worker did, what a start does to a chain whose hop
+//! died or was lost, and what the migration reports when it settles (the
+//! drop-in series' next migration, or a versioned run and its version
+//! record). The component calls [`step`] once per event with every worker of
+//! the migration and performs the returned actions in order; it decides
+//! nothing itself.
+//!
+//! A batch's outcome is one call: it carries the raw failure (message, code,
+//! document) and the hop's timing, and the answer holds the next batch with
+//! the limits it runs under.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::estimate::PagePosition;
+use crate::history::Direction;
+use crate::history::MigrationState;
+use crate::machine::{self, Action, Event, Inline, WorkerState, WorkerStatus};
+use crate::policy::{nested_limits_within, Limits, Usage};
+use crate::progress;
+use crate::ranges::KeyRange;
+use crate::run::RunEvent;
+use crate::EngineError;
+
+/// Where a migration stands, from its workers' states.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum JobStatus {
+    /// No worker was ever started.
+    New,
+    /// A worker is running (a batch is running, scheduled or due from its caller).
+    Running,
+    /// Every worker finished its range.
+    Succeeded,
+    /// A worker failed; the others were halted.
+    Failed,
+    /// Stopped by a person, or by code redeployed mid-run.
+    Canceled,
+    /// Stopped without error after one batch; a start goes on.
+    Paused,
+}
+
+impl JobStatus {
+    /// The status of a migration with these workers: the aggregate the
+    /// progress summary reports, and `New` without workers.
+    pub fn of<'a>(workers: impl IntoIterator<Item = &'a WorkerState>) -> JobStatus {
+        let states: Vec<WorkerState> = workers.into_iter().cloned().collect();
+        if states.is_empty() {
+            return JobStatus::New;
+        }
+        match progress::aggregate_status(&states) {
+            WorkerStatus::InProgress => JobStatus::Running,
+            WorkerStatus::Success => JobStatus::Succeeded,
+            WorkerStatus::Failed => JobStatus::Failed,
+            WorkerStatus::Canceled => JobStatus::Canceled,
+            WorkerStatus::Paused => JobStatus::Paused,
+        }
+    }
+}
+
+/// The state of a worker's last scheduled hop, as its `_scheduled_functions`
+/// record says.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum HopState {
+    Pending,
+    InProgress,
+    Success,
+    Failed,
+    Canceled,
+}
+
+/// One worker of the migration, with what the component knows of its hop.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobWorker {
+    pub index: u32,
+    pub state: WorkerState,
+    /// Its last scheduled hop's state; absent when it has none (or the
+    /// record is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub hop: Option<HopState>,
+    /// The error a failed hop's record kept, if the runtime kept one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub hop_error: Option<String>,
+}
+
+/// What a batch's nested transaction did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum BatchOutcome {
+    /// It committed.
+    Committed {
+        #[ts(type = "number")]
+        processed: u64,
+        #[ts(type = "number")]
+        updated: u64,
+        cursor: String,
+        is_done: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        usage: Option<Usage>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        position: Option<PagePosition>,
+    },
+    /// It threw and rolled back: the error as thrown.
+    Threw {
+        message: String,
+        /// The `kind` of a coded error, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        code: Option<String>,
+        /// The document being migrated when it threw, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        document_id: Option<String>,
+    },
+}
+
+/// Something that happened to a migration.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum JobEvent {
+    /// Someone asked the migration to run (start, resume, reset).
+    Start {
+        now_ms: f64,
+        /// A size given with this start: it overrides what workers learned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        batch_size: Option<f64>,
+        /// The migration's own size, for workers that start fresh.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        default_batch_size: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        max_batch_size: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        adaptive: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        cursor: Option<String>,
+        #[serde(default)]
+        reset: bool,
+        #[serde(default)]
+        one_batch_only: bool,
+        /// This start's transaction may carry the first worker's batch.
+        #[serde(default)]
+        inline: bool,
+        /// One worker per range when the migration has none yet; one
+        /// whole-table worker when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        ranges: Option<Vec<KeyRange>>,
+    },
+    /// Someone looked at a running migration (a versioned start finding its
+    /// run active): record a hop that died, take over a chain whose hop is
+    /// gone, change nothing else.
+    Check { now_ms: f64 },
+    /// A hop scheduled before hops were looked up by `nextHop` arrived.
+    Tick {
+        index: u32,
+        #[ts(type = "number")]
+        generation: u64,
+    },
+    /// A batch of worker `index` ended.
+    BatchDone {
+        index: u32,
+        now_ms: f64,
+        outcome: BatchOutcome,
+        /// The limits the batch ran under.
+        budget: Limits,
+        /// Wall time of the nested batch as measured around it (0 where the
+        /// clock does not move inside a transaction).
+        #[serde(default)]
+        elapsed_ms: f64,
+        /// How long the hop before this one ran, from the
+        /// `_scheduled_functions` records: this hop was scheduled at that
+        /// hop's start (its clock stands still), and that hop's record says
+        /// when it completed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        previous_hop_ms: Option<f64>,
+    },
+    /// Someone asked the migration to stop.
+    Cancel { now_ms: f64 },
+    /// The migration could not start at all (its function is gone or no
+    /// longer a migration).
+    StartRefused { now_ms: f64, message: String },
+}
+
+/// One batch to run: where, how many, under which generation and limits.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BatchPlan {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+    pub batch_size: u32,
+    #[ts(type = "number")]
+    pub generation: u64,
+    /// The limits to run the app's nested batch under.
+    pub limits: Limits,
+    /// Check that the cursor fits the migration's table and index: the
+    /// first batch after a start, whose cursor a person may have passed or
+    /// a redeploy may have made foreign; a cursor the previous batch of the
+    /// same chain returned is the query's own.
+    pub check_cursor: bool,
+}
+
+/// How a migration settled.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum JobOutcome {
+    Success,
+    Failed,
+    Canceled,
+}
+
+/// What the component must do, in order.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum JobAction {
+    /// Store worker `index` (insert it when new). With `hop`, first
+    /// schedule a hop that runs that batch, and store its id with the row.
+    Put {
+        index: u32,
+        state: Box<WorkerState>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        hop: Option<BatchPlan>,
+    },
+    /// Cancel worker `index`'s pending hop.
+    CancelHop { index: u32 },
+    /// Run this batch of worker `index` now, inside this transaction, and
+    /// send its outcome back as `batchDone`.
+    RunInline { index: u32, batch: BatchPlan },
+    /// The migration runs again: it is not done, has no end, and (when set)
+    /// a new pass started at `latestStart`.
+    Began {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        latest_start: Option<f64>,
+    },
+    /// The migration settled; `isDone` and `latestEnd` as given.
+    Settled {
+        outcome: JobOutcome,
+        is_done: bool,
+        latest_end: f64,
+    },
+    /// Start the next migration of the drop-in series.
+    StartNext,
+    /// Store this state in the versioned migration's record.
+    RecordVersion {
+        state: MigrationState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        applied_at: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        rolled_back_at: Option<f64>,
+    },
+    /// Feed this event to the versioned run the migration belongs to.
+    ReportToRun { event: RunEvent },
+    /// Say this in the deployment's log.
+    Warn { message: String },
+    /// Refuse the whole call (its writes roll back): a function on trial
+    /// failed, so it is no migration.
+    Refuse { message: String },
+}
+
+/// One event for one migration with all its workers.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobRequest {
+    pub workers: Vec<JobWorker>,
+    pub event: JobEvent,
+    /// The deployment's transaction limits; Convex's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limits: Option<Limits>,
+    /// What this transaction has left (`getTransactionMetrics()`), read
+    /// once; a batch run inside it is budgeted from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remaining: Option<Usage>,
+    /// What this transaction has used, read with `remaining`: together they
+    /// are the runtime's real limits, from which a scheduled hop's batch is
+    /// budgeted (they may be tighter than `limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub used: Option<Usage>,
+    /// The direction, when the migration is an item of a versioned run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub versioned: Option<Direction>,
+    /// A drop-in series goes on after this migration.
+    #[serde(default)]
+    pub has_next: bool,
+    /// The function is on trial (a hand-written mutation not yet seen to
+    /// speak the batch protocol): a failure in this step refuses the whole
+    /// start, so nothing of it is kept.
+    #[serde(default)]
+    pub on_trial: bool,
+}
+
+/// The migration's status after the event and what to do.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobTransition {
+    pub status: JobStatus,
+    pub actions: Vec<JobAction>,
+}
+
+/// Whether a running worker's chain is broken: it is running, and no hop
+/// of it will run (none pending or running). The one definition, used by a
+/// start (which then takes the chain over) and by status.
+pub fn is_stalled(worker: &JobWorker) -> bool {
+    worker.state.status == WorkerStatus::InProgress
+        && !matches!(worker.hop, Some(HopState::Pending | HopState::InProgress))
+}
+
+/// Whether a running worker's last hop died as a whole: it recorded
+/// nothing, so the worker still says it is running.
+pub fn hop_died(worker: &JobWorker) -> bool {
+    worker.state.status == WorkerStatus::InProgress && worker.hop == Some(HopState::Failed)
+}
+
+/// What status pages show of a migration beyond its summary.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct JobView {
+    pub status: JobStatus,
+    /// A running worker's chain is broken; a start resumes it.
+    pub stalled: bool,
+    /// Why a running worker's last hop died, until a start records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub dead_hop: Option<String>,
+}
+
+/// The view of a migration's workers with their hops.
+pub fn view(workers: &[JobWorker]) -> JobView {
+    let dead_hop = workers.iter().find(|w| hop_died(w)).map(|w| {
+        let why = w
+            .hop_error
+            .as_deref()
+            .unwrap_or("its scheduled function failed, with no error text kept");
+        format!("its last batch died and recorded nothing: {why}. Start it again to record the failure.")
+    });
+    JobView {
+        status: JobStatus::of(workers.iter().map(|w| &w.state)),
+        stalled: workers.iter().any(is_stalled),
+        dead_hop,
+    }
+}
+
+/// Where a batch the worker machine asked for runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In this transaction (a start's first batch, a caller-driven batch).
+    Here,
+    /// In a scheduled hop of its own.
+    Hop,
+    /// Nowhere yet: the caller drives the worker batch by batch and calls
+    /// again (a one-batch worker whose batch must be retried).
+    Caller,
+}
+
+struct Work {
+    limits: Limits,
+    remaining: Option<Usage>,
+    workers: Vec<JobWorker>,
+    /// Puts and hop cancels, in order.
+    actions: Vec<JobAction>,
+    inline: Option<JobAction>,
+    warnings: Vec<JobAction>,
+}
+
+impl Work {
+    fn position(&self, index: u32) -> Option<usize> {
+        self.workers.iter().position(|w| w.index == index)
+    }
+
+    /// Feed one worker event and carry its action into job actions.
+    fn feed(
+        &mut self,
+        index: u32,
+        event: &Event,
+        may_run_here: bool,
+        after_batch: bool,
+    ) -> Result<(), EngineError> {
+        let at = self.position(index);
+        let previous = at.map(|i| self.workers[i].state.clone());
+        let t = machine::step(previous.as_ref(), event, &self.limits)?;
+        self.carry(
+            index,
+            at,
+            previous.as_ref(),
+            t,
+            may_run_here,
+            after_batch,
+            event,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn carry(
+        &mut self,
+        index: u32,
+        at: Option<usize>,
+        previous: Option<&WorkerState>,
+        t: machine::Transition,
+        may_run_here: bool,
+        after_batch: bool,
+        event: &Event,
+    ) -> Result<(), EngineError> {
+        let mut state = t.state;
+        let now_ms = event_time(event);
+        match t.action {
+            Action::Nothing { .. } => return Ok(()),
+            Action::RunBatch { inline, .. } => {
+                let place = match (inline, may_run_here, after_batch) {
+                    // A batch after an outcome never runs in the same
+                    // transaction: a rolled-back batch's reads still count
+                    // against it.
+                    (Inline::Always, _, true) => Place::Caller,
+                    (Inline::Always, _, false) => Place::Here,
+                    (Inline::Allowed, true, _) => Place::Here,
+                    _ => Place::Hop,
+                };
+                if after_batch && state.adaptive && state.status == WorkerStatus::InProgress {
+                    let learned = self.learned_size(index);
+                    let shrank = previous.is_some_and(|p| state.batch_size < p.batch_size);
+                    if !shrank && learned > state.batch_size {
+                        state.batch_size = learned.min(state.max_batch_size);
+                    }
+                }
+                let plan = |limits: Limits, s: &WorkerState| BatchPlan {
+                    cursor: s.cursor.clone(),
+                    batch_size: s.batch_size,
+                    generation: s.generation,
+                    limits,
+                    check_cursor: !after_batch,
+                };
+                match place {
+                    Place::Here => {
+                        state.next_hop = None;
+                        let limits = nested_limits_within(&self.limits, self.remaining.as_ref());
+                        self.inline = Some(JobAction::RunInline {
+                            index,
+                            batch: plan(limits, &state),
+                        });
+                        self.put(index, at, state, None);
+                    }
+                    Place::Hop => {
+                        state.next_hop = Some(state.generation);
+                        // A hop is a fresh transaction: budget from all of it.
+                        let whole = whole_transaction(&self.limits);
+                        let limits = nested_limits_within(&self.limits, Some(&whole));
+                        let hop = plan(limits, &state);
+                        self.put(index, at, state, Some(hop));
+                    }
+                    Place::Caller => {
+                        state.next_hop = None;
+                        self.put(index, at, state, None);
+                    }
+                }
+            }
+            Action::Finish | Action::Stop => {
+                state.next_hop = None;
+                // A worker waiting for a hop has one pending (or running,
+                // which its bumped generation leaves to find nothing).
+                let pending = at.is_some_and(|i| {
+                    self.workers[i].hop == Some(HopState::Pending)
+                        || self.workers[i].state.next_hop.is_some()
+                });
+                self.put(index, at, state, None);
+                if pending && !after_batch {
+                    self.actions.push(JobAction::CancelHop { index });
+                }
+            }
+            Action::Fail { .. } => {
+                state.next_hop = None;
+                self.put(index, at, state, None);
+                self.stop_siblings(index, |now_ms| Event::Halt { now_ms }, now_ms)?;
+            }
+            Action::CancelJob { reason } => {
+                state.next_hop = None;
+                self.put(index, at, state, None);
+                self.warnings.push(JobAction::Warn {
+                    message: format!("stopped as canceled: {reason}"),
+                });
+                self.stop_siblings(index, |now_ms| Event::CancelRequested { now_ms }, now_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, index: u32, at: Option<usize>, state: WorkerState, hop: Option<BatchPlan>) {
+        match at {
+            Some(i) => self.workers[i].state = state.clone(),
+            None => self.workers.push(JobWorker {
+                index,
+                state: state.clone(),
+                hop: None,
+                hop_error: None,
+            }),
+        }
+        // One row write per worker per step: a later put replaces an earlier one.
+        self.actions
+            .retain(|a| !matches!(a, JobAction::Put { index: i, .. } if *i == index));
+        self.actions.push(JobAction::Put {
+            index,
+            state: Box::new(state),
+            hop,
+        });
+    }
+
+    /// The largest size a running sibling reached: what one worker learned
+    /// about the table, the others use.
+    fn learned_size(&self, index: u32) -> u32 {
+        self.workers
+            .iter()
+            .filter(|w| w.index != index && w.state.status == WorkerStatus::InProgress)
+            .map(|w| w.state.batch_size)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn stop_siblings(
+        &mut self,
+        origin: u32,
+        event: impl Fn(f64) -> Event,
+        now_ms: f64,
+    ) -> Result<(), EngineError> {
+        let others: Vec<u32> = self
+            .workers
+            .iter()
+            .filter(|w| w.index != origin)
+            .map(|w| w.index)
+            .collect();
+        for index in others {
+            self.feed(index, &event(now_ms), false, false)?;
+        }
+        Ok(())
+    }
+}
+
+fn event_time(event: &Event) -> f64 {
+    match event {
+        Event::Start { now_ms, .. }
+        | Event::BatchCommitted { now_ms, .. }
+        | Event::BatchFailed { now_ms, .. }
+        | Event::HopDied { now_ms, .. }
+        | Event::StartRefused { now_ms, .. }
+        | Event::CancelRequested { now_ms }
+        | Event::Halt { now_ms } => *now_ms,
+        Event::Tick { .. } => 0.0,
+    }
+}
+
+/// The limits a transaction really has: the configured ones, lowered to
+/// what the runtime reports (used plus remaining) where it says less.
+fn runtime_limits(configured: &Limits, used: Option<&Usage>, remaining: Option<&Usage>) -> Limits {
+    let (Some(u), Some(r)) = (used, remaining) else {
+        return configured.clone();
+    };
+    let real = |limit: u64, used: u64, left: u64| limit.min(used.saturating_add(left));
+    Limits {
+        documents_read: real(
+            configured.documents_read,
+            u.documents_read,
+            r.documents_read,
+        ),
+        bytes_read: real(configured.bytes_read, u.bytes_read, r.bytes_read),
+        documents_written: real(
+            configured.documents_written,
+            u.documents_written,
+            r.documents_written,
+        ),
+        bytes_written: real(configured.bytes_written, u.bytes_written, r.bytes_written),
+        database_queries: real(
+            configured.database_queries,
+            u.database_queries,
+            r.database_queries,
+        ),
+        time_ms: configured.time_ms,
+    }
+}
+
+/// A whole transaction's limits as what it has left, for a hop that has
+/// not started yet.
+fn whole_transaction(limits: &Limits) -> Usage {
+    Usage {
+        documents_read: limits.documents_read,
+        bytes_read: limits.bytes_read,
+        documents_written: limits.documents_written,
+        bytes_written: limits.bytes_written,
+        database_queries: limits.database_queries,
+    }
+}
+
+/// The execution time a committed batch is judged by. Inside a Convex
+/// transaction the clock stands still, so the time measured around the
+/// batch is 0 there; the real signal is how long the hop before waited to
+/// be followed (the previous hop's whole execution), spread over the
+/// documents that hop's batch visited. The larger of the two counts.
+fn judged_elapsed_ms(
+    measured: f64,
+    previous_hop_ms: Option<f64>,
+    previous_docs: Option<u64>,
+    processed: u64,
+) -> f64 {
+    let measured = if measured.is_finite() && measured > 0.0 {
+        measured
+    } else {
+        0.0
+    };
+    let projected = match (previous_hop_ms, previous_docs) {
+        (Some(ms), Some(docs)) if ms.is_finite() && ms > 0.0 && docs > 0 => {
+            ms / docs as f64 * processed as f64
+        }
+        _ => 0.0,
+    };
+    measured.max(projected)
+}
+
+/// Advances a migration by one event.
+pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
+    let mut workers = req.workers.clone();
+    workers.sort_by_key(|w| w.index);
+    let before = JobStatus::of(workers.iter().map(|w| &w.state));
+    let configured = req.limits.clone().unwrap_or_else(Limits::convex);
+    let mut work = Work {
+        limits: runtime_limits(&configured, req.used.as_ref(), req.remaining.as_ref()),
+        remaining: req.remaining.clone(),
+        workers,
+        actions: Vec::new(),
+        inline: None,
+        warnings: Vec::new(),
+    };
+    let now_ms = match &req.event {
+        JobEvent::Start { now_ms, .. }
+        | JobEvent::Check { now_ms }
+        | JobEvent::BatchDone { now_ms, .. }
+        | JobEvent::Cancel { now_ms }
+        | JobEvent::StartRefused { now_ms, .. } => *now_ms,
+        JobEvent::Tick { .. } => 0.0,
+    };
+    match &req.event {
+        JobEvent::Start {
+            now_ms,
+            batch_size,
+            default_batch_size,
+            max_batch_size,
+            adaptive,
+            cursor,
+            reset,
+            one_batch_only,
+            inline,
+            ranges,
+        } => {
+            let start = |range: Option<KeyRange>, stalled: bool| Event::Start {
+                now_ms: *now_ms,
+                batch_size: *batch_size,
+                default_batch_size: *default_batch_size,
+                max_batch_size: *max_batch_size,
+                adaptive: *adaptive,
+                cursor: cursor.clone(),
+                reset: *reset,
+                one_batch_only: *one_batch_only,
+                range,
+                stalled,
+            };
+            if work.workers.is_empty() {
+                let ranges: Vec<Option<KeyRange>> = match ranges {
+                    Some(r) if !r.is_empty() => r.iter().cloned().map(Some).collect(),
+                    _ => vec![None],
+                };
+                for (i, range) in ranges.into_iter().enumerate() {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    work.feed(index, &start(range, false), *inline && i == 0, false)?;
+                }
+            } else if !record_dead_hop(&mut work, *now_ms)? {
+                let first = work.workers.first().map(|w| w.index);
+                let snapshot = work.workers.clone();
+                for w in snapshot {
+                    // A reset keeps each worker's range: it covers the same table.
+                    let range = if *reset { w.state.range.clone() } else { None };
+                    work.feed(
+                        w.index,
+                        &start(range, is_stalled(&w)),
+                        *inline && Some(w.index) == first,
+                        false,
+                    )?;
+                }
+            }
+        }
+        JobEvent::Check { now_ms } => {
+            if !record_dead_hop(&mut work, *now_ms)? {
+                let snapshot = work.workers.clone();
+                for w in snapshot.into_iter().filter(is_stalled) {
+                    let mut resume = Event::start_at(*now_ms);
+                    if let Event::Start { stalled, .. } = &mut resume {
+                        *stalled = true;
+                    }
+                    work.feed(w.index, &resume, false, false)?;
+                }
+            }
+        }
+        JobEvent::Tick { index, generation } => {
+            work.feed(
+                *index,
+                &Event::Tick {
+                    generation: *generation,
+                },
+                true,
+                false,
+            )?;
+        }
+        JobEvent::BatchDone {
+            index,
+            now_ms,
+            outcome,
+            budget,
+            elapsed_ms,
+            previous_hop_ms,
+        } => {
+            let Some(at) = work.position(*index) else {
+                return Err(EngineError::InvalidInput {
+                    message: format!(
+                        "batchDone names worker {index}, which the migration does not have"
+                    ),
+                });
+            };
+            let event = match outcome {
+                BatchOutcome::Committed {
+                    processed,
+                    updated,
+                    cursor,
+                    is_done,
+                    usage,
+                    position,
+                } => Event::BatchCommitted {
+                    now_ms: *now_ms,
+                    processed: *processed,
+                    updated: *updated,
+                    cursor: cursor.clone(),
+                    is_done: *is_done,
+                    elapsed_ms: judged_elapsed_ms(
+                        *elapsed_ms,
+                        *previous_hop_ms,
+                        work.workers[at].state.last_batch_processed,
+                        *processed,
+                    ),
+                    usage: usage.clone(),
+                    budget: Some(budget.clone()),
+                    position: position.clone().map(Box::new),
+                },
+                BatchOutcome::Threw {
+                    message,
+                    code,
+                    document_id,
+                } => Event::BatchFailed {
+                    now_ms: *now_ms,
+                    message: message.clone(),
+                    code: code.clone(),
+                    document_id: document_id.clone(),
+                },
+            };
+            work.feed(*index, &event, false, true)?;
+        }
+        JobEvent::Cancel { now_ms } => {
+            let indexes: Vec<u32> = work.workers.iter().map(|w| w.index).collect();
+            for index in indexes {
+                work.feed(
+                    index,
+                    &Event::CancelRequested { now_ms: *now_ms },
+                    false,
+                    false,
+                )?;
+            }
+        }
+        JobEvent::StartRefused { now_ms, message } => {
+            let index = work.workers.first().map_or(0, |w| w.index);
+            work.feed(
+                index,
+                &Event::StartRefused {
+                    now_ms: *now_ms,
+                    message: message.clone(),
+                },
+                false,
+                false,
+            )?;
+        }
+    }
+
+    let after = JobStatus::of(work.workers.iter().map(|w| &w.state));
+    let mut actions = std::mem::take(&mut work.actions);
+    actions.append(&mut work.warnings);
+    if after == JobStatus::Running && before != JobStatus::Running {
+        // A worker that began a new pass (fresh, reset or an explicit
+        // cursor) carries this moment as its start.
+        let new_pass = work
+            .workers
+            .iter()
+            .any(|w| w.state.started_ms == now_ms && w.state.batches == 0);
+        actions.push(JobAction::Began {
+            latest_start: new_pass.then_some(now_ms),
+        });
+        if req.versioned.is_some() {
+            actions.push(JobAction::RecordVersion {
+                state: MigrationState::Running,
+                applied_at: None,
+                rolled_back_at: None,
+            });
+        }
+    }
+    if req.on_trial && after == JobStatus::Failed && before != JobStatus::Failed {
+        let states: Vec<WorkerState> = work.workers.iter().map(|w| w.state.clone()).collect();
+        let message = progress::summarize(&states, now_ms)
+            .error
+            .map_or_else(|| "its first batch failed".to_string(), |e| e.message);
+        return Ok(JobTransition {
+            status: after,
+            actions: vec![JobAction::Refuse { message }],
+        });
+    }
+    if after != before {
+        settle(&work.workers, after, now_ms, req, &mut actions);
+    }
+    if let Some(inline) = work.inline.take() {
+        actions.push(inline);
+    }
+    Ok(JobTransition {
+        status: after,
+        actions,
+    })
+}
+
+/// A running worker whose last hop died whole is recorded first (the
+/// engine fails it, halting its siblings); the start does nothing else, so
+/// a hop that keeps dying never loops. True when one was found.
+fn record_dead_hop(work: &mut Work, now_ms: f64) -> Result<bool, EngineError> {
+    let Some(dead) = work.workers.iter().find(|w| hop_died(w)).cloned() else {
+        return Ok(false);
+    };
+    work.feed(
+        dead.index,
+        &Event::HopDied {
+            now_ms,
+            message: dead.hop_error.clone(),
+        },
+        false,
+        false,
+    )?;
+    Ok(true)
+}
+
+/// What a migration that just reached `after` reports.
+fn settle(
+    workers: &[JobWorker],
+    after: JobStatus,
+    now_ms: f64,
+    req: &JobRequest,
+    actions: &mut Vec<JobAction>,
+) {
+    let outcome = match after {
+        JobStatus::Succeeded => JobOutcome::Success,
+        JobStatus::Failed => JobOutcome::Failed,
+        JobStatus::Canceled => JobOutcome::Canceled,
+        JobStatus::New | JobStatus::Running | JobStatus::Paused => return,
+    };
+    actions.push(JobAction::Settled {
+        outcome,
+        is_done: outcome == JobOutcome::Success,
+        latest_end: now_ms,
+    });
+    let states: Vec<WorkerState> = workers.iter().map(|w| w.state.clone()).collect();
+    let summary = progress::summarize(&states, now_ms);
+    match req.versioned {
+        Some(direction) => {
+            let (processed, updated) = (summary.progress.processed, summary.progress.updated);
+            let (state, event) = match outcome {
+                JobOutcome::Success => (
+                    match direction {
+                        Direction::Up => MigrationState::Completed,
+                        Direction::Down => MigrationState::RolledBack,
+                    },
+                    RunEvent::ItemFinished {
+                        now_ms,
+                        processed,
+                        updated,
+                    },
+                ),
+                JobOutcome::Failed => (
+                    MigrationState::Failed,
+                    RunEvent::ItemFailed {
+                        now_ms,
+                        message: summary
+                            .error
+                            .map_or_else(|| "failed".to_string(), |e| e.message),
+                        processed,
+                        updated,
+                    },
+                ),
+                JobOutcome::Canceled => (
+                    MigrationState::Canceled,
+                    RunEvent::CancelRequested {
+                        now_ms,
+                        processed,
+                        updated,
+                    },
+                ),
+            };
+            let success = outcome == JobOutcome::Success;
+            actions.push(JobAction::RecordVersion {
+                state,
+                applied_at: (success && direction == Direction::Up).then_some(now_ms),
+                rolled_back_at: (success && direction == Direction::Down).then_some(now_ms),
+            });
+            actions.push(JobAction::ReportToRun { event });
+        }
+        None if outcome == JobOutcome::Success && req.has_next => {
+            actions.push(JobAction::StartNext);
+        }
+        None => {}
+    }
+}
+
+/// Whether a completed migration is skipped by a start: done, and neither
+/// `reset` nor an explicit cursor asks for another pass. A dry run is
+/// never skipped (it changes nothing).
+pub fn skips_start(is_done: bool, reset: bool, cursor_given: bool, dry_run: bool) -> bool {
+    is_done && !reset && !cursor_given && !dry_run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::FailureKind;
+
+    const T0: f64 = 1_000_000.0;
+
+    fn start(now_ms: f64) -> JobEvent {
+        JobEvent::Start {
+            now_ms,
+            batch_size: None,
+            default_batch_size: None,
+            max_batch_size: None,
+            adaptive: None,
+            cursor: None,
+            reset: false,
+            one_batch_only: false,
+            inline: false,
+            ranges: None,
+        }
+    }
+
+    fn with(event: JobEvent, f: impl FnOnce(&mut JobEvent)) -> JobEvent {
+        let mut e = event;
+        f(&mut e);
+        e
+    }
+
+    fn inline_start() -> JobEvent {
+        with(start(T0), |e| {
+            if let JobEvent::Start { inline, .. } = e {
+                *inline = true;
+            }
+        })
+    }
+
+    fn reset_start(now_ms: f64) -> JobEvent {
+        with(start(now_ms), |e| {
+            if let JobEvent::Start { reset, .. } = e {
+                *reset = true;
+            }
+        })
+    }
+
+    fn request(workers: Vec<JobWorker>, event: JobEvent) -> JobRequest {
+        JobRequest {
+            workers,
+            event,
+            limits: None,
+            remaining: None,
+            used: None,
+            versioned: None,
+            has_next: false,
+            on_trial: false,
+        }
+    }
+
+    fn run(workers: Vec<JobWorker>, event: JobEvent) -> JobTransition {
+        step(&request(workers, event)).unwrap()
+    }
+
+    /// The workers after a transition's puts, each with a pending hop when
+    /// one was scheduled for it.
+    fn apply(workers: &[JobWorker], t: &JobTransition) -> Vec<JobWorker> {
+        let mut out = workers.to_vec();
+        for a in &t.actions {
+            if let JobAction::Put { index, state, hop } = a {
+                let w = JobWorker {
+                    index: *index,
+                    state: (**state).clone(),
+                    hop: hop.as_ref().map(|_| HopState::Pending),
+                    hop_error: None,
+                };
+                match out.iter_mut().find(|x| x.index == *index) {
+                    Some(x) => *x = w,
+                    None => out.push(w),
+                }
+            }
+        }
+        out
+    }
+
+    /// A migration of `n` workers, each running with its hop pending.
+    fn running(n: usize) -> Vec<JobWorker> {
+        let ranges = (0..n)
+            .map(|i| KeyRange {
+                lo: Some(i as f64 * 10.0),
+                hi: Some(i as f64 * 10.0 + 10.0),
+            })
+            .collect::<Vec<_>>();
+        let e = with(start(T0), |e| {
+            if let JobEvent::Start { ranges: r, .. } = e {
+                *r = (n > 1).then_some(ranges);
+            }
+        });
+        apply(&[], &run(vec![], e))
+    }
+
+    fn committed(index: u32, processed: u64, is_done: bool) -> JobEvent {
+        JobEvent::BatchDone {
+            index,
+            now_ms: T0 + 10.0,
+            outcome: BatchOutcome::Committed {
+                processed,
+                updated: processed,
+                cursor: format!("c{processed}"),
+                is_done,
+                usage: None,
+                position: None,
+            },
+            budget: crate::policy::nested_limits(&Limits::convex()),
+            elapsed_ms: 0.0,
+            previous_hop_ms: None,
+        }
+    }
+
+    fn threw(index: u32, message: &str, code: Option<&str>) -> JobEvent {
+        JobEvent::BatchDone {
+            index,
+            now_ms: T0 + 20.0,
+            outcome: BatchOutcome::Threw {
+                message: message.into(),
+                code: code.map(str::to_string),
+                document_id: Some("doc1".into()),
+            },
+            budget: crate::policy::nested_limits(&Limits::convex()),
+            elapsed_ms: 0.0,
+            previous_hop_ms: None,
+        }
+    }
+
+    fn puts(t: &JobTransition) -> Vec<(u32, WorkerState, Option<BatchPlan>)> {
+        t.actions
+            .iter()
+            .filter_map(|a| match a {
+                JobAction::Put { index, state, hop } => {
+                    Some((*index, (**state).clone(), hop.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn has(t: &JobTransition, f: impl Fn(&JobAction) -> bool) -> bool {
+        t.actions.iter().any(f)
+    }
+
+    fn settled(t: &JobTransition) -> Option<JobOutcome> {
+        t.actions.iter().find_map(|a| match a {
+            JobAction::Settled { outcome, .. } => Some(*outcome),
+            _ => None,
+        })
+    }
+
+    fn with_status(mut workers: Vec<JobWorker>, status: WorkerStatus) -> Vec<JobWorker> {
+        for w in &mut workers {
+            w.state.status = status;
+            w.state.cursor = Some("c1".into());
+            w.state.next_hop = None;
+            w.hop = Some(HopState::Success);
+        }
+        workers
+    }
+
+    // --- New ---
+
+    #[test]
+    fn new_start_inline_runs_the_first_batch_here_and_stores_the_worker_once() {
+        let t = run(vec![], inline_start());
+        assert_eq!(t.status, JobStatus::Running);
+        let p = puts(&t);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].1.next_hop, None);
+        assert!(p[0].2.is_none());
+        assert!(matches!(
+            t.actions.last(),
+            Some(JobAction::RunInline { index: 0, batch }) if batch.batch_size == 100 && batch.generation == 1
+        ));
+        assert!(has(
+            &t,
+            |a| matches!(a, JobAction::Began { latest_start: Some(at) } if *at == T0)
+        ));
+    }
+
+    #[test]
+    fn new_start_not_inline_schedules_a_hop_the_worker_waits_for() {
+        let t = run(vec![], start(T0));
+        let p = puts(&t);
+        assert_eq!(p[0].1.next_hop, Some(1));
+        let hop = p[0].2.clone().unwrap();
+        assert_eq!(hop.generation, 1);
+        // A hop is a fresh transaction: its budget keeps the reserve and one
+        // whole document of reads back.
+        assert!(hop.limits.bytes_read < Limits::convex().bytes_read - (1 << 20));
+        assert!(!has(&t, |a| matches!(a, JobAction::RunInline { .. })));
+        assert!(hop.check_cursor);
+    }
+
+    #[test]
+    fn new_start_with_ranges_runs_the_first_range_inline_and_schedules_the_rest() {
+        let ranges = vec![
+            KeyRange {
+                lo: None,
+                hi: Some(5.0),
+            },
+            KeyRange {
+                lo: Some(5.0),
+                hi: None,
+            },
+        ];
+        let e = with(inline_start(), |e| {
+            if let JobEvent::Start { ranges: r, .. } = e {
+                *r = Some(ranges.clone());
+            }
+        });
+        let t = run(vec![], e);
+        let p = puts(&t);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].1.range, Some(ranges[0].clone()));
+        assert!(p[0].2.is_none());
+        assert!(p[1].2.is_some());
+        assert!(matches!(
+            t.actions.last(),
+            Some(JobAction::RunInline { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn new_start_with_a_default_size_uses_it_and_an_explicit_size_wins() {
+        let e = with(start(T0), |e| {
+            if let JobEvent::Start {
+                default_batch_size, ..
+            } = e
+            {
+                *default_batch_size = Some(250.0);
+            }
+        });
+        assert_eq!(puts(&run(vec![], e.clone()))[0].1.batch_size, 250);
+        let e = with(e, |e| {
+            if let JobEvent::Start { batch_size, .. } = e {
+                *batch_size = Some(40.0);
+            }
+        });
+        assert_eq!(puts(&run(vec![], e))[0].1.batch_size, 40);
+    }
+
+    #[test]
+    fn new_start_refused_fails_and_settles_failed() {
+        let t = run(
+            vec![],
+            JobEvent::StartRefused {
+                now_ms: T0,
+                message: "gone".into(),
+            },
+        );
+        assert_eq!(t.status, JobStatus::Failed);
+        assert_eq!(settled(&t), Some(JobOutcome::Failed));
+        assert_eq!(puts(&t)[0].1.status, WorkerStatus::Failed);
+    }
+
+    // --- Running ---
+
+    #[test]
+    fn running_start_leaves_a_live_chain_alone() {
+        let workers = running(2);
+        let t = run(workers.clone(), start(T0 + 5.0));
+        assert!(t.actions.is_empty());
+        assert_eq!(t.status, JobStatus::Running);
+    }
+
+    #[test]
+    fn running_reset_waits_for_the_migration_to_stop_and_the_generation_keeps_rising() {
+        let workers = running(1);
+        let t = run(workers.clone(), reset_start(T0 + 5.0));
+        assert!(t.actions.is_empty(), "{:?}", t.actions);
+        // Once it stopped, the reset starts over at a higher generation.
+        let stopped = apply(
+            &workers,
+            &run(workers.clone(), JobEvent::Cancel { now_ms: T0 + 6.0 }),
+        );
+        let t = run(stopped.clone(), reset_start(T0 + 7.0));
+        let p = puts(&t);
+        assert!(p[0].1.generation > stopped[0].state.generation);
+        assert_eq!(p[0].1.cursor, None);
+        assert_eq!(p[0].1.processed, 0);
+    }
+
+    #[test]
+    fn running_start_takes_over_a_stalled_chain() {
+        let mut workers = running(1);
+        workers[0].hop = Some(HopState::Canceled);
+        let t = run(
+            workers.clone(),
+            with(start(T0 + 5.0), |e| {
+                if let JobEvent::Start { inline, .. } = e {
+                    *inline = true;
+                }
+            }),
+        );
+        let p = puts(&t);
+        assert_eq!(p[0].1.generation, workers[0].state.generation + 1);
+        assert!(matches!(
+            t.actions.last(),
+            Some(JobAction::RunInline { .. })
+        ));
+        // Still running: nothing settles, nothing begins anew.
+        assert!(!has(&t, |a| matches!(a, JobAction::Began { .. })));
+    }
+
+    #[test]
+    fn running_start_records_a_dead_hop_first_and_halts_the_siblings() {
+        let mut workers = running(2);
+        workers[1].hop = Some(HopState::Failed);
+        workers[1].hop_error = Some("Function execution timed out".into());
+        let mut req = request(workers.clone(), start(T0 + 5.0));
+        req.versioned = Some(Direction::Up);
+        let t = step(&req).unwrap();
+        assert_eq!(t.status, JobStatus::Failed);
+        let p = puts(&t);
+        let dead = p.iter().find(|(i, _, _)| *i == 1).unwrap();
+        assert_eq!(dead.1.status, WorkerStatus::Failed);
+        assert_eq!(dead.1.batch_size, 50);
+        let sibling = p.iter().find(|(i, _, _)| *i == 0).unwrap();
+        assert_eq!(sibling.1.status, WorkerStatus::Paused);
+        assert!(has(&t, |a| matches!(a, JobAction::CancelHop { index: 0 })));
+        assert!(has(&t, |a| matches!(
+            a,
+            JobAction::RecordVersion {
+                state: MigrationState::Failed,
+                ..
+            }
+        )));
+        assert!(has(&t, |a| matches!(
+            a,
+            JobAction::ReportToRun {
+                event: RunEvent::ItemFailed { .. }
+            }
+        )));
+    }
+
+    #[test]
+    fn running_commit_schedules_the_next_hop_with_one_row_write() {
+        let workers = running(1);
+        let t = run(workers, committed(0, 100, false));
+        let p = puts(&t);
+        assert_eq!(p.len(), 1);
+        assert_eq!(t.actions.len(), 1);
+        let hop = p[0].2.clone().unwrap();
+        assert_eq!(hop.cursor.as_deref(), Some("c100"));
+        // The chain's own cursor needs no check.
+        assert!(!hop.check_cursor);
+        assert_eq!(p[0].1.next_hop, Some(hop.generation));
+    }
+
+    #[test]
+    fn running_last_worker_done_succeeds_and_starts_the_next_of_the_series() {
+        let mut workers = running(2);
+        workers[0].state.status = WorkerStatus::Success;
+        let mut req = request(workers.clone(), committed(1, 10, true));
+        req.has_next = true;
+        let t = step(&req).unwrap();
+        assert_eq!(t.status, JobStatus::Succeeded);
+        assert!(has(&t, |a| matches!(
+            a,
+            JobAction::Settled {
+                outcome: JobOutcome::Success,
+                is_done: true,
+                ..
+            }
+        )));
+        assert!(has(&t, |a| matches!(a, JobAction::StartNext)));
+    }
+
+    #[test]
+    fn running_worker_done_while_a_sibling_runs_settles_nothing() {
+        let t = run(running(2), committed(0, 10, true));
+        assert_eq!(t.status, JobStatus::Running);
+        assert_eq!(settled(&t), None);
+    }
+
+    #[test]
+    fn running_user_failure_halts_the_siblings_and_settles_failed() {
+        let t = run(
+            running(3),
+            threw(1, "Cannot read properties of undefined", None),
+        );
+        assert_eq!(t.status, JobStatus::Failed);
+        let p = puts(&t);
+        assert_eq!(
+            p.iter()
+                .filter(|(_, s, _)| s.status == WorkerStatus::Paused)
+                .count(),
+            2
+        );
+        assert_eq!(
+            t.actions
+                .iter()
+                .filter(|a| matches!(a, JobAction::CancelHop { .. }))
+                .count(),
+            2
+        );
+        assert_eq!(settled(&t), Some(JobOutcome::Failed));
+        let failed = p.iter().find(|(i, _, _)| *i == 1).unwrap();
+        assert_eq!(failed.1.error.as_ref().unwrap().kind, FailureKind::User);
+    }
+
+    #[test]
+    fn running_limit_failure_is_classified_here_and_retried_halved_in_a_hop() {
+        let t = run(
+            running(1),
+            threw(
+                0,
+                "Too many documents read in a single function execution",
+                None,
+            ),
+        );
+        let p = puts(&t);
+        assert_eq!(p[0].1.batch_size, 50);
+        assert!(p[0].2.is_some());
+        assert!(!has(&t, |a| matches!(a, JobAction::RunInline { .. })));
+    }
+
+    #[test]
+    fn running_one_batch_only_retry_waits_for_its_caller_instead_of_recursing() {
+        let e = with(inline_start(), |e| {
+            if let JobEvent::Start { one_batch_only, .. } = e {
+                *one_batch_only = true;
+            }
+        });
+        let workers = apply(&[], &run(vec![], e));
+        let t = run(workers, threw(0, "transaction limit", None));
+        assert_eq!(t.status, JobStatus::Running);
+        let p = puts(&t);
+        assert_eq!(p[0].1.batch_size, 50);
+        assert!(p[0].2.is_none());
+        assert!(!has(&t, |a| matches!(a, JobAction::RunInline { .. })));
+    }
+
+    #[test]
+    fn running_code_changed_cancels_every_worker_and_settles_canceled() {
+        let t = run(
+            running(2),
+            threw(0, "changed", Some(crate::failure::CODE_CHANGED)),
+        );
+        assert_eq!(t.status, JobStatus::Canceled);
+        assert!(puts(&t)
+            .iter()
+            .all(|(_, s, _)| s.status == WorkerStatus::Canceled));
+        assert!(has(&t, |a| matches!(a, JobAction::Warn { .. })));
+        assert_eq!(settled(&t), Some(JobOutcome::Canceled));
+    }
+
+    #[test]
+    fn running_cancel_cancels_pending_hops_and_settles_canceled() {
+        let t = run(running(2), JobEvent::Cancel { now_ms: T0 + 1.0 });
+        assert_eq!(t.status, JobStatus::Canceled);
+        assert_eq!(
+            t.actions
+                .iter()
+                .filter(|a| matches!(a, JobAction::CancelHop { .. }))
+                .count(),
+            2
+        );
+        assert!(puts(&t).iter().all(|(_, s, _)| s.next_hop.is_none()));
+    }
+
+    #[test]
+    fn running_check_takes_over_only_a_stalled_chain() {
+        let mut workers = running(2);
+        workers[1].hop = None;
+        let t = run(workers.clone(), JobEvent::Check { now_ms: T0 + 1.0 });
+        let p = puts(&t);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, 1);
+        assert!(p[0].2.is_some());
+        assert!(run(running(2), JobEvent::Check { now_ms: T0 })
+            .actions
+            .is_empty());
+    }
+
+    #[test]
+    fn running_legacy_tick_runs_here_when_current_and_nothing_when_stale() {
+        let workers = running(1);
+        let g = workers[0].state.generation;
+        let t = run(
+            workers.clone(),
+            JobEvent::Tick {
+                index: 0,
+                generation: g,
+            },
+        );
+        assert!(matches!(
+            t.actions.last(),
+            Some(JobAction::RunInline { .. })
+        ));
+        let t = run(
+            workers,
+            JobEvent::Tick {
+                index: 0,
+                generation: g + 7,
+            },
+        );
+        assert!(t.actions.is_empty());
+    }
+
+    #[test]
+    fn running_batch_of_an_unknown_worker_is_refused() {
+        assert!(step(&request(running(1), committed(3, 1, false))).is_err());
+    }
+
+    #[test]
+    fn running_workers_share_the_batch_size_one_learned() {
+        let mut workers = running(2);
+        workers[0].state.batch_size = 800;
+        let t = run(workers, committed(1, 100, false));
+        let p = puts(&t);
+        assert_eq!(p[0].1.batch_size, 800);
+        assert_eq!(p[0].2.as_ref().unwrap().batch_size, 800);
+    }
+
+    #[test]
+    fn running_a_shrinking_worker_does_not_take_a_siblings_larger_size() {
+        let mut workers = running(2);
+        workers[0].state.batch_size = 800;
+        let t = run(workers, threw(1, "too many bytes", None));
+        assert_eq!(puts(&t)[0].1.batch_size, 50);
+    }
+
+    #[test]
+    fn running_a_slow_previous_hop_keeps_the_next_well_under_the_time_limit() {
+        let mut workers = running(1);
+        workers[0].state.batch_size = 1_000;
+        workers[0].state.last_batch_processed = Some(1_000);
+        // The hop before took 800 ms for 1,000 documents: 1,000 more would
+        // be 0.8 ms each again, far over half of the time budget.
+        let mut e = committed(0, 1_000, false);
+        if let JobEvent::BatchDone {
+            previous_hop_ms, ..
+        } = &mut e
+        {
+            *previous_hop_ms = Some(800.0);
+        }
+        let next = puts(&run(workers.clone(), e))[0].1.batch_size;
+        assert!(next < 1_000, "{next}");
+        let ms_per_doc = 0.8;
+        assert!(f64::from(next) * ms_per_doc <= 0.5 * 900.0 + 1.0, "{next}");
+        // A quick hop says nothing against growing.
+        let mut e = committed(0, 1_000, false);
+        if let JobEvent::BatchDone {
+            previous_hop_ms, ..
+        } = &mut e
+        {
+            *previous_hop_ms = Some(5.0);
+        }
+        assert_eq!(puts(&run(workers, e))[0].1.batch_size, 1_000);
+    }
+
+    #[test]
+    fn running_a_hop_is_budgeted_from_the_limits_the_runtime_reported() {
+        let mut req = request(running(1), committed(0, 10, false));
+        let tight = Usage {
+            bytes_read: 300_000,
+            ..whole_transaction(&Limits::convex())
+        };
+        req.used = Some(Usage {
+            bytes_read: 100_000,
+            ..Usage::default()
+        });
+        req.remaining = Some(Usage {
+            bytes_read: 200_000,
+            ..tight
+        });
+        let hop = puts(&step(&req).unwrap())[0].2.clone().unwrap();
+        // Half of the 300 KB the runtime allows, the rest kept for the hop's own reads.
+        assert_eq!(hop.limits.bytes_read, 150_000);
+    }
+
+    #[test]
+    fn running_a_function_on_trial_that_fails_refuses_the_whole_call() {
+        let mut req = request(running(1), threw(0, "not a batch", None));
+        req.on_trial = true;
+        let t = step(&req).unwrap();
+        assert_eq!(t.actions.len(), 1);
+        assert!(
+            matches!(&t.actions[0], JobAction::Refuse { message } if message.contains("not a batch"))
+        );
+        // Once it proved itself, a failure is recorded like any other.
+        req.on_trial = false;
+        assert_eq!(settled(&step(&req).unwrap()), Some(JobOutcome::Failed));
+    }
+
+    // --- Succeeded ---
+
+    #[test]
+    fn succeeded_start_without_reset_does_nothing() {
+        let done = with_status(running(1), WorkerStatus::Success);
+        let t = run(done, start(T0 + 50.0));
+        assert!(t.actions.is_empty());
+        assert_eq!(t.status, JobStatus::Succeeded);
+    }
+
+    #[test]
+    fn succeeded_reset_begins_a_new_pass_keeping_each_range() {
+        let done = with_status(running(2), WorkerStatus::Success);
+        let t = run(done.clone(), reset_start(T0 + 50.0));
+        assert_eq!(t.status, JobStatus::Running);
+        assert!(has(
+            &t,
+            |a| matches!(a, JobAction::Began { latest_start: Some(at) } if *at == T0 + 50.0)
+        ));
+        for (i, s, _) in puts(&t) {
+            let before = &done.iter().find(|w| w.index == i).unwrap().state;
+            assert_eq!(s.range, before.range);
+            assert!(s.generation > before.generation);
+        }
+    }
+
+    #[test]
+    fn skips_start_only_a_completed_migration_without_reset_cursor_or_dry_run() {
+        assert!(skips_start(true, false, false, false));
+        assert!(!skips_start(true, true, false, false));
+        assert!(!skips_start(true, false, true, false));
+        assert!(!skips_start(true, false, false, true));
+        assert!(!skips_start(false, false, false, false));
+    }
+
+    // --- Failed, Canceled, Paused ---
+
+    #[test]
+    fn failed_start_resumes_from_the_cursor_keeping_the_pass() {
+        let failed = with_status(running(1), WorkerStatus::Failed);
+        let t = run(failed, start(T0 + 50.0));
+        assert_eq!(t.status, JobStatus::Running);
+        assert!(has(&t, |a| matches!(
+            a,
+            JobAction::Began { latest_start: None }
+        )));
+        let hop = puts(&t)[0].2.clone().unwrap();
+        assert_eq!(hop.cursor.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn canceled_start_resumes_and_cancel_again_changes_nothing() {
+        let canceled = with_status(running(1), WorkerStatus::Canceled);
+        assert!(run(canceled.clone(), JobEvent::Cancel { now_ms: T0 })
+            .actions
+            .is_empty());
+        assert_eq!(run(canceled, start(T0 + 50.0)).status, JobStatus::Running);
+    }
+
+    #[test]
+    fn paused_start_resumes_and_cancel_settles_canceled() {
+        let paused = with_status(running(1), WorkerStatus::Paused);
+        assert_eq!(
+            run(paused.clone(), start(T0 + 50.0)).status,
+            JobStatus::Running
+        );
+        let t = run(paused, JobEvent::Cancel { now_ms: T0 });
+        assert_eq!(settled(&t), Some(JobOutcome::Canceled));
+    }
+
+    // --- Versioned items ---
+
+    #[test]
+    fn versioned_start_records_running_and_success_records_completed_or_rolled_back() {
+        let mut req = request(vec![], start(T0));
+        req.versioned = Some(Direction::Up);
+        let t = step(&req).unwrap();
+        assert!(has(&t, |a| matches!(
+            a,
+            JobAction::RecordVersion {
+                state: MigrationState::Running,
+                ..
+            }
+        )));
+        let workers = apply(&[], &t);
+        for (direction, expected) in [
+            (Direction::Up, MigrationState::Completed),
+            (Direction::Down, MigrationState::RolledBack),
+        ] {
+            let mut req = request(workers.clone(), committed(0, 5, true));
+            req.versioned = Some(direction);
+            let t = step(&req).unwrap();
+            assert!(has(
+                &t,
+                |a| matches!(a, JobAction::RecordVersion { state, .. } if *state == expected)
+            ));
+            assert!(has(&t, |a| matches!(
+                a,
+                JobAction::ReportToRun {
+                    event: RunEvent::ItemFinished { processed: 5, .. }
+                }
+            )));
+            assert!(!has(&t, |a| matches!(a, JobAction::StartNext)));
+        }
+    }
+
+    #[test]
+    fn view_names_a_stalled_chain_and_a_dead_hop() {
+        let mut workers = running(2);
+        assert!(!view(&workers).stalled);
+        workers[0].hop = None;
+        assert!(view(&workers).stalled);
+        workers[1].hop = Some(HopState::Failed);
+        let v = view(&workers);
+        assert!(v.dead_hop.unwrap().contains("no error text"));
+        assert_eq!(v.status, JobStatus::Running);
+    }
+}
