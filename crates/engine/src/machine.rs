@@ -444,7 +444,7 @@ pub fn step(
             updated,
             cursor,
             is_done,
-            elapsed_ms,
+            elapsed_ms: _,
             usage,
             budget,
             position,
@@ -475,7 +475,6 @@ pub fn step(
                 &BatchReport {
                     processed: *processed,
                     usage: usage.as_ref(),
-                    elapsed_ms: *elapsed_ms,
                 },
                 &budget.clone().unwrap_or_else(|| nested_limits(limits)),
                 current.max_batch_size,
@@ -985,7 +984,7 @@ mod tests {
     }
 
     #[test]
-    fn start_with_large_batch_raises_default_max() {
+    fn start_with_large_batch_keeps_the_default_max() {
         let e = start_with(|e| {
             if let Event::Start { batch_size, .. } = e {
                 *batch_size = Some(12_000.0);
@@ -993,7 +992,7 @@ mod tests {
         });
         let t = step(None, &e, &limits()).unwrap();
         assert_eq!(t.state.batch_size, 12_000);
-        assert_eq!(t.state.max_batch_size, 12_000);
+        assert_eq!(t.state.max_batch_size, DEFAULT_MAX_BATCH_SIZE);
     }
 
     #[test]
@@ -1242,7 +1241,7 @@ mod tests {
         });
         let t = apply(&s, &e);
         assert_eq!(t.state.batch_size, 10_000);
-        assert_eq!(t.state.max_batch_size, 10_000);
+        assert_eq!(t.state.max_batch_size, DEFAULT_MAX_BATCH_SIZE);
     }
 
     #[test]
@@ -1403,10 +1402,20 @@ mod tests {
     #[test]
     fn commit_grows_after_cheap_batches_when_adaptive() {
         let mut s = running();
+        let mut sizes = Vec::new();
         for i in 0..2 {
-            s = apply(&s, &committed(100, &format!("c{i}"), false)).state;
+            let mut e = committed(s.batch_size.into(), &format!("c{i}"), false);
+            if let Event::BatchCommitted { usage, .. } = &mut e {
+                *usage = Some(Usage {
+                    documents_read: s.batch_size.into(),
+                    documents_written: s.batch_size.into(),
+                    ..Usage::default()
+                });
+            }
+            s = apply(&s, &e).state;
+            sizes.push(s.batch_size);
         }
-        assert_eq!(s.batch_size, 200);
+        assert_eq!(sizes, [800, 6_400]);
     }
 
     #[test]
@@ -1676,7 +1685,7 @@ mod tests {
     #[test]
     fn commit_judges_growth_against_the_budget_the_batch_ran_under() {
         // 100 documents that read 60,000 bytes: cheap against Convex's
-        // limits, over the target against a 100,000-byte budget.
+        // limits, over the plateau against a 64,000-byte budget.
         let mut s = running();
         s.cheap_streak = 1;
         let usage = Usage {
@@ -1695,12 +1704,12 @@ mod tests {
             budget,
             position: None,
         };
-        assert_eq!(apply(&s, &commit(None)).state.batch_size, 200);
+        assert_eq!(apply(&s, &commit(None)).state.batch_size, 800);
         let tight = Limits {
-            bytes_read: 100_000,
+            bytes_read: 64_000,
             ..Limits::convex()
         };
-        assert_eq!(apply(&s, &commit(Some(tight))).state.batch_size, 83);
+        assert_eq!(apply(&s, &commit(Some(tight))).state.batch_size, 90);
     }
 
     #[test]
