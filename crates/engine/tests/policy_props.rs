@@ -337,7 +337,7 @@ fn tiny_documents_take_ten_batches_for_a_hundred_thousand() {
     assert_eq!(batches, 10, "sizes {sizes:?}");
     let at_plateau = load(&cost.at(13_545), &budget());
     assert!(
-        at_plateau >= 0.75 && at_plateau <= TARGET_FRACTION,
+        (0.75..=TARGET_FRACTION).contains(&at_plateau),
         "{at_plateau}"
     );
 }
