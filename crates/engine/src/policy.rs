@@ -44,7 +44,7 @@ pub const MAX_BATCH_SIZE: u32 = 16_000;
 /// [`TARGET_FRACTION`] of the nested write budget (about 13,500 documents),
 /// one that only reads at the same share of its read budgets. A lower fixed
 /// ceiling would only add transactions (at 8,000, 100,000 tiny documents
-/// take 15 instead of 10). The 1 s execution limit is not a document count;
+/// take 15 batches instead of 10). The 1 s execution limit is not a document count;
 /// it is judged from the hops' recorded run times, and a hop that dies of
 /// it halves the size like any other limit.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = MAX_BATCH_SIZE;
@@ -79,10 +79,10 @@ pub const CHEAP_FRACTION: f64 = 0.5;
 pub const GROW_AFTER_CHEAP_BATCHES: u32 = 2;
 
 /// Most a batch may grow in one step (times the measured size). The
-/// projection from a small batch is the least certain one (its documents
-/// may not be the table's); eight times a batch that used under half its
-/// budget is checked by the next batch long before the budget is reached.
-/// From the default 100, three steps reach the plateau of tiny documents.
+/// projection from a small batch is the least certain one (a few documents
+/// may not be like the table's); the cap makes a 100-document sample size
+/// a batch of 800, whose own measure then sizes the next. From the default
+/// 100, three steps reach the plateau of tiny documents.
 pub const MAX_GROWTH_FACTOR: u32 = 8;
 
 /// Times a batch is retried at the same size after a write conflict before
