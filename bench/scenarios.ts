@@ -102,6 +102,8 @@ export type Outcome = {
   batchCalls: Record<CallKind, number>;
   /** Real milliseconds the batches spent reading pages (`ctx.db.query` reads), rolled-back ones included. */
   paginationMs: number;
+  /** Batches that threw and rolled back (a limit hit, a failing document). */
+  rolledBackBatches: number;
   /** Documents per committed batch (one batch per transaction). */
   docsPerBatch: { mean: number; max: number };
   /**
@@ -186,7 +188,7 @@ function median(values: number[]): number {
 }
 
 /** Per-batch figures from the records of one run. */
-function batchFigures(records: BatchRecord[]): Pick<Outcome, "paginationMs" | "docsPerBatch" | "bindingShare"> {
+function batchFigures(records: BatchRecord[]): Pick<Outcome, "paginationMs" | "rolledBackBatches" | "docsPerBatch" | "bindingShare"> {
   const batches = records.filter((r) => r.kind === "batch");
   const committed = batches.filter((r) => r.returned);
   const docs = committed.map((r) => r.docs);
@@ -201,6 +203,7 @@ function batchFigures(records: BatchRecord[]): Pick<Outcome, "paginationMs" | "d
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     paginationMs: batches.reduce((sum, r) => sum + r.readMs, 0),
+    rolledBackBatches: batches.length - committed.length,
     docsPerBatch: { mean: committed.length ? Math.round(total / committed.length) : 0, max: largest },
     ...(shares.length && limit
       ? { bindingShare: { min: round(Math.min(...shares)), median: round(median(shares)), max: round(Math.max(...shares)), limit } }

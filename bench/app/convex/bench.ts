@@ -19,7 +19,11 @@ type Ctx = { db: object; meta?: { getTransactionMetrics?: () => Promise<Metrics>
 /** Query-builder methods whose result is still a query to wrap; anything else is a read. */
 const CHAIN = new Set(["withIndex", "withSearchIndex", "fullTableScan", "order", "filter", "limit"]);
 
-/** A query whose reads (`first`, `take`, `paginate`, async iteration...) add their time to `record`. */
+/**
+ * A query whose every call (building it, `first`, `take`, `paginate`, async
+ * iteration...) adds its time to `record`: convex-test reads and sorts the
+ * table when a query starts, which may happen in a synchronous call.
+ */
 function timedQuery(query: object, record: BatchRecord): object {
   return new Proxy(query, {
     get(target, prop) {
@@ -27,7 +31,9 @@ function timedQuery(query: object, record: BatchRecord): object {
       if (typeof value !== "function") return value;
       if (prop === Symbol.asyncIterator) {
         return () => {
+          const created = now();
           const iterator = (value as () => AsyncIterator<unknown>).call(target);
+          record.readMs += now() - created;
           return {
             next: async () => {
               const started = now();
@@ -45,11 +51,11 @@ function timedQuery(query: object, record: BatchRecord): object {
         };
       }
       return (...args: unknown[]) => {
-        if (typeof prop === "string" && CHAIN.has(prop)) return timedQuery((value as (...a: unknown[]) => object).apply(target, args), record);
         const started = now();
         const result = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (result instanceof Promise) return result.finally(() => (record.readMs += now() - started));
-        return result;
+        record.readMs += now() - started;
+        return typeof prop === "string" && CHAIN.has(prop) ? timedQuery(result as object, record) : result;
       };
     },
   });
@@ -60,7 +66,14 @@ function timedCtx(ctx: Ctx, record: BatchRecord): Ctx {
   const db = new Proxy(ctx.db, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
-      if (prop === "query") return (table: string) => timedQuery((value as (t: string) => object).call(target, table), record);
+      if (prop === "query") {
+        return (table: string) => {
+          const started = now();
+          const query = (value as (t: string) => object).call(target, table);
+          record.readMs += now() - started;
+          return timedQuery(query, record);
+        };
+      }
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
