@@ -9,7 +9,8 @@
 import { convexTest } from "convex-test";
 import { register } from "convex-migrate/test";
 import { vi } from "vitest";
-import { takeCalls, type CallKind } from "./app/calls";
+import { setClock, takeCalls, type BatchRecord, type CallKind, type Dimension } from "./app/calls";
+import { engineCalls } from "../js-shim/src/engine";
 import { components, internal } from "./app/convex/_generated/api";
 import schema from "./app/convex/schema";
 
@@ -26,6 +27,8 @@ type AnySchema = Parameters<ReturnType<typeof convexTest>["registerComponent"]>[
 /** The real clock, taken before any test installs fake timers (they fake `performance` too). */
 const realNow = performance.now.bind(performance);
 
+setClock(realNow);
+
 /** Milliseconds on the real clock. */
 export function now(): number {
   return realNow();
@@ -35,7 +38,7 @@ export function now(): number {
 export type Tool = "ours" | "peer";
 
 /** The bench app's migrations: a fixed batch of 100, or each tool's defaults. */
-export type Variant = "fixed" | "default";
+export type Variant = "fixed" | "default" | "workers";
 
 /** A fresh deployment with both components and Convex's limits enforced. */
 export async function deployment() {
@@ -52,7 +55,7 @@ type RunInComponent = <T>(
   componentPath: string,
   handler: (ctx: { db: { system: { query: (table: "_scheduled_functions") => { collect: () => Promise<ScheduledJob[]> } } } }) => Promise<T>,
 ) => Promise<T>;
-type ScheduledJob = { name: string; state: { kind: string } };
+type ScheduledJob = { name: string; args: unknown[]; state: { kind: string } };
 
 /** Bytes per document in a transaction's budget when seeding. */
 const SEED_BYTES_PER_TRANSACTION = 8 * 1024 * 1024;
@@ -98,17 +101,33 @@ export type Outcome = {
   runnerThrew: boolean;
   /** Calls of the app's batch function: batches, and (ours only) the one call that describes the table. */
   batchCalls: Record<CallKind, number>;
+  /** Real milliseconds the batches spent reading pages (`ctx.db.query` reads), rolled-back ones included. */
+  paginationMs: number;
+  /** Batches that threw and rolled back (a limit hit, a failing document). */
+  rolledBackBatches: number;
+  /** Documents per committed batch (one batch per transaction). */
+  docsPerBatch: { mean: number; max: number };
+  /**
+   * Share of the binding limit the steady-state batches used (those from
+   * the first at the largest size on, but a short last one), of the limits
+   * each batch ran under; and the limit that bound most often.
+   */
+  bindingShare?: { min: number; median: number; max: number; limit: Dimension };
+  /** Scheduled hops per chain, one chain per worker (ours) or the one chain (the peer). */
+  hopsPerChain: number[];
   /** Scheduled functions the tool ran, one after another (each its own transaction). */
   scheduledHops: number;
   /** Top-level transactions: the runner call plus every scheduled hop. */
   transactions: number;
   /** Our adaptive batch size at the end (the peer's is fixed). */
   finalBatchSize?: number;
+  /** Calls into our engine from the runner call to the last hop (ours only), and per batch. */
+  engineCalls?: { total: number; perBatch: number };
 };
 
 const NAMES: Record<Tool, Record<Variant, string>> = {
-  ours: { fixed: "bench:oursFixed", default: "bench:oursDefault" },
-  peer: { fixed: "bench:peerFixed", default: "bench:peerDefault" },
+  ours: { fixed: "bench:oursFixed", default: "bench:oursDefault", workers: "bench:oursWorkers" },
+  peer: { fixed: "bench:peerFixed", default: "bench:peerDefault", workers: "bench:peerDefault" },
 };
 
 const COMPONENT: Record<Tool, "migrations" | "peerMigrations"> = { ours: "migrations", peer: "peerMigrations" };
@@ -117,6 +136,7 @@ const COMPONENT: Record<Tool, "migrations" | "peerMigrations"> = { ours: "migrat
 export async function migrate(t: Deployment, tool: Tool, variant: Variant): Promise<Outcome> {
   const name = NAMES[tool][variant];
   takeCalls();
+  const callsBefore = engineCalls();
   const runner = tool === "ours" ? internal.bench.runOurs : internal.bench.runPeer;
   const started = now();
   let runnerError: string | undefined;
@@ -128,7 +148,8 @@ export async function migrate(t: Deployment, tool: Tool, variant: Variant): Prom
   }
   await t.finishAllScheduledFunctions(vi.runAllTimers, 10_000_000);
   const ms = now() - started;
-  const batchCalls = takeCalls();
+  const calls = engineCalls() - callsBefore;
+  const { counts: batchCalls, batches } = takeCalls();
 
   const status = (await t.run(async (ctx) =>
     tool === "ours"
@@ -140,7 +161,19 @@ export async function migrate(t: Deployment, tool: Tool, variant: Variant): Prom
     COMPONENT[tool],
     async (ctx) => await ctx.db.system.query("_scheduled_functions").collect(),
   );
-  const scheduledHops = jobs.filter((j) => j.state.kind === "success" || j.state.kind === "failed").length;
+  const ran = jobs.filter((j) => j.state.kind === "success" || j.state.kind === "failed");
+  const scheduledHops = ran.length;
+  // Our hops carry their worker's id; the peer's chain is its one migration.
+  const chains = new Map<string, number>();
+  for (const job of ran) {
+    // A hop names its worker by the migration and the worker's index (hops
+    // scheduled by earlier versions named the worker row).
+    const hopArgs = job.args[0] as { worker?: string; migration?: string; index?: number } | undefined;
+    const worker =
+      hopArgs?.worker ??
+      (hopArgs?.migration !== undefined ? `${hopArgs.migration}:${hopArgs.index ?? 0}` : tool === "peer" ? "peer" : undefined);
+    if (worker !== undefined) chains.set(worker, (chains.get(worker) ?? 0) + 1);
+  }
   const error = row.error ?? runnerError;
   return {
     tool,
@@ -150,8 +183,43 @@ export async function migrate(t: Deployment, tool: Tool, variant: Variant): Prom
     ...(error ? { error } : {}),
     runnerThrew: runnerError !== undefined,
     batchCalls,
+    ...batchFigures(batches),
+    hopsPerChain: [...chains.values()].sort((a, b) => b - a),
     scheduledHops,
     transactions: 1 + scheduledHops,
     ...(tool === "ours" && row.batchSize !== undefined ? { finalBatchSize: row.batchSize } : {}),
+    ...(tool === "ours" && batches.length > 0
+      ? { engineCalls: { total: calls, perBatch: Math.round((calls / batches.length) * 100) / 100 } }
+      : {}),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Per-batch figures from the records of one run. */
+function batchFigures(records: BatchRecord[]): Pick<Outcome, "paginationMs" | "rolledBackBatches" | "docsPerBatch" | "bindingShare"> {
+  const batches = records.filter((r) => r.kind === "batch");
+  const committed = batches.filter((r) => r.returned);
+  const docs = committed.map((r) => r.docs);
+  const total = docs.reduce((a, b) => a + b, 0);
+  const largest = Math.max(0, ...docs);
+  const first = committed.findIndex((r) => r.docs === largest);
+  const steady = committed.slice(first).filter((r, i, all) => i < all.length - 1 || r.docs === largest);
+  const shares = steady.flatMap((r) => (r.share === undefined ? [] : [r.share]));
+  const limits = new Map<Dimension, number>();
+  for (const r of steady) if (r.binding) limits.set(r.binding, (limits.get(r.binding) ?? 0) + 1);
+  const limit = [...limits.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    paginationMs: batches.reduce((sum, r) => sum + r.readMs, 0),
+    rolledBackBatches: batches.length - committed.length,
+    docsPerBatch: { mean: committed.length ? Math.round(total / committed.length) : 0, max: largest },
+    ...(shares.length && limit
+      ? { bindingShare: { min: round(Math.min(...shares)), median: round(median(shares)), max: round(Math.max(...shares)), limit } }
+      : {}),
   };
 }

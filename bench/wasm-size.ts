@@ -53,9 +53,19 @@ async function initOnce(bytesUrl: string, glueUrl: string): Promise<InitTiming> 
     summarize: (input: unknown) => unknown;
   };
   const t1 = performance.now();
-  const bytes = Uint8Array.from(Buffer.from(ENGINE_WASM_BASE64, "base64"));
+  // Decoded as the loader does it (js-shim/src/engine.ts): Uint8Array.fromBase64
+  // where the runtime has it (Convex does), else the atob loop (Node 20).
+  const withFromBase64 = Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array };
+  let bytes: Uint8Array;
+  if (typeof withFromBase64.fromBase64 === "function") {
+    bytes = withFromBase64.fromBase64(ENGINE_WASM_BASE64);
+  } else {
+    const binary = atob(ENGINE_WASM_BASE64);
+    bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  }
   const t2 = performance.now();
-  const module = new WebAssembly.Module(bytes);
+  const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   const t3 = performance.now();
   glue.initSync({ module });
   const t4 = performance.now();

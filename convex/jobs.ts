@@ -312,7 +312,6 @@ async function runBatch(
   onTrial?: (message: string) => Error,
 ): Promise<void> {
   const range = rows.find((r) => r.index === index)?.state.range;
-  const startedMs = Date.now();
   let outcome: BatchOutcome;
   let refusal: Error | undefined;
   try {
@@ -346,7 +345,6 @@ async function runBatch(
     nowMs: Date.now(),
     outcome,
     budget: plan.limits,
-    elapsedMs: Date.now() - startedMs,
     ...(previousHopMs !== undefined ? { previousHopMs } : {}),
   };
   // The batch touched only app tables: the rows read before it are current.

@@ -24,15 +24,15 @@ async function status(t: Deployment, name: string) {
 describe("one engine call per batch", () => {
   test("every scheduled batch of a run calls the engine exactly once", async () => {
     const t = deployment();
-    await seedTodos(t, 1_200);
-    // Fixed batches of 50: many hops, each one batch.
-    await t.mutation(internal.counting.run, { fn: "counting:countTodos", batchSize: 50 });
-    const before = await status(t, "counting:countTodos");
+    await seedTodos(t, 300);
+    // Batches held at 10 by the migration's ceiling: many hops, each one batch.
+    await t.mutation(internal.counting.run, { fn: "counting:countTodosByDone" });
+    const before = await status(t, "counting:countTodosByDone");
     const callsBefore = engineCalls();
     await drain(t);
     const calls = engineCalls() - callsBefore;
-    const after = await status(t, "counting:countTodos");
-    expect(after).toMatchObject({ state: "success", isDone: true, processed: 1_200 });
+    const after = await status(t, "counting:countTodosByDone");
+    expect(after).toMatchObject({ state: "success", isDone: true, processed: 300 });
     const batches = after.batches! - before.batches!;
     expect(batches).toBeGreaterThan(5);
     expect(calls / batches).toBe(1);
@@ -61,7 +61,8 @@ describe("one engine call per batch", () => {
 describe("one engine call per batch of a versioned run", () => {
   test("the run's batches each call the engine once, the deployed code's checksum included", async () => {
     const t = deployment();
-    await seedTodos(t, 3_000);
+    // 50, then 400, then 3,200 documents: the counted hops stay mid-run.
+    await seedTodos(t, 5_000);
     const started = await t.mutation(internal.faults.start, { batchSize: 50 } as never);
     expect(started.status).toBe("running");
     // The first hop hashes the deployed code once; every later batch reuses it.
@@ -70,13 +71,13 @@ describe("one engine call per batch of a versioned run", () => {
     const progress = async () => (await t.query(internal.faults.status, {})).activeRun!.items[0]!.progress!;
     const before = (await progress()).batches;
     const callsBefore = engineCalls();
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 2; i++) {
       vi.runOnlyPendingTimers();
       await t.finishInProgressScheduledFunctions();
     }
     const calls = engineCalls() - callsBefore;
-    expect((await progress()).batches - before).toBe(6);
-    expect(calls).toBe(6);
+    expect((await progress()).batches - before).toBe(2);
+    expect(calls).toBe(2);
     await drain(t);
     expect((await todos(t)).every((d) => d.counter === 1)).toBe(true);
   });
@@ -150,11 +151,10 @@ describe("rows and hops an earlier version stored", () => {
     const t = deploymentWithOldState();
     await seedTodos(t, 3_000);
     await t.mutation(internal.counting.run, { fn: "counting:countTodos" });
-    // A few hops: the size grows past the default.
-    for (let i = 0; i < 4; i++) {
-      vi.runOnlyPendingTimers();
-      await t.finishInProgressScheduledFunctions();
-    }
+    // One hop after the first batch: the size has grown past the default
+    // (100, then 800 documents of 3,000).
+    vi.runOnlyPendingTimers();
+    await t.finishInProgressScheduledFunctions();
     await t.run(async (ctx) => await ctx.runMutation(components.migrations.lib.cancel, { name: "counting:countTodos" }));
     const canceled = await status(t, "counting:countTodos");
     expect(canceled.state).toBe("canceled");

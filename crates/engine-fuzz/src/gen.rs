@@ -582,7 +582,7 @@ pub fn worker_event(s: &mut Source, generation: Option<u64>) -> Val {
                     ("updated", Some(updated)),
                     ("cursor", Some(cursor)),
                     ("isDone", Some(is_done)),
-                    ("elapsedMs", Some(elapsed)),
+                    ("hopMs", Some(elapsed)),
                     ("usage", usage),
                     ("budget", budget),
                     ("position", position),
@@ -1372,7 +1372,6 @@ fn job_event(s: &mut Source) -> Val {
                 )
             };
             let budget = limits(s);
-            let elapsed = num(s);
             let previous = maybe(s, num);
             object(
                 s,
@@ -1382,7 +1381,6 @@ fn job_event(s: &mut Source) -> Val {
                     ("nowMs", Some(now)),
                     ("outcome", Some(outcome)),
                     ("budget", Some(budget)),
-                    ("elapsedMs", Some(elapsed)),
                     ("previousHopMs", previous),
                 ],
             )

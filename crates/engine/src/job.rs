@@ -194,10 +194,6 @@ pub enum JobEvent {
         outcome: BatchOutcome,
         /// The limits the batch ran under.
         budget: Limits,
-        /// Wall time of the nested batch as measured around it (0 where the
-        /// clock does not move inside a transaction).
-        #[serde(default)]
-        elapsed_ms: f64,
         /// How long the hop before this one ran, from the
         /// `_scheduled_functions` records: this hop was scheduled at that
         /// hop's start (its clock stands still), and that hop's record says
@@ -635,29 +631,21 @@ fn whole_transaction(limits: &Limits) -> Usage {
     }
 }
 
-/// The execution time a committed batch is judged by. Inside a Convex
-/// transaction the clock stands still, so the time measured around the
-/// batch is 0 there; the real signal is how long the hop before waited to
-/// be followed (the previous hop's whole execution), spread over the
-/// documents that hop's batch visited. The larger of the two counts.
-fn judged_elapsed_ms(
-    measured: f64,
+/// How long a batch of `processed` documents runs, projected from the hop
+/// before it (its documents and its run time from the scheduled records).
+/// `None` when that hop's time or size is unknown: the clock inside this
+/// transaction stands still, so nothing else can time the batch.
+fn projected_hop_ms(
     previous_hop_ms: Option<f64>,
     previous_docs: Option<u64>,
     processed: u64,
-) -> f64 {
-    let measured = if measured.is_finite() && measured > 0.0 {
-        measured
-    } else {
-        0.0
-    };
-    let projected = match (previous_hop_ms, previous_docs) {
+) -> Option<f64> {
+    match (previous_hop_ms, previous_docs) {
         (Some(ms), Some(docs)) if ms.is_finite() && ms > 0.0 && docs > 0 => {
-            ms / docs as f64 * processed as f64
+            Some(ms / docs as f64 * processed as f64)
         }
-        _ => 0.0,
-    };
-    measured.max(projected)
+        _ => None,
+    }
 }
 
 /// Advances a migration by one event.
@@ -758,7 +746,6 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
             now_ms,
             outcome,
             budget,
-            elapsed_ms,
             previous_hop_ms,
         } => {
             let Some(at) = work.position(*index) else {
@@ -782,8 +769,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                     updated: *updated,
                     cursor: cursor.clone(),
                     is_done: *is_done,
-                    elapsed_ms: judged_elapsed_ms(
-                        *elapsed_ms,
+                    hop_ms: projected_hop_ms(
                         *previous_hop_ms,
                         work.workers[at].state.last_batch_processed,
                         *processed,
@@ -1081,7 +1067,6 @@ mod tests {
                 position: None,
             },
             budget: crate::policy::nested_limits(&Limits::convex()),
-            elapsed_ms: 0.0,
             previous_hop_ms: None,
         }
     }
@@ -1096,7 +1081,6 @@ mod tests {
                 document_id: Some("doc1".into()),
             },
             budget: crate::policy::nested_limits(&Limits::convex()),
-            elapsed_ms: 0.0,
             previous_hop_ms: None,
         }
     }

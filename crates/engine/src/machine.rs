@@ -239,8 +239,12 @@ pub enum Event {
         cursor: String,
         /// Whether the range is exhausted.
         is_done: bool,
-        /// Wall time of the batch, in milliseconds.
-        elapsed_ms: f64,
+        /// How long the batch runs, in milliseconds, as projected from the
+        /// previous hop's scheduled records; absent when unknown (the clock
+        /// stands still inside a transaction, so the batch cannot time itself).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        hop_ms: Option<f64>,
         /// What the batch used, when metrics are available.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -427,7 +431,7 @@ pub fn step(
             updated,
             cursor,
             is_done,
-            elapsed_ms,
+            hop_ms,
             usage,
             budget,
             position,
@@ -459,7 +463,7 @@ pub fn step(
                 &BatchReport {
                     processed: *processed,
                     usage: usage.as_ref(),
-                    elapsed_ms: *elapsed_ms,
+                    hop_ms: *hop_ms,
                 },
                 &budget.clone().unwrap_or_else(|| nested_limits(limits)),
                 current.max_batch_size,
@@ -925,7 +929,7 @@ mod tests {
             updated: processed / 2,
             cursor: cursor.into(),
             is_done,
-            elapsed_ms: 5.0,
+            hop_ms: None,
             usage: None,
             budget: None,
             position: None,
@@ -986,7 +990,7 @@ mod tests {
     }
 
     #[test]
-    fn start_with_large_batch_raises_default_max() {
+    fn start_with_large_batch_keeps_the_default_max() {
         let e = start_with(|e| {
             if let Event::Start { batch_size, .. } = e {
                 *batch_size = Some(12_000.0);
@@ -994,7 +998,7 @@ mod tests {
         });
         let t = step(None, &e, &limits()).unwrap();
         assert_eq!(t.state.batch_size, 12_000);
-        assert_eq!(t.state.max_batch_size, 12_000);
+        assert_eq!(t.state.max_batch_size, DEFAULT_MAX_BATCH_SIZE);
     }
 
     #[test]
@@ -1243,7 +1247,7 @@ mod tests {
         });
         let t = apply(&s, &e);
         assert_eq!(t.state.batch_size, 10_000);
-        assert_eq!(t.state.max_batch_size, 10_000);
+        assert_eq!(t.state.max_batch_size, DEFAULT_MAX_BATCH_SIZE);
     }
 
     #[test]
@@ -1404,10 +1408,20 @@ mod tests {
     #[test]
     fn commit_grows_after_cheap_batches_when_adaptive() {
         let mut s = running();
+        let mut sizes = Vec::new();
         for i in 0..2 {
-            s = apply(&s, &committed(100, &format!("c{i}"), false)).state;
+            let mut e = committed(s.batch_size.into(), &format!("c{i}"), false);
+            if let Event::BatchCommitted { usage, .. } = &mut e {
+                *usage = Some(Usage {
+                    documents_read: s.batch_size.into(),
+                    documents_written: s.batch_size.into(),
+                    ..Usage::default()
+                });
+            }
+            s = apply(&s, &e).state;
+            sizes.push(s.batch_size);
         }
-        assert_eq!(s.batch_size, 200);
+        assert_eq!(sizes, [800, 6_400]);
     }
 
     #[test]
@@ -1688,7 +1702,7 @@ mod tests {
     #[test]
     fn commit_judges_growth_against_the_budget_the_batch_ran_under() {
         // 100 documents that read 60,000 bytes: cheap against Convex's
-        // limits, over the target against a 100,000-byte budget.
+        // limits, over the plateau against a 64,000-byte budget.
         let mut s = running();
         s.cheap_streak = 1;
         let usage = Usage {
@@ -1702,17 +1716,17 @@ mod tests {
             updated: 100,
             cursor: "c1".into(),
             is_done: false,
-            elapsed_ms: 0.0,
+            hop_ms: None,
             usage: Some(usage.clone()),
             budget,
             position: None,
         };
-        assert_eq!(apply(&s, &commit(None)).state.batch_size, 200);
+        assert_eq!(apply(&s, &commit(None)).state.batch_size, 800);
         let tight = Limits {
-            bytes_read: 100_000,
+            bytes_read: 64_000,
             ..Limits::convex()
         };
-        assert_eq!(apply(&s, &commit(Some(tight))).state.batch_size, 83);
+        assert_eq!(apply(&s, &commit(Some(tight))).state.batch_size, 90);
     }
 
     #[test]

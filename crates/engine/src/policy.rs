@@ -1,19 +1,27 @@
 //! The batch-size policy: how many documents the next batch may take.
 //!
 //! A batch is one Convex transaction, so its size is bounded by the
-//! per-transaction limits. Two rules keep a migration inside them:
+//! per-transaction limits. Three rules keep a migration inside them and as
+//! few transactions as they allow:
 //!
 //! - **Shrink on failure.** A batch that hit a limit rolled back entirely;
 //!   halve the size and run the same cursor again, down to one document. A
 //!   single document that still fails is reported by id.
-//! - **Grow while cheap** (adaptive mode only). After a few batches that used
-//!   little of every limit, grow toward a target fraction of the most binding
-//!   limit, projected from what one document cost, never above the
-//!   configured maximum. A batch that used more than the target shrinks back
-//!   toward it before it ever reaches the hard limit.
+//! - **Grow from the measured cost** (adaptive mode only). A committed
+//!   batch says what its documents cost in every dimension Convex limits
+//!   (documents read and written, bytes read and written, index ranges).
+//!   The next size is the one projected to use [`TARGET_FRACTION`] of the
+//!   most binding of them, at most [`MAX_GROWTH_FACTOR`] times the size that
+//!   was measured, never above the configured ceiling.
+//! - **Hold on the plateau.** A batch that used between
+//!   [`GROW_BELOW_FRACTION`] and [`SHRINK_ABOVE_FRACTION`] of its binding
+//!   limit keeps its size, so documents that vary a little do not make the
+//!   size wander; one over the band shrinks back to the target before the
+//!   next batch can reach the hard limit.
 //!
 //! Everything here is arithmetic on numbers the caller measured; nothing
-//! reads a clock.
+//! reads a clock. Wall time is no input: `Date.now()` does not move inside a
+//! Convex mutation, so a batch's elapsed time there says nothing.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -31,25 +39,51 @@ pub const MAX_BATCH_SIZE: u32 = 16_000;
 
 /// Ceiling for adaptive growth when the caller sets none, in documents.
 ///
-/// Half the write limit: a batch that patches every document stays at
-/// [`TARGET_FRACTION`] of the 16,000-document write limit even when the
-/// metrics that would stop growth earlier are unavailable, and 8,000
-/// documents fit the 1 s execution limit at up to ~100 µs of user code each.
-pub const DEFAULT_MAX_BATCH_SIZE: u32 = 8_000;
+/// The largest size there is. The measured cost bounds growth before this
+/// does: a batch that writes every document it visits plateaus at
+/// [`TARGET_FRACTION`] of the nested write budget (about 13,500 documents),
+/// one that only reads at the same share of its read budgets. A lower fixed
+/// ceiling would only add transactions (at 8,000, 100,000 tiny documents
+/// take 15 batches instead of 10). The 1 s execution limit is not a document count;
+/// it is judged from the hops' recorded run times, and a hop that dies of
+/// it halves the size like any other limit.
+pub const DEFAULT_MAX_BATCH_SIZE: u32 = MAX_BATCH_SIZE;
 
-/// Share of the most binding limit a batch aims to use (unitless, 0..1).
-/// The other half is headroom for documents larger or costlier than the
-/// ones measured so far.
-pub const TARGET_FRACTION: f64 = 0.5;
+/// Share of the most binding limit a grown or shrunk batch aims to use
+/// (unitless, 0..1). The rest is headroom for documents costlier than the
+/// ones measured, for up to 1/0.85 - 1 = 17% more per document than the
+/// batch the size was projected from.
+pub const TARGET_FRACTION: f64 = 0.85;
 
-/// A batch is "cheap" when every measured dimension stayed under this share
-/// of its limit (unitless, 0..1).
-pub const CHEAP_FRACTION: f64 = 0.25;
+/// Lower edge of the plateau (unitless, 0..1): a full batch under this share
+/// of its binding limit grows toward [`TARGET_FRACTION`].
+pub const GROW_BELOW_FRACTION: f64 = 0.8;
 
-/// Consecutive cheap, full batches needed before the size grows (batches).
-/// One cheap batch can be luck (small documents at the start of a table);
-/// two in a row is a trend.
+/// Upper edge of the plateau (unitless, 0..1): a batch over this share of
+/// its binding limit shrinks to the size projected to land on
+/// [`TARGET_FRACTION`].
+pub const SHRINK_ABOVE_FRACTION: f64 = 0.9;
+
+/// A batch is "cheap" when it used under this share of its binding limit
+/// (unitless, 0..1). A cheap full batch grows at once; one between this and
+/// [`GROW_BELOW_FRACTION`] is close to the plateau, where growth waits for
+/// [`GROW_AFTER_CHEAP_BATCHES`] such batches in a row.
+pub const CHEAP_FRACTION: f64 = 0.5;
+
+/// Consecutive full batches under [`GROW_BELOW_FRACTION`] needed before a
+/// batch close to the plateau grows (batches). Near the plateau growth
+/// gains at most 1.7 times, while a size grown from one batch of
+/// cheaper-than-usual documents would overshoot and shrink back: two in a
+/// row is a trend. Far below it (under [`CHEAP_FRACTION`]) every step saves
+/// transactions, so one batch is enough.
 pub const GROW_AFTER_CHEAP_BATCHES: u32 = 2;
+
+/// Most a batch may grow in one step (times the measured size). The
+/// projection from a small batch is the least certain one (a few documents
+/// may not be like the table's); the cap makes a 100-document sample size
+/// a batch of 800, whose own measure then sizes the next. From the default
+/// 100, three steps reach the plateau of tiny documents.
+pub const MAX_GROWTH_FACTOR: u32 = 8;
 
 /// Times a batch is retried at the same size after a write conflict before
 /// the worker fails (retries).
@@ -69,6 +103,12 @@ pub const NESTED_RESERVE_QUERIES: u64 = 64;
 
 /// Share of the execution time the nested batch may use (unitless, 0..1).
 pub const NESTED_TIME_FRACTION: f64 = 0.9;
+
+/// Share of the batch's execution time a hop aims to use (unitless, 0..1).
+/// Lower than [`TARGET_FRACTION`]: a hop that runs out of time dies whole,
+/// records nothing and costs a hop to notice, where a hop that runs out of
+/// reads or writes rolls back only its batch.
+pub const TIME_TARGET_FRACTION: f64 = 0.5;
 
 /// Convex's per-transaction limits, or tighter ones for tests.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
@@ -147,8 +187,9 @@ pub struct BatchReport<'a> {
     pub processed: u64,
     /// Metrics of the nested transaction, when the runtime has them.
     pub usage: Option<&'a Usage>,
-    /// Wall time of the nested batch, in milliseconds.
-    pub elapsed_ms: f64,
+    /// How long the batch ran, in milliseconds, when something outside the
+    /// transaction could time it (the previous hop's scheduled records).
+    pub hop_ms: Option<f64>,
 }
 
 /// Checks a batch size given by a person or a config file.
@@ -279,9 +320,9 @@ pub fn nested_limits_within(limits: &Limits, remaining: Option<&Usage>) -> Limit
 }
 
 /// The share of its limit the most loaded dimension used (0 = idle, 1 = at
-/// the limit). Dimensions whose limit is zero or whose measure is not a
-/// number are left out: they carry no information.
-pub fn load(usage: Option<&Usage>, elapsed_ms: f64, limits: &Limits) -> f64 {
+/// the limit): the binding limit's share. Dimensions whose limit is zero
+/// are left out: they carry no information.
+pub fn load(usage: &Usage, limits: &Limits) -> f64 {
     fn share(used: u64, limit: u64) -> f64 {
         if limit == 0 {
             0.0
@@ -289,50 +330,58 @@ pub fn load(usage: Option<&Usage>, elapsed_ms: f64, limits: &Limits) -> f64 {
             used as f64 / limit as f64
         }
     }
-    let mut most: f64 = 0.0;
-    if let Some(u) = usage {
-        for fraction in [
-            share(u.documents_read, limits.documents_read),
-            share(u.bytes_read, limits.bytes_read),
-            share(u.documents_written, limits.documents_written),
-            share(u.bytes_written, limits.bytes_written),
-            share(u.database_queries, limits.database_queries),
-        ] {
-            most = most.max(fraction);
+    [
+        share(usage.documents_read, limits.documents_read),
+        share(usage.bytes_read, limits.bytes_read),
+        share(usage.documents_written, limits.documents_written),
+        share(usage.bytes_written, limits.bytes_written),
+        share(usage.database_queries, limits.database_queries),
+    ]
+    .into_iter()
+    .fold(0.0, f64::max)
+}
+
+/// The share of the time limit a batch used, scaled so that
+/// [`TIME_TARGET_FRACTION`] of `limits.time_ms` reads as [`TARGET_FRACTION`]:
+/// time then binds like any other limit, at its own lower target. 0 when
+/// the batch's time is unknown.
+pub fn time_load(hop_ms: Option<f64>, limits: &Limits) -> f64 {
+    match hop_ms {
+        Some(ms) if ms.is_finite() && ms > 0.0 && limits.time_ms > 0.0 => {
+            ms / limits.time_ms * (TARGET_FRACTION / TIME_TARGET_FRACTION)
         }
+        _ => 0.0,
     }
-    if elapsed_ms.is_finite()
-        && elapsed_ms > 0.0
-        && limits.time_ms.is_finite()
-        && limits.time_ms > 0.0
-    {
-        most = most.max(elapsed_ms / limits.time_ms);
-    }
-    most
 }
 
 /// The batch size after a batch committed.
 ///
-/// `limits` are the limits the batch ran under (see [`nested_limits`]).
+/// `limits` are the limits the batch ran under (see [`nested_limits_within`]).
+/// With `load` the binding limit's share the batch used and `projected` the
+/// size that would use [`TARGET_FRACTION`] of it at the per-document cost
+/// just measured:
 ///
 /// - Fixed mode (`adaptive == false`): the size stays as it is.
-/// - A batch that visited no document says nothing about cost: unchanged.
-/// - Over [`TARGET_FRACTION`] of the most binding limit: shrink to the size
-///   projected to land on the target, never below 1, streak reset.
-/// - Between cheap and target: keep the size, streak reset.
-/// - Cheap and full (visited as many documents as the size): the streak
-///   grows; at [`GROW_AFTER_CHEAP_BATCHES`] the size grows to the least of
-///   `max`, twice the size, and the size projected to land on the target.
-/// - Cheap but short (fewer documents than the size, e.g. a page cut short):
-///   streak unchanged. Its fixed per-batch costs spread over few documents
-///   make it a poor sample, and growing on it would size the next batch from
-///   the documents that happened to be on a short page.
+/// - A batch that visited no document, or ran where the runtime reports no
+///   metrics, says nothing about cost: unchanged, except that a batch known
+///   (from `hop_ms`) to be over the time target shrinks.
+/// - Time counts as one more limit ([`time_load`]), aimed at
+///   [`TIME_TARGET_FRACTION`] of the time limit.
+/// - Over [`SHRINK_ABOVE_FRACTION`]: shrink to `projected`, never below 1,
+///   streak reset.
+/// - On the plateau (from [`GROW_BELOW_FRACTION`] to
+///   [`SHRINK_ABOVE_FRACTION`]): keep the size, streak reset.
+/// - Under the plateau but short (fewer documents than the size, e.g. the
+///   end of a range or a page cut short): unchanged. Its fixed per-batch
+///   costs spread over few documents make it a poor sample.
+/// - Under the plateau and full: the streak grows. The size grows to the
+///   least of `projected`, [`MAX_GROWTH_FACTOR`] times the size and `max`
+///   when the batch was cheap (under [`CHEAP_FRACTION`]) or the streak
+///   reached [`GROW_AFTER_CHEAP_BATCHES`]; then the streak restarts.
 ///
-/// With the default fractions (cheap = half the target) doubling a cheap
-/// batch already stays under the target; the projection is the bound that
-/// keeps growth safe should the two fractions be tuned apart.
-///
-/// The result is always within `1..=max` (`max` itself floored at 1).
+/// For documents of uniform cost the size reaches the plateau at
+/// [`TARGET_FRACTION`] of the binding limit and stays there. The result is
+/// always within `1..=max` (`max` itself floored at 1).
 pub fn after_commit(
     current: Sizing,
     report: &BatchReport<'_>,
@@ -342,56 +391,47 @@ pub fn after_commit(
 ) -> Sizing {
     let max = max.max(1);
     let size = current.batch_size.clamp(1, max);
+    let sized = |batch_size: u32, cheap_streak: u32| Sizing {
+        batch_size,
+        cheap_streak,
+    };
     if !adaptive || report.processed == 0 {
-        return Sizing {
-            batch_size: size,
-            cheap_streak: current.cheap_streak,
-        };
+        return sized(size, current.cheap_streak);
     }
-    let used = load(report.usage, report.elapsed_ms, limits);
-    let processed = report.processed as f64;
-    // Documents that would use TARGET_FRACTION of the most binding limit at
-    // the per-document cost just measured. An idle batch projects no bound.
+    let time = time_load(report.hop_ms, limits);
+    let used = match report.usage {
+        Some(usage) => load(usage, limits).max(time),
+        // Without metrics only time speaks, and only against growing: a
+        // slow hop shrinks the next batch, a quick one proves nothing about
+        // the reads and writes it did not report.
+        None if time > SHRINK_ABOVE_FRACTION => time,
+        None => return sized(size, current.cheap_streak),
+    };
+    // Documents that would use TARGET_FRACTION of the binding limit at the
+    // per-document cost just measured. An idle batch projects no bound.
     let projected = if used > 0.0 {
-        (TARGET_FRACTION * processed / used).floor()
+        (TARGET_FRACTION * report.processed as f64 / used).floor()
     } else {
         f64::INFINITY
     };
-    if used > TARGET_FRACTION {
-        let shrunk = projected.clamp(1.0, f64::from(size)) as u32;
-        return Sizing {
-            batch_size: shrunk,
-            cheap_streak: 0,
-        };
+    if used > SHRINK_ABOVE_FRACTION {
+        return sized(projected.clamp(1.0, f64::from(size)) as u32, 0);
     }
-    if used >= CHEAP_FRACTION {
-        return Sizing {
-            batch_size: size,
-            cheap_streak: 0,
-        };
+    if used >= GROW_BELOW_FRACTION {
+        return sized(size, 0);
     }
     if report.processed < u64::from(size) {
-        return Sizing {
-            batch_size: size,
-            cheap_streak: current.cheap_streak,
-        };
+        return sized(size, current.cheap_streak);
     }
     let streak = current.cheap_streak.saturating_add(1);
-    if streak < GROW_AFTER_CHEAP_BATCHES {
-        return Sizing {
-            batch_size: size,
-            cheap_streak: streak,
-        };
+    if used >= CHEAP_FRACTION && streak < GROW_AFTER_CHEAP_BATCHES {
+        return sized(size, streak);
     }
-    let doubled = f64::from(size) * 2.0;
     let grown = projected
-        .min(doubled)
+        .min(f64::from(size) * f64::from(MAX_GROWTH_FACTOR))
         .min(f64::from(max))
         .max(f64::from(size));
-    Sizing {
-        batch_size: grown as u32,
-        cheap_streak: 0,
-    }
+    sized(grown as u32, 0)
 }
 
 /// The batch size after a batch hit a transaction limit: half, rounded down.
@@ -418,13 +458,7 @@ mod tests {
         }
     }
 
-    fn commit(
-        size: u32,
-        streak: u32,
-        processed: u64,
-        usage: Option<&Usage>,
-        elapsed_ms: f64,
-    ) -> Sizing {
+    fn commit(size: u32, streak: u32, processed: u64, usage: Option<&Usage>) -> Sizing {
         after_commit(
             Sizing {
                 batch_size: size,
@@ -433,7 +467,7 @@ mod tests {
             &BatchReport {
                 processed,
                 usage,
-                elapsed_ms,
+                hop_ms: None,
             },
             &Limits::convex(),
             DEFAULT_MAX_BATCH_SIZE,
@@ -584,7 +618,7 @@ mod tests {
                     &BatchReport {
                         processed: 100,
                         usage: Some(usage),
-                        elapsed_ms: 1.0,
+                        hop_ms: None,
                     },
                     &Limits::convex(),
                     DEFAULT_MAX_BATCH_SIZE,
@@ -596,84 +630,128 @@ mod tests {
     }
 
     #[test]
-    fn one_cheap_batch_does_not_grow_yet() {
+    fn cheap_batch_grows_at_once_by_at_most_eight_times() {
+        // 100 writes of 16,000: the projection says 13,600, the cap 800.
         let u = usage_docs(100, 100);
-        let s = commit(100, 0, 100, Some(&u), 10.0);
+        let s = commit(100, 0, 100, Some(&u));
         assert_eq!(
             s,
             Sizing {
-                batch_size: 100,
-                cheap_streak: 1
-            }
-        );
-    }
-
-    #[test]
-    fn cheap_streak_grows_by_at_most_double() {
-        let u = usage_docs(100, 100);
-        let s = commit(100, 1, 100, Some(&u), 10.0);
-        assert_eq!(
-            s,
-            Sizing {
-                batch_size: 200,
+                batch_size: 800,
                 cheap_streak: 0
             }
         );
     }
 
     #[test]
-    fn growth_from_cheap_batch_stays_under_target() {
+    fn growth_lands_on_the_target_of_the_binding_limit() {
         // 100 documents that fan out to 3,900 writes use 0.24375 of the
-        // write limit: cheap, so the size doubles, and at 200 the writes
-        // (7,800) stay under half the limit.
+        // write limit; at 348 they write 13,572, just under 85% of it.
         let u = usage_docs(100, 3_900);
-        let s = commit(100, 1, 100, Some(&u), 10.0);
-        assert_eq!(s.batch_size, 200);
-        let at_new_size = usage_docs(200, 7_800);
-        assert!(load(Some(&at_new_size), 20.0, &Limits::convex()) <= TARGET_FRACTION);
+        let s = commit(100, 0, 100, Some(&u));
+        assert_eq!(s.batch_size, 348);
+        let at_new_size = usage_docs(348, 348 * 39);
+        assert!(load(&at_new_size, &Limits::convex()) <= TARGET_FRACTION);
+        assert!(load(&at_new_size, &Limits::convex()) > GROW_BELOW_FRACTION);
+    }
+
+    #[test]
+    fn the_binding_limit_is_whichever_dimension_is_most_used() {
+        // Bytes read bind: 4 MiB of 16 MiB against 1,000 of 16,000 writes.
+        let u = Usage {
+            documents_read: 1_000,
+            bytes_read: 4 << 20,
+            documents_written: 1_000,
+            bytes_written: 1 << 20,
+            database_queries: 1,
+        };
+        assert_eq!(load(&u, &Limits::convex()), 0.25);
+        let s = commit(1_000, 0, 1_000, Some(&u));
+        assert_eq!(s.batch_size, 3_400);
+    }
+
+    #[test]
+    fn close_to_the_plateau_growth_waits_for_a_second_batch() {
+        // 10,000 writes of 16,000 (0.625): under the plateau, not cheap.
+        let u = usage_docs(1_000, 10_000);
+        let first = commit(1_000, 0, 1_000, Some(&u));
+        assert_eq!(
+            first,
+            Sizing {
+                batch_size: 1_000,
+                cheap_streak: 1
+            }
+        );
+        let second = commit(first.batch_size, first.cheap_streak, 1_000, Some(&u));
+        assert_eq!(
+            second,
+            Sizing {
+                batch_size: 1_360,
+                cheap_streak: 0
+            }
+        );
     }
 
     #[test]
     fn growth_never_exceeds_configured_max() {
         let u = usage_docs(6_000, 1_000);
-        let s = commit(6_000, 1, 6_000, Some(&u), 10.0);
-        assert_eq!(s.batch_size, DEFAULT_MAX_BATCH_SIZE);
-    }
-
-    #[test]
-    fn growth_without_metrics_uses_elapsed_time() {
-        // 100 docs in 100 ms: 0.1 of 1 s, cheap: doubles.
-        let s = commit(100, 1, 100, None, 100.0);
-        assert_eq!(s.batch_size, 200);
-        // 100 docs in 300 ms: not cheap, keeps its size.
-        let s = commit(100, 1, 100, None, 300.0);
-        assert_eq!(s.batch_size, 100);
-        // 100 docs in 800 ms: over the target, shrinks to 62.
-        let s = commit(100, 1, 100, None, 800.0);
-        assert_eq!(s.batch_size, 62);
-    }
-
-    #[test]
-    fn batch_between_cheap_and_target_keeps_size_and_resets_streak() {
-        let u = usage_docs(100, 5_000); // 0.3125 of writes
-        let s = commit(100, 1, 100, Some(&u), 10.0);
         assert_eq!(
-            s,
+            commit(6_000, 0, 6_000, Some(&u)).batch_size,
+            DEFAULT_MAX_BATCH_SIZE
+        );
+        let s = after_commit(
+            Sizing {
+                batch_size: 6_000,
+                cheap_streak: 0,
+            },
+            &BatchReport {
+                processed: 6_000,
+                usage: Some(&u),
+                hop_ms: None,
+            },
+            &Limits::convex(),
+            7_000,
+            true,
+        );
+        assert_eq!(s.batch_size, 7_000);
+    }
+
+    #[test]
+    fn without_metrics_the_size_holds() {
+        // No measurement, no evidence: neither growth nor shrinking.
+        assert_eq!(
+            commit(100, 1, 100, None),
             Sizing {
                 batch_size: 100,
-                cheap_streak: 0
+                cheap_streak: 1
             }
         );
+        assert_eq!(commit(6_000, 0, 6_000, None).batch_size, 6_000);
     }
 
     #[test]
-    fn batch_over_target_shrinks_proportionally() {
-        let u = usage_docs(1_000, 12_000); // 0.75 of writes
-        let s = commit(1_000, 1, 1_000, Some(&u), 10.0);
+    fn batch_on_the_plateau_keeps_size_and_resets_streak() {
+        for written in [12_800, 13_600, 14_400] {
+            let u = usage_docs(1_000, written);
+            assert_eq!(
+                commit(1_000, 1, 1_000, Some(&u)),
+                Sizing {
+                    batch_size: 1_000,
+                    cheap_streak: 0
+                },
+                "{written} writes"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_over_the_plateau_shrinks_to_the_target() {
+        let u = usage_docs(1_000, 15_000); // 0.9375 of writes
+        let s = commit(1_000, 1, 1_000, Some(&u));
         assert_eq!(
             s,
             Sizing {
-                batch_size: 666,
+                batch_size: 906,
                 cheap_streak: 0
             }
         );
@@ -697,7 +775,7 @@ mod tests {
             &BatchReport {
                 processed: 1,
                 usage: Some(&u),
-                elapsed_ms: 0.0,
+                hop_ms: None,
             },
             &limits,
             100,
@@ -707,9 +785,9 @@ mod tests {
     }
 
     #[test]
-    fn short_cheap_batch_does_not_count_toward_growth() {
+    fn short_cheap_batch_does_not_grow() {
         let u = usage_docs(3, 3);
-        let s = commit(100, 1, 3, Some(&u), 1.0);
+        let s = commit(100, 1, 3, Some(&u));
         assert_eq!(
             s,
             Sizing {
@@ -717,11 +795,18 @@ mod tests {
                 cheap_streak: 1
             }
         );
+    }
+
+    #[test]
+    fn short_batch_over_the_plateau_still_shrinks() {
+        let u = usage_docs(50, 15_000);
+        assert_eq!(commit(100, 0, 50, Some(&u)).batch_size, 45);
     }
 
     #[test]
     fn empty_batch_changes_nothing() {
-        let s = commit(100, 1, 0, None, 5.0);
+        let u = usage_docs(1, 0);
+        let s = commit(100, 1, 0, Some(&u));
         assert_eq!(
             s,
             Sizing {
@@ -732,9 +817,9 @@ mod tests {
     }
 
     #[test]
-    fn idle_batch_grows_by_double_only() {
-        let s = commit(100, 1, 100, Some(&Usage::default()), 0.0);
-        assert_eq!(s.batch_size, 200);
+    fn idle_batch_grows_by_the_step_cap_only() {
+        let s = commit(100, 0, 100, Some(&Usage::default()));
+        assert_eq!(s.batch_size, 800);
     }
 
     #[test]
@@ -776,13 +861,12 @@ mod tests {
             streak in 0u32..5,
             processed in 0u64..20_000,
             usage in arb_usage(),
-            elapsed in prop_oneof![Just(f64::NAN), Just(-1.0), 0.0f64..5_000.0],
             max in 0u32..=MAX_BATCH_SIZE,
             adaptive in any::<bool>(),
         ) {
             let s = after_commit(
                 Sizing { batch_size: size, cheap_streak: streak },
-                &BatchReport { processed, usage: usage.as_ref(), elapsed_ms: elapsed },
+                &BatchReport { processed, usage: usage.as_ref(), hop_ms: None  },
                 &nested_limits(&Limits::convex()),
                 max,
                 adaptive,
@@ -815,55 +899,51 @@ mod tests {
             let u = usage_docs(per_doc * u64::from(size), per_doc * u64::from(size));
             let s = after_commit(
                 Sizing { batch_size: size, cheap_streak: GROW_AFTER_CHEAP_BATCHES },
-                &BatchReport { processed: u64::from(size), usage: Some(&u), elapsed_ms: 0.0 },
+                &BatchReport { processed: u64::from(size), usage: Some(&u), hop_ms: None  },
                 &Limits::convex(),
                 max,
                 true,
             );
             prop_assert!(s.batch_size <= max);
         }
+    }
 
+    proptest! {
+        /// A hop timed from the scheduled records keeps the next batch at
+        /// or under the time target, however light its reads and writes,
+        /// and with or without metrics.
         #[test]
-        fn linear_usage_converges_under_target(
-            start in 1u32..=200,
-            max in 1u32..=MAX_BATCH_SIZE,
-            read_per_doc in 0u64..8,
-            write_per_doc in 0u64..4,
-            bytes_per_doc in 0u64..20_000,
-            ms_per_doc_micro in 0u64..2_000,
+        fn a_slow_hop_keeps_the_next_batch_under_the_time_target(
+            size in 2u32..16_000,
+            ms_per_doc in 0.01f64..5.0,
+            with_metrics in any::<bool>(),
         ) {
             let limits = nested_limits(&Limits::convex());
-            let at = |size: u32| {
-                let n = u64::from(size);
-                (
-                    Usage {
-                        documents_read: read_per_doc * n,
-                        bytes_read: bytes_per_doc * n,
-                        documents_written: write_per_doc * n,
-                        bytes_written: bytes_per_doc * n,
-                        database_queries: 0,
-                    },
-                    ms_per_doc_micro as f64 * f64::from(size) / 1_000.0,
-                )
-            };
-            let start = start.min(max);
-            let mut s = Sizing { batch_size: start, cheap_streak: 0 };
-            for _ in 0..200 {
-                let (u, ms) = at(s.batch_size);
-                s = after_commit(
-                    s,
-                    &BatchReport { processed: u64::from(s.batch_size), usage: Some(&u), elapsed_ms: ms },
-                    &limits,
-                    max,
-                    true,
-                );
+            let light = usage_docs(u64::from(size), 0);
+            let hop_ms = ms_per_doc * f64::from(size);
+            let next = after_commit(
+                Sizing { batch_size: size, cheap_streak: 0 },
+                &BatchReport {
+                    processed: u64::from(size),
+                    usage: with_metrics.then_some(&light),
+                    hop_ms: Some(hop_ms),
+                },
+                &limits,
+                MAX_BATCH_SIZE,
+                true,
+            );
+            let target_ms = TIME_TARGET_FRACTION * limits.time_ms;
+            if hop_ms > target_ms / TARGET_FRACTION * SHRINK_ABOVE_FRACTION {
+                prop_assert!(next.batch_size < size);
             }
-            let (u, ms) = at(s.batch_size);
-            let used = load(Some(&u), ms, &limits);
-            prop_assert!(used <= TARGET_FRACTION + 1e-9, "load {} at size {}", used, s.batch_size);
-            // Settled: growth stops only at the ceiling or past the cheap line.
-            prop_assert!(s.batch_size == max || used >= CHEAP_FRACTION,
-                "stuck at {} with load {}", s.batch_size, used);
+            // Never projected past the time target (a one-document batch
+            // cannot shrink further).
+            prop_assert!(
+                f64::from(next.batch_size) * ms_per_doc <= target_ms.max(hop_ms.min(ms_per_doc)) + 1e-6
+                    || next.batch_size == 1
+                    || next.batch_size == size && hop_ms <= target_ms / TARGET_FRACTION * SHRINK_ABOVE_FRACTION,
+                "size {size} → {} at {ms_per_doc} ms/doc", next.batch_size
+            );
         }
     }
 }

@@ -43,7 +43,7 @@ fn commit(
         updated: 10,
         cursor: format!("c{now_ms}"),
         is_done,
-        elapsed_ms: 1.0,
+        hop_ms: None,
         usage: None,
         budget: None,
         position: position.map(Box::new),

@@ -75,17 +75,17 @@ fn arb_event() -> impl Strategy<Value = Gen> {
         0u64..3_000,
         any::<bool>(),
         prop::bool::weighted(0.1),
-        0.0f64..2_000.0,
+        proptest::option::of(0.0f64..2_000.0),
         arb_usage(),
     )
-        .prop_map(|(processed, half, is_done, elapsed_ms, usage)| {
+        .prop_map(|(processed, half, is_done, hop_ms, usage)| {
             Gen::Event(Event::BatchCommitted {
                 now_ms: 0.0,
                 processed,
                 updated: if half { processed / 2 } else { processed },
                 cursor: format!("c{processed}"),
                 is_done,
-                elapsed_ms,
+                hop_ms,
                 usage,
                 budget: None,
                 position: None,
@@ -148,7 +148,7 @@ fn with_time(event: Event, now: f64) -> Event {
             updated,
             cursor,
             is_done,
-            elapsed_ms,
+            hop_ms,
             usage,
             budget,
             position,
@@ -159,7 +159,7 @@ fn with_time(event: Event, now: f64) -> Event {
             updated,
             cursor,
             is_done,
-            elapsed_ms,
+            hop_ms,
             usage,
             budget,
             position,

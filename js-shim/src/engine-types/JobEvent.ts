@@ -29,11 +29,6 @@ ranges?: Array<KeyRange>, } | { "type": "check", nowMs: number, } | { "type": "t
  */
 budget: Limits, 
 /**
- * Wall time of the nested batch as measured around it (0 where the
- * clock does not move inside a transaction).
- */
-elapsedMs: number, 
-/**
  * How long the hop before this one ran, from the
  * `_scheduled_functions` records: this hop was scheduled at that
  * hop's start (its clock stands still), and that hop's record says

@@ -77,9 +77,11 @@ cursor: string,
  */
 isDone: boolean, 
 /**
- * Wall time of the batch, in milliseconds.
+ * How long the batch runs, in milliseconds, as projected from the
+ * previous hop's scheduled records; absent when unknown (the clock
+ * stands still inside a transaction, so the batch cannot time itself).
  */
-elapsedMs: number, 
+hopMs?: number, 
 /**
  * What the batch used, when metrics are available.
  */
