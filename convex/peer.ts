@@ -7,7 +7,7 @@
  */
 import * as engine from "../js-shim/src/engine.js";
 import type { PeerAdoption } from "../js-shim/src/engine-types/PeerAdoption.js";
-import type { PeerJobState } from "../js-shim/src/engine-types/PeerJobState.js";
+import type { HopState } from "../js-shim/src/engine-types/HopState.js";
 import type { Doc, Id } from "./_generated/dataModel.js";
 import type { MutationCtx, QueryCtx } from "./_generated/server.js";
 
@@ -27,7 +27,7 @@ async function interpret(ctx: QueryCtx, migration: Doc<"migrations">): Promise<P
     ...(migration.error !== undefined ? { error: migration.error } : {}),
     latestStart: migration.latestStart,
     ...(migration.latestEnd !== undefined ? { latestEnd: migration.latestEnd } : {}),
-    ...(job ? { job: job.state.kind as PeerJobState } : {}),
+    ...(job ? { job: job.state.kind as HopState } : {}),
   });
 }
 

@@ -66,8 +66,8 @@ impl JobStatus {
     }
 }
 
-/// The state of a worker's last scheduled hop, as its `_scheduled_functions`
-/// record says.
+/// The state of a scheduled function, as its `_scheduled_functions` record
+/// says: a worker's last hop, or the hop a peer row's `workerId` points at.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]

@@ -9,21 +9,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::job::HopState;
 use crate::machine::{Failure, FailureKind, WorkerState, WorkerStatus};
 use crate::policy::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE};
 use crate::EngineError;
-
-/// The state of the scheduled function a peer row's `workerId` points at.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub enum PeerJobState {
-    Pending,
-    InProgress,
-    Success,
-    Failed,
-    Canceled,
-}
 
 /// A row @convex-dev/migrations left in the component's `migrations` table.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
@@ -48,7 +37,7 @@ pub struct PeerRow {
     /// The state of the row's `workerId` job, when it has one that still exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub job: Option<PeerJobState>,
+    pub job: Option<HopState>,
 }
 
 /// What a peer row means here.
@@ -80,17 +69,14 @@ pub fn adopt(row: &PeerRow) -> Result<PeerAdoption, EngineError> {
             ),
         });
     }
-    let live = matches!(
-        row.job,
-        Some(PeerJobState::Pending | PeerJobState::InProgress)
-    );
+    let live = matches!(row.job, Some(HopState::Pending | HopState::InProgress));
     let ended = row.latest_end.unwrap_or(row.latest_start);
-    let failed = row.error.is_some() || row.job == Some(PeerJobState::Failed);
+    let failed = row.error.is_some() || row.job == Some(HopState::Failed);
     let status = if row.is_done {
         WorkerStatus::Success
     } else if failed {
         WorkerStatus::Failed
-    } else if row.job == Some(PeerJobState::Canceled) {
+    } else if row.job == Some(HopState::Canceled) {
         WorkerStatus::Canceled
     } else if live {
         WorkerStatus::InProgress
@@ -179,7 +165,7 @@ mod tests {
 
     #[test]
     fn adopt_resumes_a_live_peer_chain_from_its_cursor_and_stops_the_old_hop() {
-        for job in [PeerJobState::Pending, PeerJobState::InProgress] {
+        for job in [HopState::Pending, HopState::InProgress] {
             let a = adopt(&PeerRow {
                 job: Some(job),
                 ..row()
@@ -202,7 +188,7 @@ mod tests {
         assert_eq!(a.state.error.as_ref().unwrap().message, "boom");
         assert_eq!(a.state.cursor, row().cursor);
         let b = adopt(&PeerRow {
-            job: Some(PeerJobState::Failed),
+            job: Some(HopState::Failed),
             ..row()
         })
         .unwrap();
@@ -218,7 +204,7 @@ mod tests {
     #[test]
     fn adopt_shows_a_canceled_job_as_canceled() {
         let a = adopt(&PeerRow {
-            job: Some(PeerJobState::Canceled),
+            job: Some(HopState::Canceled),
             ..row()
         })
         .unwrap();
@@ -228,7 +214,7 @@ mod tests {
 
     #[test]
     fn adopt_treats_a_row_without_a_live_job_as_paused_at_its_cursor() {
-        for job in [None, Some(PeerJobState::Success)] {
+        for job in [None, Some(HopState::Success)] {
             let a = adopt(&PeerRow { job, ..row() }).unwrap();
             assert_eq!(a.state.status, WorkerStatus::Paused);
             assert_eq!(a.state.cursor, row().cursor);
