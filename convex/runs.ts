@@ -14,7 +14,7 @@ import { jobName, migrationByName } from "./store.js";
 /** Feed one event to a run, store it, and carry out the action. */
 export async function stepRun(ctx: MutationCtx, run: Doc<"runs">, event: RunEvent, item?: string) {
   const t = engine.runStep({ state: run.state, event, ...(item !== undefined ? { item } : {}) });
-  await ctx.db.patch(run._id, { state: t.state, active: t.state.status === "running" });
+  await ctx.db.patch(run._id, { state: t.state, active: t.active });
   const updated = { ...run, state: t.state };
   await carryOut(ctx, updated, t.action);
   return updated;

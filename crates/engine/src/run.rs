@@ -220,6 +220,20 @@ pub struct RunTransition {
     pub state: RunState,
     /// What to do next.
     pub action: RunAction,
+    /// Whether the run holds the deployment's one active-run slot (the
+    /// `runs` table's `active` index): while it is running.
+    pub active: bool,
+}
+
+impl RunTransition {
+    fn new(state: RunState, action: RunAction) -> Self {
+        let active = state.status == RunStatus::Running;
+        RunTransition {
+            state,
+            action,
+            active,
+        }
+    }
 }
 
 /// A run over `items` (id, direction), every item pending, not yet begun.
@@ -295,10 +309,7 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
             next.status = RunStatus::Failed;
             next.ended_ms = Some(*now_ms);
             next.error = Some(run_error);
-            Ok(RunTransition {
-                state: next,
-                action: RunAction::Fail,
-            })
+            Ok(RunTransition::new(next, RunAction::Fail))
         }
         RunEvent::CancelRequested {
             now_ms,
@@ -319,10 +330,7 @@ pub fn run_step(state: &RunState, event: &RunEvent) -> Result<RunTransition, Eng
             }
             next.status = RunStatus::Canceled;
             next.ended_ms = Some(*now_ms);
-            Ok(RunTransition {
-                state: next,
-                action: RunAction::Stop,
-            })
+            Ok(RunTransition::new(next, RunAction::Stop))
         }
     }
 }
@@ -355,12 +363,12 @@ pub fn report(
 }
 
 fn nothing(state: &RunState, reason: &str) -> RunTransition {
-    RunTransition {
-        state: state.clone(),
-        action: RunAction::Nothing {
+    RunTransition::new(
+        state.clone(),
+        RunAction::Nothing {
             reason: reason.into(),
         },
-    }
+    )
 }
 
 fn current_item_mut(state: &mut RunState) -> Option<&mut RunItem> {
@@ -415,16 +423,13 @@ fn start_from(mut state: RunState, from: usize, now_ms: f64) -> RunTransition {
                 state.current = Some(*index);
             }
             state.status = RunStatus::Running;
-            RunTransition { state, action }
+            RunTransition::new(state, action)
         }
         None => {
             state.status = RunStatus::Succeeded;
             state.current = None;
             state.ended_ms = Some(now_ms);
-            RunTransition {
-                state,
-                action: RunAction::Complete,
-            }
+            RunTransition::new(state, RunAction::Complete)
         }
     }
 }
@@ -490,6 +495,37 @@ mod tests {
             .state;
         }
         s
+    }
+
+    #[test]
+    fn a_run_holds_the_active_slot_only_while_it_runs() {
+        let begin = go(&plan(), RunEvent::Begin { now_ms: 1_000.0 });
+        assert!(begin.active);
+        let done = RunEvent::ItemFinished {
+            now_ms: 3_000.0,
+            processed: 1,
+            updated: 1,
+        };
+        let next = go(&begin.state, done.clone());
+        assert!(next.active, "one item is still to run");
+        let last = go(&next.state, done);
+        assert_eq!(last.state.status, RunStatus::Succeeded);
+        assert!(!last.active);
+        let fail = RunEvent::ItemFailed {
+            now_ms: 2_000.0,
+            message: "boom".into(),
+            processed: 0,
+            updated: 0,
+        };
+        assert!(!go(&begun(), fail.clone()).active);
+        let cancel = RunEvent::CancelRequested {
+            now_ms: 2_000.0,
+            processed: 0,
+            updated: 0,
+        };
+        assert!(!go(&begun(), cancel.clone()).active);
+        // An event that changes nothing leaves an ended run out of the slot.
+        assert!(!go(&failed(), cancel).active);
     }
 
     #[test]

@@ -13,4 +13,9 @@ state: RunState,
 /**
  * What to do next.
  */
-action: RunAction, };
+action: RunAction, 
+/**
+ * Whether the run holds the deployment's one active-run slot (the
+ * `runs` table's `active` index): while it is running.
+ */
+active: boolean, };
