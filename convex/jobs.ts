@@ -134,8 +134,9 @@ export async function hop(ctx: MutationCtx, args: HopArgs, report: RunReporter):
     .withIndex("hop", (q) => q.eq("migration", args.migration).eq("index", args.index).eq("state.nextHop", args.hop))
     .unique();
   if (!migration || !own) return;
-  const rows = await workersOf(ctx, migration._id);
-  await runBatch(ctx, migration, rows, args.index, args.batch, report, args.limits, await previousHopMs(ctx, own, args.previous));
+  // Only its own row: parallel workers' hops must not conflict on each
+  // other's rows. The engine asks for the siblings when it needs them.
+  await runBatch(ctx, migration, [own], args.index, args.batch, report, args.limits, await previousHopMs(ctx, own, args.previous), undefined, true);
 }
 
 /**
@@ -180,17 +181,23 @@ async function step(
   limits?: Limits,
   metrics?: Metrics,
   onTrial?: (message: string) => Error,
+  siblingsUnread = false,
 ): Promise<void> {
   const t = engine.jobStep({
     workers,
     event,
+    siblingsUnread,
     ...(limits ? { limits } : {}),
     ...(metrics ?? {}),
     ...(migration.versioned ? { versioned: migration.versioned.direction } : {}),
     hasNext: (migration.next?.length ?? 0) > 0,
     onTrial: onTrial !== undefined,
   });
-  await perform(ctx, migration, rows, t.actions, report, limits, onTrial);
+  const readSiblings = async () => {
+    const all = await workersOf(ctx, migration._id);
+    await step(ctx, migration, all, withoutHops(all), event, report, limits, metrics, onTrial);
+  };
+  await perform(ctx, migration, rows, t.actions, report, readSiblings, limits, onTrial);
 }
 
 async function perform(
@@ -199,6 +206,7 @@ async function perform(
   rows: Doc<"workers">[],
   actions: JobAction[],
   report: RunReporter,
+  readSiblings: () => Promise<void>,
   limits?: Limits,
   onTrial?: (message: string) => Error,
 ) {
@@ -265,6 +273,9 @@ async function perform(
         break;
       case "refuse":
         throw onTrial ? onTrial(action.message) : new Error(`Migration ${migration.name} was refused: ${action.message}`);
+      case "readSiblings":
+        await readSiblings();
+        break;
     }
   }
 }
@@ -310,6 +321,7 @@ async function runBatch(
   limits?: Limits,
   previousHopMs?: number,
   onTrial?: (message: string) => Error,
+  ownRowOnly = false,
 ): Promise<void> {
   const range = rows.find((r) => r.index === index)?.state.range;
   let outcome: BatchOutcome;
@@ -349,8 +361,12 @@ async function runBatch(
   };
   // The batch touched only app tables: the rows read before it are current.
   // The metrics, read once, tell the engine the runtime's real limits, from
-  // which it budgets the next hop.
-  await step(ctx, migration, rows, withoutHops(rows), event, report, limits, await transactionMetrics(ctx), onTrial);
+  // which it budgets the next hop. A hop read only its own row; a batch that
+  // ended its range or threw will need the siblings, so they are read now
+  // rather than on the engine's request (one call instead of two).
+  const alone = ownRowOnly && outcome.type === "committed" && !outcome.isDone;
+  const read = ownRowOnly && !alone ? await workersOf(ctx, migration._id) : rows;
+  await step(ctx, migration, read, withoutHops(read), event, report, limits, await transactionMetrics(ctx), onTrial, alone);
 }
 
 /** The batch function's arguments for one batch of one worker. */

@@ -294,6 +294,9 @@ pub enum JobAction {
     /// Refuse the whole call (its writes roll back): a function on trial
     /// failed, so it is no migration.
     Refuse { message: String },
+    /// Read every worker of the migration and send the same event again:
+    /// the outcome changes the migration, not only its worker.
+    ReadSiblings,
 }
 
 /// One event for one migration with all its workers.
@@ -330,6 +333,12 @@ pub struct JobRequest {
     /// start, so nothing of it is kept.
     #[serde(default)]
     pub on_trial: bool,
+    /// Only the event's own worker was read (a hop's batch outcome, read
+    /// without its siblings so that parallel workers' hops do not conflict
+    /// on each other's rows). When the event needs the siblings, the
+    /// answer is [`JobAction::ReadSiblings`] and nothing else.
+    #[serde(default)]
+    pub siblings_unread: bool,
 }
 
 /// The migration's status after the event and what to do.
@@ -423,15 +432,7 @@ impl Work {
         let at = self.position(index);
         let previous = at.map(|i| self.workers[i].state.clone());
         let t = machine::step(previous.as_ref(), event, &self.limits)?;
-        self.carry(
-            index,
-            at,
-            previous.as_ref(),
-            t,
-            may_run_here,
-            after_batch,
-            event,
-        )
+        self.carry(index, at, t, may_run_here, after_batch, event)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -439,7 +440,6 @@ impl Work {
         &mut self,
         index: u32,
         at: Option<usize>,
-        previous: Option<&WorkerState>,
         t: machine::Transition,
         may_run_here: bool,
         after_batch: bool,
@@ -459,13 +459,6 @@ impl Work {
                     (Inline::Allowed, true, _) => Place::Here,
                     _ => Place::Hop,
                 };
-                if after_batch && state.adaptive && state.status == WorkerStatus::InProgress {
-                    let learned = self.learned_size(index);
-                    let shrank = previous.is_some_and(|p| state.batch_size < p.batch_size);
-                    if !shrank && learned > state.batch_size {
-                        state.batch_size = learned.min(state.max_batch_size);
-                    }
-                }
                 let plan = |limits: Limits, s: &WorkerState| BatchPlan {
                     cursor: s.cursor.clone(),
                     batch_size: s.batch_size,
@@ -545,17 +538,6 @@ impl Work {
             state: Box::new(state),
             hop,
         });
-    }
-
-    /// The largest size a running sibling reached: what one worker learned
-    /// about the table, the others use.
-    fn learned_size(&self, index: u32) -> u32 {
-        self.workers
-            .iter()
-            .filter(|w| w.index != index && w.state.status == WorkerStatus::InProgress)
-            .map(|w| w.state.batch_size)
-            .max()
-            .unwrap_or(0)
     }
 
     fn stop_siblings(
@@ -790,6 +772,12 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                 },
             };
             work.feed(*index, &event, false, true)?;
+            if req.siblings_unread && !stays_a_plain_hop(&work, *index) {
+                return Ok(JobTransition {
+                    status: before,
+                    actions: vec![JobAction::ReadSiblings],
+                });
+            }
         }
         JobEvent::Cancel { now_ms } => {
             let indexes: Vec<u32> = work.workers.iter().map(|w| w.index).collect();
@@ -857,6 +845,19 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
         status: after,
         actions,
     })
+}
+
+/// Whether worker `index`, after its batch, still runs and goes on in a
+/// scheduled hop without touching any other worker: what a step that read
+/// only that worker may decide alone.
+fn stays_a_plain_hop(work: &Work, index: u32) -> bool {
+    let own = work.position(index).map(|at| &work.workers[at].state);
+    own.is_some_and(|w| w.status == WorkerStatus::InProgress)
+        && work.inline.is_none()
+        && work.actions.iter().all(|a| match a {
+            JobAction::Put { index: i, hop, .. } => *i == index && hop.is_some(),
+            _ => false,
+        })
 }
 
 /// A running worker whose last hop died whole is recorded first (the
@@ -1010,6 +1011,7 @@ mod tests {
             versioned: None,
             has_next: false,
             on_trial: false,
+            siblings_unread: false,
         }
     }
 
@@ -1465,13 +1467,34 @@ mod tests {
     }
 
     #[test]
-    fn running_workers_share_the_batch_size_one_learned() {
-        let mut workers = running(2);
-        workers[0].state.batch_size = 800;
-        let t = run(workers, committed(1, 100, false));
+    fn running_a_hop_read_alone_goes_on_alone_when_its_batch_changes_nothing_else() {
+        let mut req = request(running(3), committed(1, 100, false));
+        req.workers.retain(|w| w.index == 1);
+        req.siblings_unread = true;
+        let t = step(&req).unwrap();
+        assert_eq!(t.status, JobStatus::Running);
         let p = puts(&t);
-        assert_eq!(p[0].1.batch_size, 800);
-        assert_eq!(p[0].2.as_ref().unwrap().batch_size, 800);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, 1);
+        assert!(p[0].2.is_some(), "its next hop is scheduled");
+        assert!(!t.actions.contains(&JobAction::ReadSiblings));
+    }
+
+    #[test]
+    fn running_a_hop_read_alone_asks_for_its_siblings_when_it_ends_or_fails() {
+        for event in [committed(1, 100, true), threw(1, "boom", None)] {
+            let mut req = request(running(3), event);
+            req.workers.retain(|w| w.index == 1);
+            req.siblings_unread = true;
+            let t = step(&req).unwrap();
+            assert_eq!(t.actions, vec![JobAction::ReadSiblings]);
+            // Read with them, the same event settles or halts the migration.
+            let mut full = request(running(3), req.event.clone());
+            full.siblings_unread = false;
+            let t = step(&full).unwrap();
+            assert!(!t.actions.contains(&JobAction::ReadSiblings));
+            assert!(!t.actions.is_empty());
+        }
     }
 
     #[test]

@@ -37,4 +37,11 @@ hasNext: boolean,
  * speak the batch protocol): a failure in this step refuses the whole
  * start, so nothing of it is kept.
  */
-onTrial: boolean, };
+onTrial: boolean, 
+/**
+ * Only the event's own worker was read (a hop's batch outcome, read
+ * without its siblings so that parallel workers' hops do not conflict
+ * on each other's rows). When the event needs the siblings, the
+ * answer is [`JobAction::ReadSiblings`] and nothing else.
+ */
+siblingsUnread: boolean, };
