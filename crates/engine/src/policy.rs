@@ -20,8 +20,10 @@
 //!   next batch can reach the hard limit.
 //!
 //! Everything here is arithmetic on numbers the caller measured; nothing
-//! reads a clock. Wall time is no input: `Date.now()` does not move inside a
-//! Convex mutation, so a batch's elapsed time there says nothing.
+//! reads a clock. Time measured inside the transaction is no input:
+//! `Date.now()` does not move inside a Convex mutation. A hop's run time
+//! taken from the scheduled records (outside the transaction) is: it counts
+//! as one more limit, aimed at [`TIME_TARGET_FRACTION`] (see [`time_load`]).
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -45,8 +47,9 @@ pub const MAX_BATCH_SIZE: u32 = 16_000;
 /// one that only reads at the same share of its read budgets. A lower fixed
 /// ceiling would only add transactions (at 8,000, 100,000 tiny documents
 /// take 15 batches instead of 10). The 1 s execution limit is not a document count;
-/// it is judged from the hops' recorded run times, and a hop that dies of
-/// it halves the size like any other limit.
+/// it is judged from the hops' recorded run times ([`time_load`]); a hop
+/// that dies of it anyway fails the migration, and the next start resumes
+/// at half the size with a lowered ceiling.
 pub const DEFAULT_MAX_BATCH_SIZE: u32 = MAX_BATCH_SIZE;
 
 /// Share of the most binding limit a grown or shrunk batch aims to use
