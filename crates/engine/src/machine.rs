@@ -437,6 +437,9 @@ pub fn step(
             position,
         } => {
             require_in_progress(current, event)?;
+            if *processed == 0 && !*is_done && current.cursor.as_deref() == Some(cursor.as_str()) {
+                return Ok(no_progress(current, *now_ms));
+            }
             let mut next = current.clone();
             next.position = advance(current.position.as_ref(), position.as_deref());
             next.last_hop_died = None;
@@ -574,6 +577,31 @@ fn run_batch(state: WorkerState) -> Transition {
         inline,
     };
     Transition { state, action }
+}
+
+/// A batch that visited nothing, is not done and handed back the cursor it
+/// was given would be run again forever: the worker fails instead, saying
+/// what the batch function must return.
+fn no_progress(state: &WorkerState, now_ms: f64) -> Transition {
+    let mut next = state.clone();
+    let failure = Failure {
+        kind: FailureKind::User,
+        message: "the batch function returned the cursor it was given, with nothing processed and \
+                  isDone false, so the next batch would do the same forever. Return the page's \
+                  continueCursor, or isDone: true at the end of the table"
+            .to_string(),
+        document_id: None,
+        cursor: state.cursor.clone(),
+        batch_size: state.batch_size,
+        at_ms: now_ms,
+    };
+    next.status = WorkerStatus::Failed;
+    next.ended_ms = Some(now_ms);
+    next.error = Some(failure.clone());
+    Transition {
+        state: next,
+        action: Action::Fail { failure },
+    }
 }
 
 fn require_in_progress(state: &WorkerState, event: &Event) -> Result<(), EngineError> {
@@ -1474,6 +1502,34 @@ mod tests {
                 inline: Inline::Allowed,
             }
         );
+    }
+
+    #[test]
+    fn a_batch_that_hands_back_its_cursor_with_nothing_done_fails_instead_of_looping() {
+        let limits = Limits::convex();
+        let s = step(None, &Event::start_at(1.0), &limits).unwrap().state;
+        let commit = |cursor: &str, processed: u64| Event::BatchCommitted {
+            now_ms: 2.0,
+            processed,
+            updated: 0,
+            cursor: cursor.into(),
+            is_done: false,
+            hop_ms: None,
+            usage: None,
+            budget: None,
+            position: None,
+        };
+        let s = step(Some(&s), &commit("c1", 10), &limits).unwrap().state;
+        // An empty page that moves the cursor on is progress.
+        let s = step(Some(&s), &commit("c2", 0), &limits).unwrap().state;
+        assert_eq!(s.status, WorkerStatus::InProgress);
+        let t = step(Some(&s), &commit("c2", 0), &limits).unwrap();
+        assert_eq!(t.state.status, WorkerStatus::Failed);
+        let Action::Fail { failure } = t.action else {
+            panic!("expected a failure, got {:?}", t.action);
+        };
+        assert!(failure.message.contains("continueCursor"));
+        assert_eq!(failure.cursor.as_deref(), Some("c2"));
     }
 
     #[test]
