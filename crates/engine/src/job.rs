@@ -864,19 +864,27 @@ fn stays_a_plain_hop(work: &Work, index: u32) -> bool {
 /// engine fails it, halting its siblings); the start does nothing else, so
 /// a hop that keeps dying never loops. True when one was found.
 fn record_dead_hop(work: &mut Work, now_ms: f64) -> Result<bool, EngineError> {
-    let Some(dead) = work.workers.iter().find(|w| hop_died(w)).cloned() else {
-        return Ok(false);
-    };
-    work.feed(
-        dead.index,
-        &Event::HopDied {
-            now_ms,
-            message: dead.hop_error.clone(),
-        },
-        false,
-        false,
-    )?;
-    Ok(true)
+    // Every worker whose hop died is recorded (and halved), not only the
+    // first: the first one's failure halts the others, which would then
+    // resume at the size that killed them.
+    let dead: Vec<JobWorker> = work
+        .workers
+        .iter()
+        .filter(|w| hop_died(w))
+        .cloned()
+        .collect();
+    for w in &dead {
+        work.feed(
+            w.index,
+            &Event::HopDied {
+                now_ms,
+                message: w.hop_error.clone(),
+            },
+            false,
+            false,
+        )?;
+    }
+    Ok(!dead.is_empty())
 }
 
 /// What a migration that just reached `after` reports.
@@ -1263,6 +1271,37 @@ mod tests {
         ));
         // Still running: nothing settles, nothing begins anew.
         assert!(!has(&t, |a| matches!(a, JobAction::Began { .. })));
+    }
+
+    #[test]
+    fn running_start_records_every_dead_hop_so_none_resumes_at_the_size_that_died() {
+        let mut workers = running(3);
+        for w in [0, 2] {
+            workers[w].hop = Some(HopState::Failed);
+        }
+        let t = run(workers, start(T0 + 5.0));
+        assert_eq!(t.status, JobStatus::Failed);
+        let p = puts(&t);
+        let last = |i: u32| {
+            p.iter()
+                .rev()
+                .find(|(at, _, _)| *at == i)
+                .unwrap()
+                .1
+                .clone()
+        };
+        for dead in [0, 2] {
+            assert_eq!(last(dead).status, WorkerStatus::Failed, "worker {dead}");
+            assert_eq!(last(dead).batch_size, 50, "worker {dead}");
+        }
+        assert_eq!(last(1).status, WorkerStatus::Paused);
+        assert_eq!(last(1).batch_size, 100);
+        let settled = t
+            .actions
+            .iter()
+            .filter(|a| matches!(a, JobAction::Settled { .. }))
+            .count();
+        assert_eq!(settled, 1);
     }
 
     #[test]

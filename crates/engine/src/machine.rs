@@ -500,10 +500,16 @@ pub fn step(
             ))
         }
         Event::StartRefused { now_ms, message } => start_refused(Some(current), *now_ms, message),
-        Event::HopDied { now_ms, message } => {
-            require_in_progress(current, event)?;
-            Ok(hop_died(current, *now_ms, message.as_deref()))
-        }
+        // Paused too: a sibling's dead hop, recorded first, halted this one.
+        Event::HopDied { now_ms, message } => match current.status {
+            WorkerStatus::InProgress | WorkerStatus::Paused => {
+                Ok(hop_died(current, *now_ms, message.as_deref()))
+            }
+            _ => Err(EngineError::InvalidTransition {
+                state: current.status.as_str().into(),
+                event: event.name().into(),
+            }),
+        },
         Event::CancelRequested { now_ms } => match current.status {
             WorkerStatus::InProgress | WorkerStatus::Paused => {
                 let mut next = current.clone();
