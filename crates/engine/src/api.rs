@@ -307,20 +307,3 @@ pub fn typescript_constants() -> String {
         policy::DEFAULT_BATCH_SIZE
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_the_constants_typescript_reads() {
-        let text = typescript_constants();
-        assert!(text.contains(&format!(
-            "export const DEFAULT_BATCH_SIZE = {};",
-            policy::DEFAULT_BATCH_SIZE
-        )));
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../js-shim/src/engine-types/constants.ts");
-        std::fs::write(&path, text).expect("js-shim/src/engine-types is writable");
-    }
-}

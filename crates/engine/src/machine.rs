@@ -589,7 +589,7 @@ fn run_batch(state: WorkerState) -> Transition {
 /// was given would be run again forever: the worker fails instead, saying
 /// what the batch function must return.
 fn no_progress(state: &WorkerState, now_ms: f64) -> Transition {
-    let mut next = state.clone();
+    let next = state.clone();
     let failure = Failure {
         kind: FailureKind::User,
         message: "the batch function returned the cursor it was given, with nothing processed and \
@@ -601,8 +601,13 @@ fn no_progress(state: &WorkerState, now_ms: f64) -> Transition {
         batch_size: state.batch_size,
         at_ms: now_ms,
     };
+    failed(next, failure)
+}
+
+/// The worker stopped by `failure`, which it keeps and reports.
+fn failed(mut next: WorkerState, failure: Failure) -> Transition {
     next.status = WorkerStatus::Failed;
-    next.ended_ms = Some(now_ms);
+    next.ended_ms = Some(failure.at_ms);
     next.error = Some(failure.clone());
     Transition {
         state: next,
@@ -782,7 +787,7 @@ fn start_refused(
     now_ms: f64,
     message: &str,
 ) -> Result<Transition, EngineError> {
-    let mut next = match state {
+    let next = match state {
         Some(s) if s.status == WorkerStatus::InProgress => {
             return Ok(nothing(s, "already running".into()));
         }
@@ -801,13 +806,7 @@ fn start_refused(
         batch_size: next.batch_size,
         at_ms: now_ms,
     };
-    next.status = WorkerStatus::Failed;
-    next.ended_ms = Some(now_ms);
-    next.error = Some(failure.clone());
-    Ok(Transition {
-        state: next,
-        action: Action::Fail { failure },
-    })
+    Ok(failed(next, failure))
 }
 
 /// A hop that died whole is recorded as a failure, never retried in place:
@@ -848,14 +847,8 @@ fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transiti
         // time-out would kill it again): the ceiling drops with the size.
         next.max_batch_size = next.max_batch_size.min(next.batch_size);
     }
-    next.status = WorkerStatus::Failed;
-    next.ended_ms = Some(now_ms);
-    next.error = Some(failure.clone());
     next.last_hop_died = Some(true);
-    Transition {
-        state: next,
-        action: Action::Fail { failure },
-    }
+    failed(next, failure)
 }
 
 fn batch_failed(
@@ -926,13 +919,7 @@ fn batch_failed(
         batch_size: state.batch_size,
         at_ms: now_ms,
     };
-    next.status = WorkerStatus::Failed;
-    next.ended_ms = Some(now_ms);
-    next.error = Some(failure.clone());
-    Transition {
-        state: next,
-        action: Action::Fail { failure },
-    }
+    failed(next, failure)
 }
 
 #[cfg(test)]
