@@ -191,9 +191,10 @@ async function startPeerProtocol(
         "{ cursor, batchSize, dryRun } and returns { continueCursor, isDone, processed }.",
     });
   if (args.dryRun) {
-    const status = await dryRunOnce(ctx, { ...args, batchSize: args.batchSize }, () => notAMigration(refusal));
-    if (status.state === "failed" && !proven) throw notAMigration(status.error ?? refusal);
-    return status;
+    return await dryRunOnce(ctx, { ...args, batchSize: args.batchSize }, {
+      onTrial: !proven,
+      refuse: (thrown) => notAMigration(thrown ?? refusal),
+    });
   }
   const migration = await upsert(ctx, args, 1);
   await ctx.db.patch(migration._id, { protocol: "peer", fixedBatchSize: args.batchSize });
@@ -278,16 +279,20 @@ async function upsert(
 /**
  * Run one batch, report what it would change, and keep nothing: the app's
  * batch throws to roll back its writes, and this function writes nothing.
+ * The engine judges how the batch ended; `peer` is given for a function
+ * speaking the peer's protocol, with whether it is still on trial and how to
+ * refuse it.
  */
 async function dryRunOnce(
   ctx: MutationCtx,
   args: { name: string; fnHandle: string; cursor?: string | null; batchSize?: number },
-  refuse?: () => Error,
+  peer?: { onTrial: boolean; refuse: (thrown: unknown) => Error },
 ): Promise<MigrationStatus> {
   const existing = await migrationByName(ctx, args.name);
   const base = existing ? await statusOf(ctx, existing) : neverRun(args.name);
   const cursor = args.cursor !== undefined ? args.cursor : (base.cursor ?? null);
   let answer: unknown;
+  let thrown: { error: unknown } | undefined;
   try {
     answer = await ctx.runMutation(args.fnHandle as FunctionHandle<"mutation">, {
       cursor,
@@ -296,29 +301,43 @@ async function dryRunOnce(
       oneBatchOnly: true,
     });
   } catch (error) {
-    if (error instanceof ConvexError && (error.data as DryRunOutcome)?.kind === DRY_RUN) {
-      const { result } = error.data as DryRunOutcome;
+    thrown = { error };
+  }
+  const rolledBack =
+    thrown?.error instanceof ConvexError && (thrown.error.data as DryRunOutcome)?.kind === DRY_RUN
+      ? (thrown.error.data as DryRunOutcome).result
+      : undefined;
+  const verdict = engine.dryRunVerdict({
+    end: rolledBack ? "rolledBack" : thrown ? "threw" : isBatchResult(answer) ? "returnedBatch" : "returnedOther",
+    peerProtocol: peer !== undefined,
+    onTrial: peer?.onTrial ?? false,
+  });
+  switch (verdict.type) {
+    case "report":
       return {
         ...base,
         batchSize: args.batchSize,
-        dryRun: { processed: result.processed, updated: result.updated ?? 0, samples: result.samples ?? [] },
+        dryRun: { processed: rolledBack!.processed, updated: rolledBack!.updated ?? 0, samples: rolledBack!.samples ?? [] },
+      };
+    case "failed": {
+      const facts = failureFacts(thrown!.error);
+      return {
+        ...base,
+        state: verdict.state,
+        error: facts.message,
+        ...(facts.documentId ? { failedDocumentId: facts.documentId } : {}),
+        batchSize: args.batchSize,
       };
     }
-    const facts = failureFacts(error);
-    return {
-      ...base,
-      state: "failed",
-      error: facts.message,
-      ...(facts.documentId ? { failedDocumentId: facts.documentId } : {}),
-      batchSize: args.batchSize,
-    };
+    case "refuse":
+      throw peer!.refuse(thrown?.error);
+    case "notRolledBack":
+      // A function that returned normally kept its writes: refuse, rolling back all.
+      throw new Error(
+        `Dry run of ${args.name} did not roll back: it returned normally with dryRun: true. Define it with ` +
+          'migrations.define(), or have it throw ConvexError({ kind: "DRY RUN", result }) when dryRun is set.',
+      );
   }
-  // A function that returned normally kept its writes: refuse, rolling back all.
-  if (refuse && !isBatchResult(answer)) throw refuse();
-  throw new Error(
-    `Dry run of ${args.name} did not roll back: it returned normally with dryRun: true. Define it with ` +
-      'migrations.define(), or have it throw ConvexError({ kind: "DRY RUN", result }) when dryRun is set.',
-  );
 }
 
 /** Status rows, in the order asked when `names` is given, else the latest first. */

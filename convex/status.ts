@@ -9,20 +9,11 @@ import { isPeerRow, peerWorkers } from "./peer.js";
 import { withHops, workersOf } from "./store.js";
 import type { MigrationStatus } from "./validators.js";
 
-/** The drop-in vocabulary for the engine's aggregate worker status. */
-const DROP_IN_STATE = {
-  inProgress: "inProgress",
-  success: "success",
-  failed: "failed",
-  canceled: "canceled",
-  paused: "unknown",
-} as const;
-
 export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Promise<MigrationStatus> {
   const workers = isPeerRow(migration) ? await peerWorkers(ctx, migration) : await workersOf(ctx, migration._id);
   workers.sort((a, b) => a.index - b.index);
   const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
-  const state = workers.length === 0 ? "unknown" : DROP_IN_STATE[summary.status];
+  const state = summary.dropInState;
   const view = engine.jobView({ workers: await withHops(ctx, workers) });
   // A running worker whose last hop died whole has recorded nothing yet; the
   // hop's error is the status's error until the next start records it.

@@ -14,6 +14,8 @@ import type { StepDef } from "../js-shim/src/engine-types/StepDef.js";
 import type { PlanItem } from "../js-shim/src/engine-types/PlanItem.js";
 import type { Repair } from "../js-shim/src/engine-types/Repair.js";
 import type { DriftFinding } from "../js-shim/src/engine-types/DriftFinding.js";
+import type { DropInState } from "../js-shim/src/engine-types/DropInState.js";
+import type { StartReply } from "../js-shim/src/engine-types/StartReply.js";
 import type { Direction } from "../js-shim/src/engine-types/Direction.js";
 import type { ItemStatus } from "../js-shim/src/engine-types/ItemStatus.js";
 import type { Limits } from "../js-shim/src/engine-types/Limits.js";
@@ -133,6 +135,18 @@ export const vMigrationState = v.union(
   v.literal("removed"),
 );
 
+/** A migration's state in the drop-in status row (the peer's words). */
+export const vDropInState = v.union(
+  v.literal("inProgress"),
+  v.literal("success"),
+  v.literal("failed"),
+  v.literal("canceled"),
+  v.literal("unknown"),
+);
+
+/** What a versioned start reports. */
+export const vStartReply = v.union(v.literal("running"), v.literal("noop"), v.literal("dry_run"), v.literal("drift_blocked"));
+
 /** The drop-in status row: @convex-dev/migrations' fields plus extras. */
 export const vMigrationStatus = v.object({
   name: v.string(),
@@ -140,13 +154,7 @@ export const vMigrationStatus = v.object({
   processed: v.number(),
   isDone: v.boolean(),
   error: v.optional(v.string()),
-  state: v.union(
-    v.literal("inProgress"),
-    v.literal("success"),
-    v.literal("failed"),
-    v.literal("canceled"),
-    v.literal("unknown"),
-  ),
+  state: vDropInState,
   latestStart: v.number(),
   latestEnd: v.optional(v.number()),
   batchSize: v.optional(v.number()),
@@ -318,6 +326,8 @@ agree<Same<Infer<typeof vMigrationDef>, MigrationDef>>();
 agree<Same<Infer<typeof vPlanItem>, PlanItem>>();
 agree<Same<Infer<typeof vRepair>, Repair>>();
 agree<Same<Infer<typeof vDriftFinding>, DriftFinding>>();
+agree<Same<Infer<typeof vDropInState>, DropInState>>();
+agree<Same<Infer<typeof vStartReply>, StartReply>>();
 // A start's options are the engine's run options (`StartRequest` less what
 // the component reads itself) plus two the component keeps: the first
 // batch size of each worker and the release record.

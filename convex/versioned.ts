@@ -24,10 +24,11 @@ import {
   vRepair,
   vRunStatus,
   vStartOptions,
+  vStartReply,
 } from "./validators.js";
 
 const vStartResult = v.object({
-  status: v.union(v.literal("running"), v.literal("noop"), v.literal("dry_run"), v.literal("drift_blocked")),
+  status: vStartReply,
   runId: v.optional(v.string()),
   /** True when another run was already active: this is that run, nothing new started. */
   alreadyRunning: v.optional(v.boolean()),
@@ -82,7 +83,7 @@ export const start = mutation({
     if (decision.status === "already_running" && active) {
       await resumeStalled(ctx, active);
       return {
-        status: "running" as const,
+        status: decision.reply,
         runId: active._id,
         alreadyRunning: true,
         plan: active.state.items.map((i) => ({
@@ -97,7 +98,7 @@ export const start = mutation({
     }
     if (decision.status !== "running") {
       return {
-        status: decision.status === "already_running" ? "noop" : decision.status,
+        status: decision.reply,
         plan: decision.plan,
         drift: decision.drift,
         ...(decision.driftAllowed ? { driftAllowed: true } : {}),
@@ -131,7 +132,7 @@ export const start = mutation({
     });
     await stepRun(ctx, (await ctx.db.get(runId))!, { type: "begin", nowMs: Date.now() });
     return {
-      status: "running" as const,
+      status: decision.reply,
       runId,
       plan: decision.plan,
       drift: decision.drift,

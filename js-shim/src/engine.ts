@@ -31,6 +31,8 @@ import type { JobTransition } from "./engine-types/JobTransition.js";
 import type { JobView } from "./engine-types/JobView.js";
 import type { JobViewRequest } from "./engine-types/JobViewRequest.js";
 import type { SkipStartRequest } from "./engine-types/SkipStartRequest.js";
+import type { DryRunRequest } from "./engine-types/DryRunRequest.js";
+import type { DryRunVerdict } from "./engine-types/DryRunVerdict.js";
 
 export { EngineError, engineCalls, type EngineErrorData } from "./engineLoader.js";
 
@@ -62,3 +64,5 @@ export const jobStep = (req: JobRequest): JobTransition => invoke(engine().jobSt
 export const jobView = (req: JobViewRequest): JobView => invoke(engine().jobView, req);
 /** Whether a start skips a completed migration. */
 export const skipsStart = (req: SkipStartRequest): boolean => invoke(engine().skipsStart, req);
+/** What a dry run's one batch means: report it, report its failure, or refuse. */
+export const dryRunVerdict = (req: DryRunRequest): DryRunVerdict => invoke(engine().dryRunVerdict, req);

@@ -1448,3 +1448,21 @@ pub fn skip_start_request(s: &mut Source) -> Val {
         ],
     )
 }
+
+/// A `dryRunVerdict` request.
+pub fn dry_run_request(s: &mut Source) -> Val {
+    let end = word(
+        s,
+        &["rolledBack", "threw", "returnedBatch", "returnedOther"],
+    );
+    let peer_protocol = maybe(s, bool_);
+    let on_trial = maybe(s, bool_);
+    object(
+        s,
+        vec![
+            ("end", Some(end)),
+            ("peerProtocol", peer_protocol),
+            ("onTrial", on_trial),
+        ],
+    )
+}

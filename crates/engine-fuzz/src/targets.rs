@@ -48,6 +48,7 @@ pub const API: &[&str] = &[
     "jobStep",
     "jobView",
     "skipsStart",
+    "dryRunVerdict",
 ];
 
 /// A fuzz target: arbitrary bytes in, a panic only when a property fails.
@@ -131,7 +132,8 @@ fn call_api(which: usize, input: &impl Input) -> String {
         18 => call(input, api::adopt_peer),
         19 => call(input, api::job_step),
         20 => call(input, api::job_view),
-        _ => call(input, api::skips_start),
+        21 => call(input, api::skips_start),
+        _ => call(input, api::dry_run_verdict),
     }
 }
 
@@ -166,7 +168,8 @@ pub fn request(s: &mut Source, which: usize) -> Val {
         18 => gen::peer_row(s),
         19 => gen::job_request(s),
         20 => gen::job_view_request(s),
-        _ => gen::skip_start_request(s),
+        21 => gen::skip_start_request(s),
+        _ => gen::dry_run_request(s),
     }
 }
 

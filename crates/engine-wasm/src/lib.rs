@@ -112,3 +112,8 @@ pub fn job_view(input: JsValue) -> Result<JsValue, JsValue> {
 pub fn skips_start(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::skips_start)
 }
+
+#[wasm_bindgen(js_name = dryRunVerdict)]
+pub fn dry_run_verdict(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::dry_run_verdict)
+}

@@ -296,6 +296,27 @@ pub fn skips_start(req: SkipStartRequest) -> Result<bool, EngineError> {
     ))
 }
 
+/// A dry run's end, whether its function speaks the peer's protocol, and
+/// whether it is still on trial (see [`job::dry_run_verdict`]).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DryRunRequest {
+    pub end: job::DryRunEnd,
+    #[serde(default)]
+    pub peer_protocol: bool,
+    #[serde(default)]
+    pub on_trial: bool,
+}
+
+pub fn dry_run_verdict(req: DryRunRequest) -> Result<job::DryRunVerdict, EngineError> {
+    Ok(job::dry_run_verdict(
+        req.end,
+        req.peer_protocol,
+        req.on_trial,
+    ))
+}
+
 /// The TypeScript module holding the engine's constants that callers show
 /// or pass on, written by `cargo test` beside the generated types (ts-rs
 /// writes types only) and checked for staleness the same way.

@@ -965,12 +965,105 @@ pub fn skips_start(is_done: bool, reset: bool, cursor_given: bool, dry_run: bool
     is_done && !reset && !cursor_given && !dry_run
 }
 
+/// How the one batch of a dry run ended, as the component saw it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum DryRunEnd {
+    /// It threw the dry-run marker: its writes rolled back, its figures came back.
+    RolledBack,
+    /// It threw anything else.
+    Threw,
+    /// It returned a batch result normally, so its writes would stay.
+    ReturnedBatch,
+    /// It returned something that is not a batch result.
+    ReturnedOther,
+}
+
+/// What the component makes of a dry run's end.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[ts(export)]
+pub enum DryRunVerdict {
+    /// Report the batch's figures; the status row keeps its state.
+    Report,
+    /// Report the batch's error; the status row shows `state`.
+    Failed { state: progress::DropInState },
+    /// A function still on trial (not yet proven to be a migration) failed
+    /// its proof: refuse the start as not a migration.
+    Refuse,
+    /// The function kept its writes: refuse, so the transaction rolls them back.
+    NotRolledBack,
+}
+
+/// Judges a dry run's one batch. A hand-written function speaking the
+/// peer's protocol (`peer_protocol`) is on trial until a batch of it has
+/// committed: a throw disproves it then, and an answer that is not a batch
+/// result disproves it always. Any function that returns normally from a
+/// dry run did not roll back.
+pub fn dry_run_verdict(end: DryRunEnd, peer_protocol: bool, on_trial: bool) -> DryRunVerdict {
+    match end {
+        DryRunEnd::RolledBack => DryRunVerdict::Report,
+        DryRunEnd::Threw if on_trial => DryRunVerdict::Refuse,
+        DryRunEnd::Threw => DryRunVerdict::Failed {
+            state: progress::DropInState::Failed,
+        },
+        DryRunEnd::ReturnedOther if peer_protocol => DryRunVerdict::Refuse,
+        DryRunEnd::ReturnedBatch | DryRunEnd::ReturnedOther => DryRunVerdict::NotRolledBack,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::machine::FailureKind;
 
     const T0: f64 = 1_000_000.0;
+
+    #[test]
+    fn dry_run_verdicts_refuse_a_disproved_peer_function_and_any_that_kept_its_writes() {
+        use DryRunEnd::*;
+        for (peer, on_trial) in [(false, false), (true, false), (true, true)] {
+            assert_eq!(
+                dry_run_verdict(RolledBack, peer, on_trial),
+                DryRunVerdict::Report
+            );
+            assert_eq!(
+                dry_run_verdict(ReturnedBatch, peer, on_trial),
+                DryRunVerdict::NotRolledBack
+            );
+        }
+        // A throw refuses only a function still on trial; a proven or
+        // described one reports the failure.
+        assert_eq!(dry_run_verdict(Threw, true, true), DryRunVerdict::Refuse);
+        let failed = DryRunVerdict::Failed {
+            state: progress::DropInState::Failed,
+        };
+        assert_eq!(dry_run_verdict(Threw, true, false), failed);
+        assert_eq!(dry_run_verdict(Threw, false, false), failed);
+        // A foreign answer: not a migration for a peer-protocol function,
+        // kept writes for a described one.
+        assert_eq!(
+            dry_run_verdict(ReturnedOther, true, false),
+            DryRunVerdict::Refuse
+        );
+        assert_eq!(
+            dry_run_verdict(ReturnedOther, true, true),
+            DryRunVerdict::Refuse
+        );
+        assert_eq!(
+            dry_run_verdict(ReturnedOther, false, false),
+            DryRunVerdict::NotRolledBack
+        );
+        assert_eq!(
+            serde_json::to_value(failed).unwrap(),
+            serde_json::json!({ "type": "failed", "state": "failed" })
+        );
+    }
 
     fn start(now_ms: f64) -> JobEvent {
         JobEvent::Start {

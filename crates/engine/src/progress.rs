@@ -46,6 +46,9 @@ pub struct Progress {
 pub struct JobSummary {
     /// The job's status, aggregated from its workers (see [`summarize`]).
     pub status: WorkerStatus,
+    /// The same status in the words of the drop-in status row (see
+    /// [`DropInState::of`]).
+    pub drop_in_state: DropInState,
     /// Summed figures.
     pub progress: Progress,
     /// The earliest failure among the workers: usually the cause, later
@@ -60,6 +63,35 @@ pub struct JobSummary {
     pub cursor: Option<String>,
     /// Fraction done and time left (see [`estimate`]).
     pub estimate: Estimate,
+}
+
+/// A migration's state as the drop-in status row names it: the peer's
+/// vocabulary, which has no word for paused.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum DropInState {
+    InProgress,
+    Success,
+    Failed,
+    Canceled,
+    /// No worker has been stored yet, or the job is paused (halted without
+    /// an outcome): the peer reports neither.
+    Unknown,
+}
+
+impl DropInState {
+    /// The drop-in word for a job's aggregate status over `workers` workers.
+    pub fn of(status: WorkerStatus, workers: usize) -> DropInState {
+        match status {
+            _ if workers == 0 => DropInState::Unknown,
+            WorkerStatus::InProgress => DropInState::InProgress,
+            WorkerStatus::Success => DropInState::Success,
+            WorkerStatus::Failed => DropInState::Failed,
+            WorkerStatus::Canceled => DropInState::Canceled,
+            WorkerStatus::Paused => DropInState::Unknown,
+        }
+    }
 }
 
 /// Sums a job's workers into one status and one set of figures.
@@ -120,6 +152,7 @@ pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
 
     JobSummary {
         status,
+        drop_in_state: DropInState::of(status, workers.len()),
         progress: Progress {
             processed,
             updated,
@@ -322,6 +355,40 @@ mod tests {
             batch_size: 100,
             at_ms,
         }
+    }
+
+    #[test]
+    fn drop_in_state_names_a_paused_or_empty_job_unknown_and_keeps_the_rest() {
+        let state = |statuses: &[WorkerStatus]| {
+            let workers: Vec<WorkerState> = statuses.iter().map(|s| worker(*s)).collect();
+            summarize(&workers, 20_000.0).drop_in_state
+        };
+        assert_eq!(state(&[]), DropInState::Unknown);
+        assert_eq!(state(&[WorkerStatus::Paused]), DropInState::Unknown);
+        assert_eq!(
+            state(&[WorkerStatus::Success, WorkerStatus::Paused]),
+            DropInState::Unknown
+        );
+        assert_eq!(
+            state(&[WorkerStatus::Success, WorkerStatus::InProgress]),
+            DropInState::InProgress
+        );
+        assert_eq!(
+            state(&[WorkerStatus::Success, WorkerStatus::Success]),
+            DropInState::Success
+        );
+        assert_eq!(
+            state(&[WorkerStatus::Canceled, WorkerStatus::Failed]),
+            DropInState::Failed
+        );
+        assert_eq!(
+            state(&[WorkerStatus::Canceled, WorkerStatus::Success]),
+            DropInState::Canceled
+        );
+        assert_eq!(
+            serde_json::to_value(DropInState::InProgress).unwrap(),
+            serde_json::json!("inProgress")
+        );
     }
 
     fn status_of(statuses: &[WorkerStatus]) -> WorkerStatus {

@@ -79,6 +79,30 @@ pub enum StartStatus {
     AlreadyRunning,
 }
 
+/// What `start` answers its caller: a second start while a run is active is
+/// told `running` (with that run), the rest as decided.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StartReply {
+    Running,
+    Noop,
+    DryRun,
+    DriftBlocked,
+}
+
+impl StartStatus {
+    /// The status `start` reports for this decision.
+    pub fn reply(self) -> StartReply {
+        match self {
+            StartStatus::Running | StartStatus::AlreadyRunning => StartReply::Running,
+            StartStatus::Noop => StartReply::Noop,
+            StartStatus::DryRun => StartReply::DryRun,
+            StartStatus::DriftBlocked => StartReply::DriftBlocked,
+        }
+    }
+}
+
 /// The engine's answer to `start`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +110,8 @@ pub enum StartStatus {
 pub struct StartDecision {
     /// What to do.
     pub status: StartStatus,
+    /// What `start` reports (see [`StartStatus::reply`]).
+    pub reply: StartReply,
     /// The migrations the run processes (or would, when blocked by drift).
     pub plan: Vec<PlanItem>,
     /// Every drift finding, blocking or not.
@@ -122,6 +148,7 @@ pub fn decide_start(req: &StartRequest) -> Result<StartDecision, EngineError> {
     if req.active_run_id.is_some() {
         return Ok(StartDecision {
             status: StartStatus::AlreadyRunning,
+            reply: StartStatus::AlreadyRunning.reply(),
             plan: Vec::new(),
             drift,
             manifest,
@@ -137,6 +164,7 @@ pub fn decide_start(req: &StartRequest) -> Result<StartDecision, EngineError> {
     if blocking_drift && !req.allow_drift {
         return Ok(StartDecision {
             status: StartStatus::DriftBlocked,
+            reply: StartStatus::DriftBlocked.reply(),
             plan: plan_for(&manifest, req, &plan_request).unwrap_or_default(),
             drift,
             manifest,
@@ -151,6 +179,7 @@ pub fn decide_start(req: &StartRequest) -> Result<StartDecision, EngineError> {
     };
     Ok(StartDecision {
         status,
+        reply: status.reply(),
         plan,
         drift,
         manifest,
@@ -450,6 +479,19 @@ mod tests {
         assert_eq!(
             decide_start(&req).unwrap().status,
             StartStatus::DriftBlocked
+        );
+    }
+
+    #[test]
+    fn start_replies_running_to_a_second_start_and_the_decision_otherwise() {
+        assert_eq!(StartStatus::AlreadyRunning.reply(), StartReply::Running);
+        assert_eq!(StartStatus::Running.reply(), StartReply::Running);
+        assert_eq!(StartStatus::Noop.reply(), StartReply::Noop);
+        assert_eq!(StartStatus::DryRun.reply(), StartReply::DryRun);
+        assert_eq!(StartStatus::DriftBlocked.reply(), StartReply::DriftBlocked);
+        assert_eq!(
+            serde_json::to_string(&StartReply::DriftBlocked).unwrap(),
+            "\"drift_blocked\""
         );
     }
 

@@ -2,6 +2,7 @@
 import type { DriftFinding } from "./DriftFinding";
 import type { ManifestEntry } from "./ManifestEntry";
 import type { PlanItem } from "./PlanItem";
+import type { StartReply } from "./StartReply";
 import type { StartStatus } from "./StartStatus";
 
 /**
@@ -12,6 +13,10 @@ export type StartDecision = {
  * What to do.
  */
 status: StartStatus, 
+/**
+ * What `start` reports (see [`StartStatus::reply`]).
+ */
+reply: StartReply, 
 /**
  * The migrations the run processes (or would, when blocked by drift).
  */
