@@ -58,5 +58,6 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
 
 /** The row for a name that was never run (the peer answers the same way). */
 export function neverRun(name: string): MigrationStatus {
-  return { name, cursor: null, processed: 0, isDone: false, state: "unknown", latestStart: 0 };
+  const { dropInState } = engine.summarize({ workers: [], nowMs: 0 });
+  return { name, cursor: null, processed: 0, isDone: false, state: dropInState, latestStart: 0 };
 }
