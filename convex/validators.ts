@@ -16,6 +16,7 @@ import type { Repair } from "../js-shim/src/engine-types/Repair.js";
 import type { DriftFinding } from "../js-shim/src/engine-types/DriftFinding.js";
 import type { DropInState } from "../js-shim/src/engine-types/DropInState.js";
 import type { StartReply } from "../js-shim/src/engine-types/StartReply.js";
+import type { RepairReply } from "../js-shim/src/engine-types/RepairReply.js";
 import type { Direction } from "../js-shim/src/engine-types/Direction.js";
 import type { ItemStatus } from "../js-shim/src/engine-types/ItemStatus.js";
 import type { Limits } from "../js-shim/src/engine-types/Limits.js";
@@ -146,6 +147,9 @@ export const vDropInState = v.union(
 
 /** What a versioned start reports. */
 export const vStartReply = v.union(v.literal("running"), v.literal("noop"), v.literal("dry_run"), v.literal("drift_blocked"));
+
+/** What `repair` reports. */
+export const vRepairReply = v.union(v.literal("repaired"), v.literal("noop"));
 
 /** The drop-in status row: @convex-dev/migrations' fields plus extras. */
 export const vMigrationStatus = v.object({
@@ -328,6 +332,7 @@ agree<Same<Infer<typeof vRepair>, Repair>>();
 agree<Same<Infer<typeof vDriftFinding>, DriftFinding>>();
 agree<Same<Infer<typeof vDropInState>, DropInState>>();
 agree<Same<Infer<typeof vStartReply>, StartReply>>();
+agree<Same<Infer<typeof vRepairReply>, RepairReply>>();
 // A start's options are the engine's run options (`StartRequest` less what
 // the component reads itself) plus two the component keeps: the first
 // batch size of each worker and the release record.

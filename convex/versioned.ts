@@ -22,6 +22,7 @@ import {
   vRelease,
   vReleaseRecord,
   vRepair,
+  vRepairReply,
   vRunStatus,
   vStartOptions,
   vStartReply,
@@ -360,7 +361,7 @@ export const repair = mutation({
     release: v.optional(vRelease),
   },
   returns: v.object({
-    status: v.union(v.literal("repaired"), v.literal("noop")),
+    status: vRepairReply,
     runId: v.optional(v.string()),
     repaired: v.array(vRepair),
     /** The drift found before the repair. */
@@ -376,7 +377,7 @@ export const repair = mutation({
       ...(active ? { activeRunId: active._id } : {}),
       nowMs: Date.now(),
     });
-    if (!decision.run) return { status: "noop" as const, repaired: [], drift: decision.drift };
+    if (!decision.run) return { status: decision.reply, repaired: [], drift: decision.drift };
     const runId = await ctx.db.insert("runs", {
       active: false,
       kind: "repair",
@@ -399,6 +400,6 @@ export const repair = mutation({
         updatedAt: Date.now(),
       });
     }
-    return { status: "repaired" as const, runId, repaired: decision.repairs, drift: decision.drift };
+    return { status: decision.reply, runId, repaired: decision.repairs, drift: decision.drift };
   },
 });

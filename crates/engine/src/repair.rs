@@ -68,6 +68,17 @@ pub struct Repair {
     pub state: MigrationState,
 }
 
+/// What `repair` reports: whether any record was rewritten.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RepairReply {
+    /// At least one record was accepted and rewritten; a repair run is recorded.
+    Repaired,
+    /// Nothing was repairable (or selected): no record and no run is written.
+    Noop,
+}
+
 /// The engine's answer to `repair`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +93,8 @@ pub struct RepairDecision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub run: Option<RunState>,
+    /// What `repair` reports.
+    pub reply: RepairReply,
 }
 
 /// Decides what `repair` accepts. In this order:
@@ -149,19 +162,20 @@ pub fn decide_repair(req: &RepairRequest) -> Result<RepairDecision, EngineError>
             })
         })
         .collect();
-    let run = if repairs.is_empty() {
-        None
+    let (run, reply) = if repairs.is_empty() {
+        (None, RepairReply::Noop)
     } else {
         let begun = run_step(
             &new_run(Vec::new(), req.now_ms),
             &RunEvent::Begin { now_ms: req.now_ms },
         )?;
-        Some(begun.state)
+        (Some(begun.state), RepairReply::Repaired)
     };
     Ok(RepairDecision {
         repairs,
         drift,
         run,
+        reply,
     })
 }
 
@@ -283,7 +297,9 @@ mod tests {
 
     #[test]
     fn repair_records_an_ended_run() {
-        let run = decide_repair(&drifted()).unwrap().run.unwrap();
+        let decision = decide_repair(&drifted()).unwrap();
+        assert_eq!(decision.reply, RepairReply::Repaired);
+        let run = decision.run.unwrap();
         assert_eq!(run.status, RunStatus::Succeeded);
         assert!(run.items.is_empty());
         assert_eq!(run.started_ms, 7_000.0);
@@ -297,6 +313,7 @@ mod tests {
         let decision = decide_repair(&request(defs, records)).unwrap();
         assert!(decision.repairs.is_empty());
         assert_eq!(decision.run, None);
+        assert_eq!(decision.reply, RepairReply::Noop);
     }
 
     #[test]
