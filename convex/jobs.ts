@@ -68,6 +68,12 @@ export type HopArgs = {
   batch: BatchPlan;
   /** The hop that scheduled this one, whose record says when it completed. */
   previous?: Id<"_scheduled_functions">;
+  /**
+   * When this hop was scheduled: the scheduling transaction's clock, which is
+   * its start. Hops scheduled by an earlier version lack it; their own
+   * `_scheduled_functions` record tells instead.
+   */
+  scheduledAt?: number;
   limits?: Limits;
 };
 
@@ -136,7 +142,7 @@ export async function hop(ctx: MutationCtx, args: HopArgs, report: RunReporter):
   if (!migration || !own) return;
   // Only its own row: parallel workers' hops must not conflict on each
   // other's rows. The engine asks for the siblings when it needs them.
-  await runBatch(ctx, migration, [own], args.index, args.batch, report, args.limits, await previousHopMs(ctx, own, args.previous), undefined, true);
+  await runBatch(ctx, migration, [own], args.index, args.batch, report, args.limits, await previousHopMs(ctx, own, args), undefined, true);
 }
 
 /**
@@ -148,12 +154,12 @@ export async function hop(ctx: MutationCtx, args: HopArgs, report: RunReporter):
 async function previousHopMs(
   ctx: MutationCtx,
   own: Doc<"workers">,
-  previous: Id<"_scheduled_functions"> | undefined,
+  args: Pick<HopArgs, "previous" | "scheduledAt">,
 ): Promise<number | undefined> {
-  const mine = own.scheduledId ? await ctx.db.system.get(own.scheduledId) : null;
-  const before = previous ? await ctx.db.system.get(previous) : null;
-  if (!mine || before?.completedTime === undefined) return undefined;
-  return before.completedTime - mine.scheduledTime;
+  const before = args.previous ? await ctx.db.system.get(args.previous) : null;
+  if (before?.completedTime === undefined) return undefined;
+  const scheduledAt = args.scheduledAt ?? (own.scheduledId ? (await ctx.db.system.get(own.scheduledId))?.scheduledTime : undefined);
+  return scheduledAt === undefined ? undefined : before.completedTime - scheduledAt;
 }
 
 /** A hop scheduled by an earlier version (by worker id and generation): the engine judges it. */
@@ -223,6 +229,7 @@ async function perform(
               hop: action.hop.generation,
               batch: action.hop,
               ...(current.get(action.index)?.scheduledId ? { previous: current.get(action.index)!.scheduledId } : {}),
+              scheduledAt: Date.now(),
               ...(limits ? { limits } : {}),
             })
           : undefined;

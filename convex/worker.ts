@@ -37,16 +37,17 @@ export const tick = internalMutation({
     hop: v.optional(v.number()),
     batch: v.optional(vBatchPlan),
     previous: v.optional(v.id("_scheduled_functions")),
+    scheduledAt: v.optional(v.number()),
     worker: v.optional(v.id("workers")),
     generation: v.optional(v.number()),
     limits: v.optional(vLimits),
   },
   returns: v.null(),
   handler: async (ctx, args) => {
-    const { migration, index, hop: awaited, batch, previous, worker, generation, limits } = args;
+    const { migration, index, hop: awaited, batch, previous, scheduledAt, worker, generation, limits } = args;
     const extra = limits ? { limits } : {};
     if (migration !== undefined && index !== undefined && awaited !== undefined && batch !== undefined) {
-      await hop(ctx, { migration, index, hop: awaited, batch, ...(previous ? { previous } : {}), ...extra }, reportToRun);
+      await hop(ctx, { migration, index, hop: awaited, batch, ...(previous ? { previous } : {}), ...(scheduledAt !== undefined ? { scheduledAt } : {}), ...extra }, reportToRun);
     } else if (worker !== undefined && generation !== undefined) {
       await legacyHop(ctx, { worker, generation, ...extra }, reportToRun);
     }

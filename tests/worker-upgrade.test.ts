@@ -8,7 +8,7 @@
 import { convexTest } from "convex-test";
 import component from "convex-migrate/test";
 import { paginator } from "convex-helpers/server/pagination";
-import { createFunctionHandle, mutationGeneric, type FunctionReference } from "convex/server";
+import { createFunctionHandle, makeFunctionReference, mutationGeneric, type FunctionReference } from "convex/server";
 import { v } from "convex/values";
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { components, internal } from "../example/convex/_generated/api";
@@ -30,6 +30,31 @@ const oldState = {
       const id = await ctx.db.insert("migrations", migration as never);
       await ctx.db.insert("workers", { ...(worker as object), migration: id } as never);
       return null;
+    },
+  }),
+  /**
+   * Replace each pending hop with the same hop as the previous release
+   * scheduled it: the same arguments without `scheduledAt`.
+   */
+  rescheduleAsBefore: mutationGeneric({
+    args: {},
+    handler: async (ctx) => {
+      const tick = makeFunctionReference<"mutation">("worker:tick");
+      let replaced = 0;
+      for (const job of await ctx.db.system.query("_scheduled_functions").collect()) {
+        if (job.state.kind !== "pending" || !job.name.includes("worker")) continue;
+        const { scheduledAt, ...before } = job.args[0] as Record<string, unknown>;
+        if (scheduledAt === undefined) throw new Error("a hop of this release carries scheduledAt");
+        await ctx.scheduler.cancel(job._id);
+        const id = await ctx.scheduler.runAfter(0, tick, before);
+        const worker = await ctx.db
+          .query("workers")
+          .filter((q) => q.eq(q.field("scheduledId"), job._id))
+          .unique();
+        await ctx.db.patch(worker!._id, { scheduledId: id });
+        replaced++;
+      }
+      return replaced;
     },
   }),
 };
@@ -92,4 +117,20 @@ test("a worker row without position or lastHopDied resumes from its cursor and c
 
   expect((await todos(t)).map((d) => d.counter ?? 0)).toEqual(Array(TODOS).fill(1));
   expect(await status()).toMatchObject({ state: "success", isDone: true, processed: TODOS, estimate: { fractionDone: 1 } });
+});
+
+test("a hop scheduled by the previous release, without scheduledAt, runs its batch and the chain completes", async () => {
+  const t = deployment();
+  await seedTodos(t, TODOS);
+  await t.mutation(internal.counting.run, { fn: NAME, batchSize: DONE_BEFORE } as never);
+  const replaced = await t.run(async (ctx) => {
+    const api = components.migrations as unknown as Record<string, Record<string, FunctionReference<"mutation", "internal">>>;
+    return await ctx.runMutation(api.oldState!.rescheduleAsBefore!, {});
+  });
+  expect(replaced).toBe(1);
+  await drain(t);
+
+  expect((await todos(t)).map((d) => d.counter ?? 0)).toEqual(Array(TODOS).fill(1));
+  const [row] = await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [NAME] }));
+  expect(row).toMatchObject({ state: "success", isDone: true, processed: TODOS });
 });
