@@ -721,6 +721,37 @@ describe("9. a read limit never leaves a run stuck: the batch is budgeted from w
     expect(s.recentRuns[0]!.items[0]!.error).toMatch(/died as a whole transaction/);
     expect(s.migrations[0]!.state).toBe("failed");
   });
+
+  test("a filtering customRange's first batch reads only its page: no scan backwards for bounds, so no estimate", async () => {
+    const t = deployment(true);
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 40; i++) await ctx.db.insert("todos", { text: `head ${i}` });
+      // Its last match lies before all of these: a backwards read scans them all.
+      for (let i = 0; i < 300; i++) await ctx.db.insert("todos", { text: "tail" });
+    });
+    type Batch = { processed: number; usage?: { databaseQueries: number }; position?: { indexKey?: { bounds?: unknown } } };
+    const batch = async (fn: typeof internal.faults.countHead) =>
+      (await t.mutation(fn, { cursor: null, batchSize: 20, oneBatchOnly: true, dryRun: false })) as Batch;
+    // The first batch, as the component calls it: one query, the page's.
+    const filtered = await batch(internal.faults.countHead);
+    expect(filtered.processed).toBe(20);
+    expect(filtered.usage?.databaseQueries).toBe(1);
+    expect(filtered.position?.indexKey?.bounds).toBeUndefined();
+    // An index range that does not filter still reports its bounds, read with one query more.
+    const indexed = await batch(internal.faults.countInCreationOrder);
+    expect(indexed.usage?.databaseQueries).toBe(2);
+    expect(indexed.position?.indexKey?.bounds).toBeDefined();
+
+    await t.run(async (ctx) => {
+      for (const doc of await ctx.db.query("todos").collect()) await ctx.db.patch(doc._id, { counter: undefined });
+    });
+    await t.mutation(internal.faults.run, { fn: "faults:countHead" });
+    await drain(t);
+    expect(await dropInStatus(t, "faults:countHead")).toMatchObject({ state: "success", isDone: true, processed: 40 });
+    const docs = await todos(t);
+    expect(docs.filter((d) => d.text !== "tail").map((d) => d.counter)).toEqual(ones(40));
+    expect(docs.filter((d) => d.text === "tail").every((d) => d.counter === undefined)).toBe(true);
+  });
 });
 
 // ---------------------------------------------------------------- 10. the drop-in API and versioned runs

@@ -115,3 +115,26 @@ export const moveAlongWalkedIndex = migrations.define({
   customRange: (q) => q.withIndex("by_done"),
   migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1, ...(doc.done === undefined ? { done: false } : {}) }),
 });
+
+/** The peer's usual constructor: no schema, so a customRange gets Convex's own query. */
+const schemaless = new Migrations<DataModel>(components.migrations);
+
+/**
+ * Counts the todos not marked "tail": a `customRange` that filters, whose
+ * matches all come first in the table, so reading its last match backwards
+ * would scan every tail document.
+ */
+export const countHead = schemaless.define({
+  table: "todos",
+  batchSize: 20,
+  customRange: (q) => q.filter((f) => f.neq(f.field("text"), "tail")),
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});
+
+/** The same count over an index range that does not filter: its bounds cost one read backwards. */
+export const countInCreationOrder = schemaless.define({
+  table: "todos",
+  batchSize: 20,
+  customRange: (q) => q.withIndex("by_creation_time"),
+  migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
+});

@@ -162,14 +162,16 @@ export async function runBatch(
   const { page, continueCursor, isDone, position, walkedIndex } = await readPage(ctx, spec, args);
   const migrateCtx = { ...ctx, ...extraCtx } as never;
   let updated = 0;
-  const changed = new Set<string>();
+  // The fields patches changed, kept only when an index walk must be checked against them.
+  const changed = walkedIndex?.index && walkedIndex.fields ? new Set<string>() : undefined;
   const doOne = async (doc: AnyDoc) => {
     const patch = await applyOne(spec, migrateCtx, doc);
-    if (patch && Object.keys(patch).length > 0) {
-      for (const key of Object.keys(patch)) if (!sameValue(patch[key], doc[key])) changed.add(key);
-      await writePatch(ctx, spec.table, doc, patch);
-      updated++;
-    }
+    if (!patch) return;
+    const keys = Object.keys(patch);
+    if (keys.length === 0) return;
+    if (changed) for (const key of keys) if (!sameValue(patch[key], doc[key])) changed.add(key);
+    await writePatch(ctx, spec.table, doc, patch);
+    updated++;
   };
   if (spec.parallelize) await Promise.all(page.map(doOne));
   else for (const doc of page) await doOne(doc);
@@ -292,8 +294,8 @@ function sameValue(a: unknown, b: unknown): boolean {
  * walk would meet it again. The engine refuses the batch, which rolls back.
  * Needs the schema (the constructor's `schema` option) to know the fields.
  */
-function assertWalkUnmoved(spec: BatchSpec<GenericDataModel>, walk: Walk | undefined, changed: Set<string>) {
-  if (!walk?.index || !walk.fields || changed.size === 0) return;
+function assertWalkUnmoved(spec: BatchSpec<GenericDataModel>, walk: Walk | undefined, changed: Set<string> | undefined) {
+  if (!walk?.index || !walk.fields || !changed || changed.size === 0) return;
   engine.checkIndexWalk({ table: spec.table, index: walk.index, indexFields: walk.fields, changedFields: [...changed] });
 }
 
@@ -364,9 +366,14 @@ async function pagePosition(
 ): Promise<PagePosition | undefined> {
   const last = page[page.length - 1];
   if (!last) return undefined;
-  const ends = firstPage ? orderedEnds(walk) : undefined;
-  const lo = ends && ((await ends[0].first()) as AnyDoc | null);
-  const hi = ends && ((await ends[1].first()) as AnyDoc | null);
+  // The first page starts where the walk starts, so its first document is
+  // the low end. The high end is read backwards, which stays one document
+  // only when nothing filters the index range: a filter whose matches all
+  // lie early would scan the whole unmatched tail, against the batch's read
+  // limit, so a filtered walk reports no bounds (and no estimate).
+  const backwards = firstPage ? walkBackwards(walk) : undefined;
+  const lo = backwards && page[0]!;
+  const hi = backwards && ((await backwards.first()) as AnyDoc | null);
   if (keys.kind === "creationTime") {
     return { at: last._creationTime, ...(lo && hi ? { bounds: { lo: lo._creationTime, hi: hi._creationTime } } : {}) };
   }
@@ -375,16 +382,30 @@ async function pagePosition(
 }
 
 /**
- * The walk read forwards and backwards. A customRange that sets its own
- * order (or searches) cannot be ordered again; Convex refuses that before
- * reading anything, and such a walk reports no bounds, so no estimate.
+ * The walk read backwards, when it can be read so in one step: a
+ * customRange that sets its own order (or searches) cannot be ordered again
+ * (Convex refuses that before reading anything), and one that filters may
+ * scan far for its last match. Either reports no bounds, so no estimate.
  */
-function orderedEnds(walk: () => Query<NamedTableInfo<GenericDataModel, string>>) {
+function walkBackwards(walk: () => Query<NamedTableInfo<GenericDataModel, string>>) {
   try {
-    return [walk().order("asc"), walk().order("desc")] as const;
+    const query = walk();
+    return filters(query) ? undefined : query.order("desc");
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a query filters what its index range yields. Convex keeps a
+ * query's operators in a field that is not public API; the table itself
+ * (`ctx.db.query(table)`, no index or operator yet) has none, and a query
+ * whose operators cannot be read counts as filtered.
+ */
+function filters(query: unknown): boolean {
+  if (typeof (query as { fullTableScan?: unknown }).fullTableScan === "function") return false;
+  const operators = (query as { state?: { query?: { operators?: unknown } } }).state?.query?.operators;
+  return !Array.isArray(operators) || operators.some((op) => typeof op === "object" && op !== null && "filter" in op);
 }
 
 /**
