@@ -75,6 +75,8 @@ function summary(scenario: Scenario, tool: Tool, notRun = "not run") {
     paginationMs: spread(ms.map((m) => m.paginationMs)),
     restMs: spread(rest),
     restMsPerBatch: spread(ms.map((m, i) => rest[i]! / Math.max(1, m.batchCalls.batch))),
+    // Runs written before CPU time was taken have none.
+    ...(ms.every((m) => m.cpuMs !== undefined) ? { restCpuMsPerBatch: spread(ms.map(restCpuPerBatch)) } : {}),
     batches: median(ms.map((m) => m.batchCalls.batch)),
     scheduledHops: median(ms.map((m) => m.scheduledHops)),
     transactions: median(ms.map((m) => m.transactions)),
@@ -98,6 +100,8 @@ function ratio(scenario: Scenario, field: (m: Measured) => number): number | nul
 }
 
 const restPerBatch = (m: Measured) => (m.ms - m.paginationMs) / Math.max(1, m.batchCalls.batch);
+/** The rest in CPU time: pagination on convex-test is CPU-bound, so CPU less pagination is the rest's CPU. */
+const restCpuPerBatch = (m: Measured) => (m.cpuMs - m.paginationMs) / Math.max(1, m.batchCalls.batch);
 const sideBySide = (scenario: Scenario, peerNote?: string) => ({
   ours: summary(scenario, "ours"),
   peer: summary(scenario, "peer", peerNote),
@@ -107,6 +111,7 @@ const sideBySide = (scenario: Scenario, peerNote?: string) => ({
     wallTime: ratio(scenario, (m) => m.ms),
     pagination: ratio(scenario, (m) => m.paginationMs),
     restPerBatch: ratio(scenario, restPerBatch),
+    restCpuPerBatch: ratio(scenario, restCpuPerBatch),
   },
 });
 
@@ -144,6 +149,12 @@ const goals = {
         goalTransactions: one.measured ? round(1.2 * one.scheduledHops, 1) : null,
       }
     : null,
+  perBatchOverheadAtBatch100: {
+    wallRatio: scenarios.fixedBatch100.ratios.restPerBatch,
+    cpuRatio: scenarios.fixedBatch100.ratios.restCpuPerBatch,
+    goal: "at or below the peer's (ratio ≤ 1), pagination excluded",
+    note: "scenario 1, ours / peer within each run, median over runs; wall: wall time less pagination; cpu: this process's CPU time less pagination",
+  },
   engineCallsPerBatch: fixed.measured && fixed.engineCalls
     ? {
         value: fixed.engineCalls.perBatch,
@@ -204,6 +215,7 @@ const block = (title: string, s: ReturnType<typeof sideBySide>) => {
     ["", "wall time", secs(get(s.ours, (o) => o.wallMs)), secs(get(s.peer, (o) => o.wallMs)), x(s.ratios.wallTime)],
     ["", "of which pagination", secs(get(s.ours, (o) => o.paginationMs)), secs(get(s.peer, (o) => o.paginationMs)), x(s.ratios.pagination)],
     ["", "the rest, per batch", ms(get(s.ours, (o) => o.restMsPerBatch)), ms(get(s.peer, (o) => o.restMsPerBatch)), x(s.ratios.restPerBatch)],
+    ["", "the rest, per batch, CPU", ms(get(s.ours, (o) => o.restCpuMsPerBatch)), ms(get(s.peer, (o) => o.restCpuMsPerBatch)), x(s.ratios.restCpuPerBatch)],
   );
 };
 block(`1. ${n(raw.sizes.fixed.docs)} small docs, batch 100`, scenarios.fixedBatch100);

@@ -93,6 +93,12 @@ export type Outcome = {
   tool: Tool;
   /** Wall time from the runner call to the end of the last scheduled hop. */
   ms: number;
+  /**
+   * CPU time of this process over the same span (user + system, every
+   * thread): what the tool itself cost, less exposed than wall time to
+   * other work on a shared machine.
+   */
+  cpuMs: number;
   /** The tool's own status after the run. */
   state: string;
   processed: number;
@@ -139,6 +145,7 @@ export async function migrate(t: Deployment, tool: Tool, variant: Variant): Prom
   const callsBefore = engineCalls();
   const runner = tool === "ours" ? internal.bench.runOurs : internal.bench.runPeer;
   const started = now();
+  const cpuBefore = process.cpuUsage();
   let runnerError: string | undefined;
   try {
     await t.mutation(runner, { fn: name });
@@ -148,6 +155,8 @@ export async function migrate(t: Deployment, tool: Tool, variant: Variant): Prom
   }
   await t.finishAllScheduledFunctions(vi.runAllTimers, 10_000_000);
   const ms = now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const calls = engineCalls() - callsBefore;
   const { counts: batchCalls, batches } = takeCalls();
 
@@ -178,6 +187,7 @@ export async function migrate(t: Deployment, tool: Tool, variant: Variant): Prom
   return {
     tool,
     ms,
+    cpuMs,
     state: row.state === "unknown" && runnerError ? "failed" : row.state,
     processed: row.processed,
     ...(error ? { error } : {}),
