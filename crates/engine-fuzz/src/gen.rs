@@ -496,6 +496,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ],
         )
     });
+    let fan_out = maybe(s, count);
     object(
         s,
         vec![
@@ -517,6 +518,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ("oneBatchOnly", Some(one_batch_only)),
             ("range", range),
             ("position", position),
+            ("fanOut", fan_out),
         ],
     )
 }
@@ -1310,6 +1312,7 @@ fn job_event(s: &mut Source) -> Val {
             let one_batch_only = maybe(s, bool_);
             let cursor = maybe(s, |s| word(s, CURSORS));
             let ranges = maybe(s, |s| list(s, 4, key_range));
+            let workers = maybe(s, count);
             object(
                 s,
                 vec![
@@ -1322,6 +1325,7 @@ fn job_event(s: &mut Source) -> Val {
                     ("oneBatchOnly", one_batch_only),
                     ("cursor", cursor),
                     ("ranges", ranges),
+                    ("workers", workers),
                 ],
             )
         }
