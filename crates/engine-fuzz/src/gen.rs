@@ -808,21 +808,6 @@ pub fn summarize_request(s: &mut Source) -> Val {
     object(s, vec![("workers", Some(workers)), ("nowMs", Some(now))])
 }
 
-/// A `splitRange` request.
-pub fn split_range_request(s: &mut Source) -> Val {
-    let lo = time_val(s);
-    let hi = time_val(s);
-    let parts = Val::Num(if s.chance(64) {
-        s.count()
-    } else {
-        f64::from(s.byte() % 80)
-    });
-    object(
-        s,
-        vec![("lo", Some(lo)), ("hi", Some(hi)), ("parts", Some(parts))],
-    )
-}
-
 // ---------- Convex validators, schemas and documents ----------
 
 const SIMPLE_TYPES: &[&str] = &[
