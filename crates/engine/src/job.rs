@@ -176,13 +176,14 @@ pub enum JobEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         ranges: Option<Vec<KeyRange>>,
-        /// How many workers the migration runs with (its `workers`). A
+        /// How many workers the migration runs with (its `workers`), as
+        /// JavaScript holds it so that `0` or `2.5` get a clear error. A
         /// migration without workers, or a reset of one whose only worker
         /// covers the whole table, starts one worker that fans out to this
         /// many once its batch size stops growing (see [`fan_out`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
-        workers: Option<u32>,
+        workers: Option<f64>,
     },
     /// Someone looked at a running migration (a versioned start finding its
     /// run active): record a hop that died, take over a chain whose hop is
@@ -681,14 +682,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
             ranges,
             workers,
         } => {
-            if let Some(n) = workers {
-                if !(1..=MAX_PARALLELISM).contains(n) {
-                    return Err(EngineError::InvalidParallelism {
-                        value: *n,
-                        max: MAX_PARALLELISM,
-                    });
-                }
-            }
+            let workers = workers.map(validate_workers).transpose()?;
             let start =
                 |range: Option<KeyRange>, stalled: bool, fan_out: Option<u32>| Event::Start {
                     now_ms: *now_ms,
@@ -710,7 +704,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                 };
                 // Given ranges are the workers; otherwise one worker ramps
                 // alone and fans out.
-                let fan_out = if ranges.len() == 1 { *workers } else { None };
+                let fan_out = if ranges.len() == 1 { workers } else { None };
                 for (i, range) in ranges.into_iter().enumerate() {
                     let index = u32::try_from(i).unwrap_or(u32::MAX);
                     work.feed(
@@ -732,7 +726,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                         .range
                         .as_ref()
                         .is_none_or(|r| *r == KeyRange::all());
-                let fan_out = if alone { *workers } else { None };
+                let fan_out = if alone { workers } else { None };
                 for w in snapshot {
                     // A reset keeps each worker's range: it covers the same table.
                     let range = if *reset { w.state.range.clone() } else { None };
@@ -892,6 +886,18 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
     Ok(JobTransition {
         status: after,
         actions,
+    })
+}
+
+/// Checks a migration's `workers`: a whole number from 1 to
+/// [`MAX_PARALLELISM`].
+fn validate_workers(value: f64) -> Result<u32, EngineError> {
+    if value.fract() == 0.0 && (1.0..=f64::from(MAX_PARALLELISM)).contains(&value) {
+        return Ok(value as u32);
+    }
+    Err(EngineError::InvalidParallelism {
+        value: crate::policy::js_number_string(value),
+        max: MAX_PARALLELISM,
     })
 }
 
@@ -1882,7 +1888,7 @@ mod tests {
                 ..
             } = e
             {
-                *w = Some(workers);
+                *w = Some(f64::from(workers));
                 *batch_size = Some(size);
                 *a = Some(adaptive);
             }
@@ -2091,16 +2097,17 @@ mod tests {
 
     #[test]
     fn start_refuses_a_worker_count_out_of_bounds() {
-        for n in [0, MAX_PARALLELISM + 1] {
+        for n in [0.0, 2.5, 65.0, f64::NAN, -1.0] {
             let e = with(start(T0), |e| {
                 if let JobEvent::Start { workers, .. } = e {
                     *workers = Some(n);
                 }
             });
-            assert!(matches!(
-                step(&request(vec![], e)),
-                Err(EngineError::InvalidParallelism { .. })
-            ));
+            let err = step(&request(vec![], e)).unwrap_err();
+            assert!(matches!(err, EngineError::InvalidParallelism { .. }));
+            assert!(err
+                .to_string()
+                .contains("workers must be a whole number from 1 to 64"));
         }
     }
 
@@ -2138,7 +2145,7 @@ mod tests {
         let done = with_status(apply(&[], &t), WorkerStatus::Success);
         let e = with(reset_start(T0 + 100.0), |e| {
             if let JobEvent::Start { workers, .. } = e {
-                *workers = Some(4);
+                *workers = Some(4.0);
             }
         });
         let p = puts(&run(done, e));

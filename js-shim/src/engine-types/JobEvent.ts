@@ -25,7 +25,8 @@ inline: boolean,
  */
 ranges?: Array<KeyRange>, 
 /**
- * How many workers the migration runs with (its `workers`). A
+ * How many workers the migration runs with (its `workers`), as
+ * JavaScript holds it so that `0` or `2.5` get a clear error. A
  * migration without workers, or a reset of one whose only worker
  * covers the whole table, starts one worker that fans out to this
  * many once its batch size stops growing (see [`fan_out`]).
