@@ -27,7 +27,7 @@ export const vBatchArgs = {
   checkCursor: v.optional(v.boolean()),
   /** Only documents whose `_creationTime` falls in this range. */
   range: v.optional(vKeyRange),
-  /** Describe the migration (defaults, workers, table bounds) instead of running a batch. */
+  /** Describe the migration (defaults, workers) instead of running a batch. */
   describe: v.optional(v.boolean()),
   /** Set when a versioned run calls the shared batch function. */
   versioned: v.optional(
@@ -51,8 +51,6 @@ export type MigrationDescription = {
   maxBatchSize?: number;
   adaptive?: boolean;
   workers: number;
-  /** Smallest and largest `_creationTime` in the table; null when empty or not asked. */
-  bounds: { lo: number; hi: number } | null;
 };
 
 /** A document's state before and after a dry-run batch. */

@@ -85,8 +85,6 @@ export async function startJob(
   report: RunReporter,
 ): Promise<void> {
   const rows = await workersOf(ctx, migration._id);
-  // Ranges are split once, when the migration gets its workers.
-  const ranges = rows.length === 0 ? await rangesFor(ctx, migration, opts.parallelism ?? migration.parallelism ?? 1) : [];
   const event: JobEvent = {
     type: "start",
     nowMs: Date.now(),
@@ -98,7 +96,8 @@ export async function startJob(
     reset: opts.reset ?? false,
     oneBatchOnly: opts.oneBatchOnly ?? false,
     inline: opts.inline ?? false,
-    ...(ranges.length > 0 ? { ranges } : {}),
+    // One worker ramps alone; the engine fans it out to these once its size stops growing.
+    workers: opts.parallelism ?? migration.parallelism ?? 1,
   };
   await step(ctx, migration, rows, await withHops(ctx, rows), event, report, opts.limits, await transactionMetrics(ctx), opts.onTrial);
 }
@@ -217,18 +216,20 @@ async function perform(
   onTrial?: (message: string) => Error,
 ) {
   const current = new Map(rows.map((r) => [r.index, r]));
-  // The hop each worker had before this step, for the cancels it asks for.
+  // The hop each worker had before this step, for the cancels it asks for
+  // and for the record that times each new hop.
   const hops = new Map(rows.map((r) => [r.index, r.scheduledId]));
   for (const action of actions) {
     switch (action.type) {
       case "put": {
+        const previous = hops.get(action.previousHopOf ?? action.index);
         const scheduledId = action.hop
           ? await ctx.scheduler.runAfter(0, internal.worker.tick, {
               migration: migration._id,
               index: action.index,
               hop: action.hop.generation,
               batch: action.hop,
-              ...(current.get(action.index)?.scheduledId ? { previous: current.get(action.index)!.scheduledId } : {}),
+              ...(previous ? { previous } : {}),
               scheduledAt: Date.now(),
               ...(limits ? { limits } : {}),
             })
@@ -453,7 +454,7 @@ async function cancelScheduled(ctx: MutationCtx, id: Id<"_scheduled_functions">)
 }
 
 /**
- * Ask the app's migration function for its defaults and its table's bounds.
+ * Ask the app's migration function for its defaults.
  * Any other function is refused here, before a batch is scheduled: one with
  * an argument validator rejects `describe`, one without answers something
  * other than a description, and its writes roll back with the refusal.
@@ -485,15 +486,6 @@ export function defaultsFrom(d: MigrationDescription): StartOptions {
     ...(d.adaptive !== undefined ? { adaptive: d.adaptive } : {}),
     parallelism: d.workers,
   };
-}
-
-async function rangesFor(ctx: MutationCtx, migration: Doc<"migrations">, parallelism: number): Promise<KeyRange[]> {
-  if (parallelism <= 1) return [];
-  const item = migration.versioned;
-  const versioned = item ? { migrationId: item.migrationId, direction: item.direction, runId: item.run } : undefined;
-  const { bounds } = await describe(ctx, handleOf(migration), versioned);
-  if (bounds === null) return [];
-  return engine.splitRange({ lo: bounds.lo, hi: bounds.hi, parts: parallelism });
 }
 
 /** Start the next migration of a drop-in series, if there is one. */

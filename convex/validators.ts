@@ -87,6 +87,7 @@ export const vWorkerState = v.object({
   lastHopDied: v.optional(v.boolean()),
   nextHop: v.optional(v.number()),
   lastBatchProcessed: v.optional(v.number()),
+  fanOut: v.optional(v.number()),
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */

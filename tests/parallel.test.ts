@@ -1,8 +1,10 @@
 /**
  * Parallel range workers through the example app's
- * `counting:countTodosInParallel` (workers: 4): one table split into four
- * `_creationTime` ranges, four self-scheduling chains. Each document's
- * `counter` shows how many times it was migrated.
+ * `counting:countTodosInParallel` (workers: 4, batches held at 100): one
+ * worker starts over the whole table, and once its batch size settles
+ * (here after its first batch) the rest is split into `_creationTime`
+ * ranges, four self-scheduling chains in all. Each document's `counter`
+ * shows how many times it was migrated.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { components, internal } from "../example/convex/_generated/api";
@@ -77,8 +79,8 @@ describe("parallel range workers", () => {
 
   test("the four chains run at the same time: one hop advances every range", async () => {
     const t = deployment();
-    // Ranges of 2,000: no chain ends in its first hop (100, then 800).
-    await seedTodos(t, 8000);
+    // About 500 per range in batches of 100: no chain ends in its first hop.
+    await seedTodos(t, 2000);
     await start(t);
     await oneHop(t);
     const row = await status(t);
@@ -87,7 +89,7 @@ describe("parallel range workers", () => {
     expect(row.processed).toBe(row.workers!.reduce((sum, w) => sum + w.processed, 0));
     expect(await pendingHops(t)).toBe(4);
     await drain(t);
-    expect(await counters(t)).toEqual({ 1: 8000 });
+    expect(await counters(t)).toEqual({ 1: 2000 });
   });
 
   test("documents inserted while it runs land in a range and are migrated once", async () => {
@@ -123,33 +125,36 @@ describe("parallel range workers", () => {
   });
 
   test("a failure in one range stops all; resume continues every range from its own cursor, exactly once", async () => {
+    const POISONED = "counting:countUnlessPoisonInParallel";
     const RANGE = 50;
-    const t = deployment(true);
+    const t = deployment();
     await seedTodos(t, 4 * RANGE);
-    // Start at one document per batch; the start runs range 0's first batch
-    // and schedules the others' (batches grow eightfold after a cheap one, so
-    // the poison goes in before range 2's first batch, which is then it alone).
-    await t.mutation(internal.counting.run, { fn: NAME, batchSize: 1 });
-    // Make the next document range 2 reads too big to read in a nested batch
-    // (over 15 MiB of the 16 MiB read limit): it fails even alone, at once.
-    const { lo, hi } = (await status(t)).workers![2]!.range!;
+    // Batches of 5: the start runs the first worker's first batch and fans
+    // out, so the other ranges exist before any of their batches ran.
+    await t.mutation(internal.counting.run, { fn: POISONED });
+    const started = await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [POISONED] }));
+    const workers = (started[0] as { workers?: WorkerRow[] }).workers!;
+    expect(workers).toHaveLength(4);
+    expectContiguous(workers);
+    // Range 2's first document refuses to migrate.
+    const { lo, hi } = workers[2]!.range!;
     const poison = await t.run(async (ctx) => {
-      const next = await ctx.db
+      const first = await ctx.db
         .query("todos")
         .withIndex("by_creation_time", (q) => q.gte("_creationTime", lo!).lt("_creationTime", hi!))
-        .filter((q) => q.eq(q.field("counter"), undefined))
         .first();
-      await ctx.db.patch(next!._id, { text: "p".repeat(16_000_000) });
-      return next!._id;
+      await ctx.db.patch(first!._id, { text: "poison" });
+      return first!._id;
     });
     await drain(t);
 
-    const failed = await status(t);
+    const [failedRow] = await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [POISONED] }));
+    const failed = failedRow as typeof failedRow & { workers?: WorkerRow[] };
     expect(failed).toMatchObject({ state: "failed", isDone: false });
-    expect(failed.error).toMatch(/limit|too much/i);
+    expect(failed.error).toMatch(/cannot migrate/);
     expect(failed.workers![2]!.status).toBe("failed");
     expect(await pendingHops(t)).toBe(0);
-    // The other ranges were stopped part-way (or before their first batch), not run to their end.
+    // The other ranges were stopped part-way, not run to their end.
     const stopped = failed.workers!.filter((w) => w.index !== 2);
     expect(stopped.every((w) => w.status !== "success" && w.processed < RANGE)).toBe(true);
     expect(stopped[0]!.processed).toBeGreaterThan(0);
@@ -160,13 +165,27 @@ describe("parallel range workers", () => {
     expect(partial[1]).toBe(failed.processed);
 
     // With the document fixed, resume: every range picks up where it stopped.
-    await start(t);
+    await t.mutation(internal.counting.run, { fn: POISONED });
     await drain(t);
     expect(await counters(t)).toEqual({ 1: 4 * RANGE });
-    const done = await status(t);
+    const [doneRow] = await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [POISONED] }));
+    const done = doneRow as typeof doneRow & { workers?: WorkerRow[] };
     expect(done).toMatchObject({ state: "success", isDone: true, processed: 4 * RANGE });
     expect(done.workers!.every((w) => w.status === "success")).toBe(true);
     expect(done.workers!.reduce((sum, w) => sum + w.processed, 0)).toBe(4 * RANGE);
     expectContiguous(done.workers!);
+  });
+
+  test("a table one worker finishes in about two more batches stays with that worker", async () => {
+    const t = deployment();
+    // 100 in the first batch, 150 left: one more whole batch, not two.
+    await seedTodos(t, 250);
+    await start(t);
+    await drain(t);
+    expect(await counters(t)).toEqual({ 1: 250 });
+    const row = await status(t);
+    expect(row).toMatchObject({ state: "success", processed: 250 });
+    // One worker: the status row lists no per-worker rows.
+    expect(row.workers).toBeUndefined();
   });
 });

@@ -218,7 +218,7 @@ const notMigrations = {
   /** Worse: it also answers like a migration describing itself. */
   impersonate: internalMutationGeneric(async (ctx) => {
     await ctx.db.insert("todos", { text: "written by an impersonator" });
-    return { table: "todos", batchSize: 10, workers: 1, bounds: null };
+    return { table: "todos", batchSize: 10, workers: 1 };
   }),
   withValidator: internalMutationGeneric({
     args: { text: v.string() },

@@ -63,7 +63,7 @@ describe("which Wasm module a function module loads", () => {
       expect(batch).not.toHaveProperty(name);
       expect(full).toHaveProperty(name);
     }
-    for (const name of ["workerStep", "summarize", "splitRange", "cursorPosition", "checkIndexWalk"]) {
+    for (const name of ["workerStep", "summarize", "cursorPosition", "checkIndexWalk"]) {
       expect(batch).toHaveProperty(name);
     }
     const size = (f: string) => Buffer.from(fs.readFileSync(path.join(ROOT, f), "utf8").split('"')[1]!, "base64").length;

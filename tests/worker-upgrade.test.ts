@@ -1,9 +1,11 @@
 /**
- * A worker row written before the optional `position` and `lastHopDied`
- * fields existed, left mid-run by the release that wrote it: after an
- * upgrade the component's table still accepts it (Convex validates stored
- * rows on push), and starting the migration again resumes from its stored
- * cursor and completes, each document migrated once.
+ * Worker rows written by earlier releases, left mid-run: one from before
+ * the optional `position` and `lastHopDied` fields existed, and four equal
+ * ranges created at a start (before a lone worker fanned out once its size
+ * settled). After an upgrade the component's table still accepts them
+ * (Convex validates stored rows on push), and starting the migration again
+ * resumes each from its stored cursor and completes, each document
+ * migrated once.
  */
 import { convexTest } from "convex-test";
 import component from "convex-migrate/test";
@@ -55,6 +57,15 @@ const oldState = {
         replaced++;
       }
       return replaced;
+    },
+  }),
+  /** A migration and several workers, as a release that split ranges at the start stored them. */
+  insertMany: mutationGeneric({
+    args: { migration: v.any(), workers: v.array(v.any()) },
+    handler: async (ctx, { migration, workers }) => {
+      const id = await ctx.db.insert("migrations", migration as never);
+      for (const worker of workers) await ctx.db.insert("workers", { ...(worker as object), migration: id } as never);
+      return null;
     },
   }),
 };
@@ -133,4 +144,88 @@ test("a hop scheduled by the previous release, without scheduledAt, runs its bat
   expect((await todos(t)).map((d) => d.counter ?? 0)).toEqual(Array(TODOS).fill(1));
   const [row] = await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [NAME] }));
   expect(row).toMatchObject({ state: "success", isDone: true, processed: TODOS });
+});
+
+test("four equal ranges created at the start by an earlier release, some mid-run, finish unchanged and exactly once", async () => {
+  const PARALLEL = "counting:countTodosInParallel";
+  const t = deployment();
+  await seedTodos(t, 400);
+  const all = await todos(t);
+  const lo = all[0]!._creationTime;
+  const hi = all[all.length - 1]!._creationTime;
+  // The earlier release's split: four equal spans, open at both ends.
+  const cuts = [1, 2, 3].map((i) => lo + ((hi - lo) * i) / 4);
+  const ranges = [{ hi: cuts[0] }, { lo: cuts[0], hi: cuts[1] }, { lo: cuts[1], hi: cuts[2] }, { lo: cuts[2] }];
+  /** Migrate the first `n` todos of a range as that release's batch did; its cursor. */
+  const walk = async (range: { lo?: number; hi?: number }, n: number) =>
+    await t.run(async (ctx) => {
+      const page = await paginator(ctx.db, schema)
+        .query("todos")
+        .withIndex("by_creation_time", (q) => {
+          const lower = range.lo !== undefined ? q.gte("_creationTime", range.lo) : q;
+          return range.hi !== undefined ? lower.lt("_creationTime", range.hi) : lower;
+        })
+        .paginate({ cursor: null, numItems: n });
+      for (const doc of page.page) await ctx.db.patch(doc._id, { counter: (doc.counter ?? 0) + 1 });
+      return { cursor: page.continueCursor, processed: page.page.length, isDone: page.isDone };
+    });
+  const first = await walk(ranges[0]!, 30);
+  const second = await walk(ranges[1]!, 1_000);
+  const fourth = await walk(ranges[3]!, 50);
+  expect(second.isDone).toBe(true);
+  const state = (range: object, fields: object) => ({
+    status: "inProgress",
+    batchSize: 100,
+    maxBatchSize: 100,
+    adaptive: true,
+    processed: 0,
+    updated: 0,
+    batches: 0,
+    cheapStreak: 0,
+    occRetries: 0,
+    startedMs: 1_000,
+    generation: 1,
+    oneBatchOnly: false,
+    range,
+    ...fields,
+  });
+  const done = (w: { cursor: string; processed: number }) => ({
+    cursor: w.cursor,
+    processed: w.processed,
+    updated: w.processed,
+    batches: 1,
+    lastBatchMs: 1_500,
+  });
+  await t.run(async (ctx) => {
+    const fnHandle = await createFunctionHandle(internal.counting.countTodosInParallel);
+    const insertMany = (components.migrations as unknown as Record<string, Record<string, FunctionReference<"mutation", "internal">>>)
+      .oldState!.insertMany!;
+    await ctx.runMutation(insertMany, {
+      migration: { name: PARALLEL, kind: "function", fnHandle, isDone: false, latestStart: 1_000, parallelism: 4 },
+      // Their hops are gone (the deployment was replaced), so no scheduledId.
+      workers: [
+        { index: 0, state: state(ranges[0]!, done(first)) },
+        { index: 1, state: state(ranges[1]!, { ...done(second), status: "success", endedMs: 1_600 }) },
+        { index: 2, state: state(ranges[2]!, {}) },
+        { index: 3, state: state(ranges[3]!, done(fourth)) },
+      ],
+    });
+  });
+  const status = async () =>
+    (await t.run(async (ctx) => await ctx.runQuery(components.migrations.lib.getStatus, { names: [PARALLEL] })))[0] as {
+      state: string;
+      processed: number;
+      workers?: { index: number; status: string; range?: { lo?: number; hi?: number } }[];
+    };
+  expect(await status()).toMatchObject({ state: "inProgress", processed: 30 + second.processed + 50 });
+
+  await t.mutation(internal.counting.run, { fn: PARALLEL });
+  await drain(t);
+
+  expect((await todos(t)).map((d) => d.counter ?? 0)).toEqual(Array(400).fill(1));
+  const after = await status();
+  expect(after).toMatchObject({ state: "success", processed: 400 });
+  // The same four workers over the same ranges: nothing fanned out on top of them.
+  expect(after.workers!.map((w) => [w.index, w.status])).toEqual([0, 1, 2, 3].map((i) => [i, "success"]));
+  expect(after.workers!.map((w) => w.range)).toEqual(ranges);
 });

@@ -15,10 +15,13 @@ export const countTodos = migrations.define({
   migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
 });
 
-/** The same over four `_creationTime` ranges at once. */
+/** The same with four workers: one walks until its batch size settles, then four share the rest. */
 export const countTodosInParallel = migrations.define({
   table: "todos",
   workers: 4,
+  // Held at 100, so the first worker's size settles at once and it fans
+  // out after its first batch, on tables small enough for tests.
+  maxBatchSize: 100,
   migrateOne: (_ctx, doc) => ({ counter: (doc.counter ?? 0) + 1 }),
 });
 
@@ -41,10 +44,11 @@ export const padTodos = migrations.define({
 
 export const run = migrations.runner();
 
-/** `countUnlessPoison` over four `_creationTime` ranges: a failure in one range. */
+/** `countUnlessPoison` with four workers, at a fixed size of 5: a failure in one range. */
 export const countUnlessPoisonInParallel = migrations.define({
   table: "todos",
   batchSize: 5,
+  maxBatchSize: 5,
   workers: 4,
   migrateOne: (_ctx, doc) => {
     if (doc.text === "poison") throw new Error(`cannot migrate todo "${doc.text}"`);

@@ -16,13 +16,11 @@ import type { CursorPosition } from "./engine-types/CursorPosition.js";
 import type { CursorRequest } from "./engine-types/CursorRequest.js";
 import type { IndexWalkRequest } from "./engine-types/IndexWalkRequest.js";
 import type { JobSummary } from "./engine-types/JobSummary.js";
-import type { KeyRange } from "./engine-types/KeyRange.js";
 import type { CheckBatchSizeRequest } from "./engine-types/CheckBatchSizeRequest.js";
 import type { PeerAdoption } from "./engine-types/PeerAdoption.js";
 import type { PeerRow } from "./engine-types/PeerRow.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
-import type { SplitRangeRequest } from "./engine-types/SplitRangeRequest.js";
 import type { SummarizeRequest } from "./engine-types/SummarizeRequest.js";
 import type { WorkerTransition } from "./engine-types/WorkerTransition.js";
 import type { WorkerStepRequest } from "./engine-types/WorkerStepRequest.js";
@@ -44,8 +42,6 @@ export const workerStep = (req: WorkerStepRequest): WorkerTransition => invoke(e
 export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().runStep, req);
 /** Aggregate the workers of one migration into one status and progress. */
 export const summarize = (req: SummarizeRequest): JobSummary => invoke(engine().summarize, req);
-/** Split `_creationTime` bounds into disjoint ranges for parallel workers. */
-export const splitRange = (req: SplitRangeRequest): KeyRange[] => invoke(engine().splitRange, req);
 /** Refuse a batch whose patches moved documents within the index it walks. */
 export const checkIndexWalk = (req: IndexWalkRequest): void => {
   invoke(engine().checkIndexWalk, req);

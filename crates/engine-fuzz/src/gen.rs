@@ -496,6 +496,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ],
         )
     });
+    let fan_out = maybe(s, count);
     object(
         s,
         vec![
@@ -517,6 +518,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ("oneBatchOnly", Some(one_batch_only)),
             ("range", range),
             ("position", position),
+            ("fanOut", fan_out),
         ],
     )
 }
@@ -804,21 +806,6 @@ pub fn summarize_request(s: &mut Source) -> Val {
     let workers = list(s, 4, worker_state);
     let now = time_val(s);
     object(s, vec![("workers", Some(workers)), ("nowMs", Some(now))])
-}
-
-/// A `splitRange` request.
-pub fn split_range_request(s: &mut Source) -> Val {
-    let lo = time_val(s);
-    let hi = time_val(s);
-    let parts = Val::Num(if s.chance(64) {
-        s.count()
-    } else {
-        f64::from(s.byte() % 80)
-    });
-    object(
-        s,
-        vec![("lo", Some(lo)), ("hi", Some(hi)), ("parts", Some(parts))],
-    )
 }
 
 // ---------- Convex validators, schemas and documents ----------
@@ -1310,6 +1297,7 @@ fn job_event(s: &mut Source) -> Val {
             let one_batch_only = maybe(s, bool_);
             let cursor = maybe(s, |s| word(s, CURSORS));
             let ranges = maybe(s, |s| list(s, 4, key_range));
+            let workers = maybe(s, count);
             object(
                 s,
                 vec![
@@ -1322,6 +1310,7 @@ fn job_event(s: &mut Source) -> Val {
                     ("oneBatchOnly", one_batch_only),
                     ("cursor", cursor),
                     ("ranges", ranges),
+                    ("workers", workers),
                 ],
             )
         }

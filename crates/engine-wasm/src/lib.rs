@@ -73,11 +73,6 @@ pub fn summarize(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::summarize)
 }
 
-#[wasm_bindgen(js_name = splitRange)]
-pub fn split_range(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::split_range)
-}
-
 #[wasm_bindgen(js_name = checkBatchSize)]
 pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_batch_size)

@@ -17,7 +17,6 @@ use crate::manifest::{self, ManifestEntry};
 use crate::peer::{self, PeerAdoption, PeerRow};
 use crate::policy::{self, Limits};
 use crate::progress::{self, JobSummary};
-use crate::ranges::{self, KeyRange};
 use crate::repair::{self, RepairDecision, RepairRequest};
 use crate::run::{self, RunEvent, RunState, RunTransition};
 use crate::schema_diff::{self, SchemaDiff};
@@ -151,19 +150,6 @@ pub struct SummarizeRequest {
 
 pub fn summarize(req: SummarizeRequest) -> Result<JobSummary, EngineError> {
     Ok(progress::summarize(&req.workers, req.now_ms))
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct SplitRangeRequest {
-    pub lo: f64,
-    pub hi: f64,
-    pub parts: u32,
-}
-
-pub fn split_range(req: SplitRangeRequest) -> Result<Vec<KeyRange>, EngineError> {
-    ranges::split_range(req.lo, req.hi, req.parts)
 }
 
 pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError> {

@@ -76,9 +76,9 @@ pub enum EngineError {
     #[error("event {event} is not accepted in state {state}")]
     InvalidTransition { state: String, event: String },
 
-    /// A `parallelize` value outside 1..=max.
-    #[error("parallelize must be a whole number from 1 to {max}, got {value}")]
-    InvalidParallelism { value: u32, max: u32 },
+    /// A `workers` value that is not a whole number from 1 to max.
+    #[error("workers must be a whole number from 1 to {max}, got {value}")]
+    InvalidParallelism { value: String, max: u32 },
 
     /// A schema or validator document that cannot be read.
     #[error("schema is malformed at {path}: {reason}")]
@@ -172,7 +172,7 @@ impl EngineError {
                 "Pass `reset: true` to start the migration over from the beginning.".into()
             }
             EngineError::InvalidParallelism { max, .. } => {
-                format!("Pass parallelize as a whole number from 1 to {max}; 1 runs one worker.")
+                format!("Pass workers as a whole number from 1 to {max}; 1 runs one worker.")
             }
             EngineError::InvalidTransition { .. } => {
                 "The run's state changed underneath this call; read the status and try again.".into()

@@ -19,13 +19,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::estimate::PagePosition;
+use crate::estimate::{KeyPosition, PagePosition};
 use crate::history::Direction;
 use crate::history::MigrationState;
 use crate::machine::{self, Action, Event, Inline, WorkerState, WorkerStatus};
 use crate::policy::{nested_limits_within, Limits, Usage};
 use crate::progress;
-use crate::ranges::KeyRange;
+use crate::ranges::{fan_out_ranges, KeyRange, MAX_PARALLELISM};
 use crate::run::RunEvent;
 use crate::EngineError;
 
@@ -176,6 +176,14 @@ pub enum JobEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         ranges: Option<Vec<KeyRange>>,
+        /// How many workers the migration runs with (its `workers`), as
+        /// JavaScript holds it so that `0` or `2.5` get a clear error. A
+        /// migration without workers, or a reset of one whose only worker
+        /// covers the whole table, starts one worker that fans out to this
+        /// many once its batch size stops growing (see [`fan_out`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        workers: Option<f64>,
     },
     /// Someone looked at a running migration (a versioned start finding its
     /// run active): record a hop that died, take over a chain whose hop is
@@ -256,6 +264,13 @@ pub enum JobAction {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         hop: Option<BatchPlan>,
+        /// The worker whose hop (as it was before this step) is the one
+        /// before `hop`, whose record times it: a worker created by a
+        /// fan-out is timed by the hop that created it. Worker `index`
+        /// itself when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        previous_hop_of: Option<u32>,
     },
     /// Cancel worker `index`'s pending hop.
     CancelHop { index: u32 },
@@ -537,6 +552,7 @@ impl Work {
             index,
             state: Box::new(state),
             hop,
+            previous_hop_of: None,
         });
     }
 
@@ -664,37 +680,59 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
             one_batch_only,
             inline,
             ranges,
+            workers,
         } => {
-            let start = |range: Option<KeyRange>, stalled: bool| Event::Start {
-                now_ms: *now_ms,
-                batch_size: *batch_size,
-                default_batch_size: *default_batch_size,
-                max_batch_size: *max_batch_size,
-                adaptive: *adaptive,
-                cursor: cursor.clone(),
-                reset: *reset,
-                one_batch_only: *one_batch_only,
-                range,
-                stalled,
-            };
+            let workers = workers.map(validate_workers).transpose()?;
+            let start =
+                |range: Option<KeyRange>, stalled: bool, fan_out: Option<u32>| Event::Start {
+                    now_ms: *now_ms,
+                    batch_size: *batch_size,
+                    default_batch_size: *default_batch_size,
+                    max_batch_size: *max_batch_size,
+                    adaptive: *adaptive,
+                    cursor: cursor.clone(),
+                    reset: *reset,
+                    one_batch_only: *one_batch_only,
+                    range,
+                    stalled,
+                    fan_out,
+                };
             if work.workers.is_empty() {
                 let ranges: Vec<Option<KeyRange>> = match ranges {
                     Some(r) if !r.is_empty() => r.iter().cloned().map(Some).collect(),
                     _ => vec![None],
                 };
+                // Given ranges are the workers; otherwise one worker ramps
+                // alone and fans out.
+                let fan_out = if ranges.len() == 1 { workers } else { None };
                 for (i, range) in ranges.into_iter().enumerate() {
                     let index = u32::try_from(i).unwrap_or(u32::MAX);
-                    work.feed(index, &start(range, false), *inline && i == 0, false)?;
+                    work.feed(
+                        index,
+                        &start(range, false, fan_out),
+                        *inline && i == 0,
+                        false,
+                    )?;
                 }
             } else if !record_dead_hop(&mut work, *now_ms)? {
                 let first = work.workers.first().map(|w| w.index);
                 let snapshot = work.workers.clone();
+                // A reset of a lone whole-table worker ramps and fans out
+                // again, as a first start does; a reset of several keeps
+                // their ranges.
+                let alone = snapshot.len() == 1
+                    && snapshot[0]
+                        .state
+                        .range
+                        .as_ref()
+                        .is_none_or(|r| *r == KeyRange::all());
+                let fan_out = if alone { workers } else { None };
                 for w in snapshot {
                     // A reset keeps each worker's range: it covers the same table.
                     let range = if *reset { w.state.range.clone() } else { None };
                     work.feed(
                         w.index,
-                        &start(range, is_stalled(&w)),
+                        &start(range, is_stalled(&w), fan_out),
                         *inline && Some(w.index) == first,
                         false,
                     )?;
@@ -737,6 +775,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                     ),
                 });
             };
+            let ran = work.workers[at].state.batch_size;
             let event = match outcome {
                 BatchOutcome::Committed {
                     processed,
@@ -772,6 +811,9 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                 },
             };
             work.feed(*index, &event, false, true)?;
+            if matches!(outcome, BatchOutcome::Committed { .. }) {
+                fan_out(&mut work, *index, ran, *now_ms);
+            }
             if req.siblings_unread && !stays_a_plain_hop(&work, *index) {
                 return Ok(JobTransition {
                     status: before,
@@ -847,15 +889,143 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
     })
 }
 
+/// Checks a migration's `workers`: a whole number from 1 to
+/// [`MAX_PARALLELISM`].
+fn validate_workers(value: f64) -> Result<u32, EngineError> {
+    if value.fract() == 0.0 && (1.0..=f64::from(MAX_PARALLELISM)).contains(&value) {
+        return Ok(value as u32);
+    }
+    Err(EngineError::InvalidParallelism {
+        value: crate::policy::js_number_string(value),
+        max: MAX_PARALLELISM,
+    })
+}
+
+/// Decides the fan-out of worker `index` after a committed batch of `ran`
+/// documents: once a worker that is to fan out (`fan_out`) goes on in a
+/// scheduled hop at a size no larger than the batch it ran (its policy
+/// plateaued: growth stopped at the learned budget or the ceiling), the
+/// rest of its range is shared ([`fan_out_ranges`]): its own range ends
+/// just past its position, and new workers are put over the rest, each
+/// starting at the learned size with a hop of its own, timed by the hop
+/// that created it. The decision is taken once: a table too small to
+/// share stays with this one worker. A worker driven by its caller one
+/// batch at a time never fans out.
+fn fan_out(work: &mut Work, index: u32, ran: u32, now_ms: f64) {
+    let Some(at) = work.position(index) else {
+        return;
+    };
+    let parent = work.workers[at].state.clone();
+    let Some(workers) = parent.fan_out else {
+        return;
+    };
+    let going_on = parent.status == WorkerStatus::InProgress && parent.next_hop.is_some();
+    if !going_on || parent.one_batch_only || parent.batch_size > ran {
+        return;
+    }
+    let Some(JobAction::Put {
+        hop: Some(plan), ..
+    }) = work
+        .actions
+        .iter()
+        .find(|a| matches!(a, JobAction::Put { index: i, .. } if *i == index))
+        .cloned()
+    else {
+        return;
+    };
+    let mut own = parent.clone();
+    own.fan_out = None;
+    let whole = parent.range.clone().unwrap_or_else(KeyRange::all);
+    // An opaque cursor (an older `.paginate()` one) fits only its own query:
+    // a changed range would make it invalid.
+    let positional = parent
+        .cursor
+        .as_deref()
+        .is_some_and(|c| matches!(serde_json::from_str(c), Ok(serde_json::Value::Array(_))));
+    let shares = parent.position.filter(|_| positional).and_then(|p| {
+        fan_out_ranges(&whole, &p, parent.processed, parent.batch_size, workers).map(|r| (p, r))
+    });
+    let Some((walked, ranges)) = shares else {
+        work.put(index, Some(at), own, Some(plan));
+        return;
+    };
+    own.range = ranges.first().cloned();
+    if let (Some(p), Some(cut)) = (own.position.as_mut(), ranges.first().and_then(|r| r.hi)) {
+        p.hi = cut;
+    }
+    work.put(index, Some(at), own, Some(plan.clone()));
+    let first_new = work.workers.iter().map(|w| w.index).max().unwrap_or(index);
+    for (i, range) in ranges.into_iter().enumerate().skip(1) {
+        let new_index = first_new.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+        let lo = range.lo.unwrap_or(walked.at);
+        let state = WorkerState {
+            status: WorkerStatus::InProgress,
+            cursor: None,
+            processed: 0,
+            updated: 0,
+            batches: 0,
+            cheap_streak: 0,
+            occ_retries: 0,
+            error: None,
+            started_ms: now_ms,
+            ended_ms: None,
+            last_batch_ms: None,
+            generation: 1,
+            one_batch_only: false,
+            position: Some(KeyPosition {
+                lo,
+                hi: range.hi.unwrap_or(walked.hi).max(lo),
+                at: lo,
+                key_field: None,
+            }),
+            range: Some(range),
+            last_hop_died: None,
+            next_hop: Some(1),
+            fan_out: None,
+            // What the first worker learned: its size, its ceiling, and the
+            // documents of the batch the creating hop ran, which the time
+            // guard weighs against that hop's record.
+            ..parent.clone()
+        };
+        let hop = BatchPlan {
+            cursor: None,
+            batch_size: state.batch_size,
+            generation: 1,
+            limits: plan.limits.clone(),
+            check_cursor: false,
+        };
+        work.workers.push(JobWorker {
+            index: new_index,
+            state: state.clone(),
+            hop: None,
+            hop_error: None,
+        });
+        work.actions.push(JobAction::Put {
+            index: new_index,
+            state: Box::new(state),
+            hop: Some(hop),
+            previous_hop_of: Some(index),
+        });
+    }
+}
+
 /// Whether worker `index`, after its batch, still runs and goes on in a
 /// scheduled hop without touching any other worker: what a step that read
-/// only that worker may decide alone.
+/// only that worker may decide alone. Its fan-out is such a step: a worker
+/// that is to fan out is its migration's only one (`fan_out` is set only on
+/// a lone whole-table worker and cleared when decided), so the workers it
+/// creates touch no row that exists.
 fn stays_a_plain_hop(work: &Work, index: u32) -> bool {
     let own = work.position(index).map(|at| &work.workers[at].state);
     own.is_some_and(|w| w.status == WorkerStatus::InProgress)
         && work.inline.is_none()
         && work.actions.iter().all(|a| match a {
-            JobAction::Put { index: i, hop, .. } => *i == index && hop.is_some(),
+            JobAction::Put {
+                index: i,
+                hop,
+                previous_hop_of,
+                ..
+            } => hop.is_some() && (*i == index || *previous_hop_of == Some(index)),
             _ => false,
         })
 }
@@ -1077,6 +1247,7 @@ mod tests {
             one_batch_only: false,
             inline: false,
             ranges: None,
+            workers: None,
         }
     }
 
@@ -1125,7 +1296,10 @@ mod tests {
     fn apply(workers: &[JobWorker], t: &JobTransition) -> Vec<JobWorker> {
         let mut out = workers.to_vec();
         for a in &t.actions {
-            if let JobAction::Put { index, state, hop } = a {
+            if let JobAction::Put {
+                index, state, hop, ..
+            } = a
+            {
                 let w = JobWorker {
                     index: *index,
                     state: (**state).clone(),
@@ -1192,9 +1366,9 @@ mod tests {
         t.actions
             .iter()
             .filter_map(|a| match a {
-                JobAction::Put { index, state, hop } => {
-                    Some((*index, (**state).clone(), hop.clone()))
-                }
+                JobAction::Put {
+                    index, state, hop, ..
+                } => Some((*index, (**state).clone(), hop.clone())),
                 _ => None,
             })
             .collect()
@@ -1698,6 +1872,284 @@ mod tests {
         // Once it proved itself, a failure is recorded like any other.
         req.on_trial = false;
         assert_eq!(settled(&step(&req).unwrap()), Some(JobOutcome::Failed));
+    }
+
+    // --- Fan-out ---
+
+    /// A migration of `workers` workers after its start: one worker over
+    /// the whole table, its first batch of `size` (fixed unless `adaptive`)
+    /// due in a hop.
+    fn fanning(workers: u32, size: f64, adaptive: bool) -> Vec<JobWorker> {
+        let e = with(start(T0), |e| {
+            if let JobEvent::Start {
+                workers: w,
+                batch_size,
+                adaptive: a,
+                ..
+            } = e
+            {
+                *w = Some(f64::from(workers));
+                *batch_size = Some(size);
+                *a = Some(adaptive);
+            }
+        });
+        apply(&[], &run(vec![], e))
+    }
+
+    /// A committed page of a walk in `_creationTime` order that reached
+    /// `at` (the table runs from 0 to 100), with a positional cursor.
+    fn walked_to(index: u32, processed: u64, at: f64, usage: Option<Usage>) -> JobEvent {
+        JobEvent::BatchDone {
+            index,
+            now_ms: T0 + at,
+            outcome: BatchOutcome::Committed {
+                processed,
+                updated: processed,
+                cursor: format!("[\"{at}\",\"doc{at}\"]"),
+                is_done: false,
+                usage,
+                position: Some(PagePosition::creation_time(
+                    at,
+                    Some(crate::estimate::KeyBounds { lo: 0.0, hi: 100.0 }),
+                )),
+            },
+            budget: crate::policy::nested_limits(&Limits::convex()),
+            previous_hop_ms: None,
+        }
+    }
+
+    fn previous_hop_of(t: &JobTransition, index: u32) -> Option<u32> {
+        t.actions.iter().find_map(|a| match a {
+            JobAction::Put {
+                index: i,
+                previous_hop_of,
+                ..
+            } if *i == index => *previous_hop_of,
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn fan_out_at_the_plateau_cuts_the_range_past_the_position_and_puts_the_rest() {
+        let workers = fanning(4, 1_000.0, false);
+        assert_eq!(workers.len(), 1);
+        assert_eq!(workers[0].state.fan_out, Some(4));
+        assert_eq!(workers[0].state.range, None);
+        // 1,000 documents over the first tenth: 9,000 left, nine batches of
+        // 1,000, dealt 3, 2, 2, 2.
+        let t = run(workers, walked_to(0, 1_000, 10.0, None));
+        assert_eq!(t.status, JobStatus::Running);
+        let p = puts(&t);
+        assert_eq!(
+            p.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        let own = &p[0].1;
+        assert_eq!(own.fan_out, None);
+        assert_eq!(
+            own.range,
+            Some(KeyRange {
+                lo: None,
+                hi: Some(40.0)
+            })
+        );
+        assert_eq!(own.position.unwrap().hi, 40.0);
+        assert_eq!(own.cursor.as_deref(), Some("[\"10\",\"doc10\"]"));
+        assert!(p[0].2.is_some(), "the first worker goes on in its hop");
+        let ranges: Vec<KeyRange> = p.iter().map(|(_, s, _)| s.range.clone().unwrap()).collect();
+        assert_eq!(
+            ranges[1],
+            KeyRange {
+                lo: Some(40.0),
+                hi: Some(60.0)
+            }
+        );
+        assert_eq!(
+            ranges[2],
+            KeyRange {
+                lo: Some(60.0),
+                hi: Some(80.0)
+            }
+        );
+        assert_eq!(
+            ranges[3],
+            KeyRange {
+                lo: Some(80.0),
+                hi: None
+            }
+        );
+        for (i, s, hop) in &p[1..] {
+            assert_eq!(s.status, WorkerStatus::InProgress);
+            assert_eq!(s.batch_size, 1_000, "starts at the learned size");
+            assert!(!s.adaptive);
+            assert_eq!(s.processed, 0);
+            assert_eq!(s.cursor, None);
+            assert_eq!(s.fan_out, None);
+            assert_eq!(s.last_batch_processed, Some(1_000));
+            let hop = hop.clone().unwrap();
+            assert_eq!((hop.cursor.clone(), hop.batch_size), (None, 1_000));
+            assert_eq!(s.next_hop, Some(hop.generation));
+            assert_eq!(previous_hop_of(&t, *i), Some(0));
+            let pos = s.position.unwrap();
+            assert_eq!(
+                (pos.at, pos.lo),
+                (s.range.clone().unwrap().lo.unwrap(), pos.at)
+            );
+        }
+        assert_eq!(previous_hop_of(&t, 0), None);
+        // Progress counts the new workers, none of them done.
+        let after = apply(&[], &t);
+        let states: Vec<WorkerState> = after.iter().map(|w| w.state.clone()).collect();
+        let summary = progress::summarize(&states, T0 + 20.0);
+        assert_eq!(
+            (summary.progress.processed, summary.progress.workers),
+            (1_000, 4)
+        );
+        assert!(summary
+            .estimate
+            .fraction_done
+            .is_some_and(|f| f > 0.0 && f < 0.5));
+    }
+
+    #[test]
+    fn fan_out_waits_while_the_batch_size_still_grows() {
+        let workers = fanning(4, 100.0, true);
+        let cheap = Usage {
+            documents_read: 100,
+            documents_written: 100,
+            ..Usage::default()
+        };
+        let t = run(workers, walked_to(0, 100, 1.0, Some(cheap)));
+        let p = puts(&t);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].1.batch_size > 100);
+        assert_eq!(p[0].1.fan_out, Some(4), "still to decide");
+    }
+
+    #[test]
+    fn fan_out_leaves_a_small_table_to_one_worker_and_decides_once() {
+        // 1,000 of about 1,500: half a batch left.
+        let workers = fanning(4, 1_000.0, false);
+        let t = run(workers, walked_to(0, 1_000, 66.0, None));
+        let p = puts(&t);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].1.fan_out, None);
+        assert_eq!(p[0].1.range, None);
+        // Decided: even a walk that now looks long stays alone.
+        let later = run(apply(&[], &t), walked_to(0, 1_000, 67.0, None));
+        assert_eq!(puts(&later).len(), 1);
+    }
+
+    #[test]
+    fn fan_out_happens_once() {
+        let t = run(fanning(4, 1_000.0, false), walked_to(0, 1_000, 10.0, None));
+        let workers = apply(&[], &t);
+        assert_eq!(workers.len(), 4);
+        let again = run(workers, walked_to(0, 1_000, 20.0, None));
+        let p = puts(&again);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            p[0].1.range,
+            Some(KeyRange {
+                lo: None,
+                hi: Some(40.0)
+            })
+        );
+    }
+
+    #[test]
+    fn fan_out_never_happens_with_one_worker_or_explicit_ranges() {
+        let workers = fanning(1, 1_000.0, false);
+        assert_eq!(workers[0].state.fan_out, None);
+        assert_eq!(
+            puts(&run(workers, walked_to(0, 1_000, 10.0, None))).len(),
+            1
+        );
+        let given = running(2);
+        assert!(given.iter().all(|w| w.state.fan_out.is_none()));
+    }
+
+    #[test]
+    fn fan_out_of_a_hop_read_alone_needs_no_sibling_read() {
+        let mut req = request(fanning(4, 1_000.0, false), walked_to(0, 1_000, 10.0, None));
+        req.siblings_unread = true;
+        let alone = step(&req).unwrap();
+        assert!(!alone.actions.contains(&JobAction::ReadSiblings));
+        assert_eq!(puts(&alone).len(), 4);
+        req.siblings_unread = false;
+        assert_eq!(step(&req).unwrap(), alone);
+    }
+
+    #[test]
+    fn fan_out_keeps_an_opaque_cursor_alone() {
+        let mut e = walked_to(0, 1_000, 10.0, None);
+        if let JobEvent::BatchDone {
+            outcome: BatchOutcome::Committed { cursor, .. },
+            ..
+        } = &mut e
+        {
+            *cursor = "opaque".into();
+        }
+        let p = puts(&run(fanning(4, 1_000.0, false), e));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].1.range, None);
+    }
+
+    #[test]
+    fn start_refuses_a_worker_count_out_of_bounds() {
+        for n in [0.0, 2.5, 65.0, f64::NAN, -1.0] {
+            let e = with(start(T0), |e| {
+                if let JobEvent::Start { workers, .. } = e {
+                    *workers = Some(n);
+                }
+            });
+            let err = step(&request(vec![], e)).unwrap_err();
+            assert!(matches!(err, EngineError::InvalidParallelism { .. }));
+            assert!(err
+                .to_string()
+                .contains("workers must be a whole number from 1 to 64"));
+        }
+    }
+
+    #[test]
+    fn fanned_out_workers_halt_together_and_a_dead_hop_of_one_is_recorded() {
+        let t = run(fanning(4, 1_000.0, false), walked_to(0, 1_000, 10.0, None));
+        let workers = apply(&[], &t);
+        // A created worker's batch fails: all halt.
+        let failed = run(workers.clone(), threw(2, "boom", None));
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(
+            puts(&failed)
+                .iter()
+                .filter(|(_, s, _)| s.status == WorkerStatus::Paused)
+                .count(),
+            3
+        );
+        // A created worker's hop died: the next start records it.
+        let mut dead = workers.clone();
+        dead[3].hop = Some(HopState::Failed);
+        let started = run(dead, start(T0 + 50.0));
+        let p = puts(&started);
+        let recorded = p.iter().find(|(i, _, _)| *i == 3).unwrap();
+        assert_eq!(recorded.1.status, WorkerStatus::Failed);
+        assert_eq!(recorded.1.batch_size, 500);
+        // Cancel reaches every worker.
+        let canceled = run(workers, JobEvent::Cancel { now_ms: T0 + 60.0 });
+        assert_eq!(canceled.status, JobStatus::Canceled);
+        assert_eq!(puts(&canceled).len(), 4);
+    }
+
+    #[test]
+    fn reset_of_a_lone_whole_table_worker_fans_out_again() {
+        let t = run(fanning(4, 1_000.0, false), walked_to(0, 1_000, 66.0, None));
+        let done = with_status(apply(&[], &t), WorkerStatus::Success);
+        let e = with(reset_start(T0 + 100.0), |e| {
+            if let JobEvent::Start { workers, .. } = e {
+                *workers = Some(4.0);
+            }
+        });
+        let p = puts(&run(done, e));
+        assert_eq!(p[0].1.fan_out, Some(4));
     }
 
     // --- Succeeded ---

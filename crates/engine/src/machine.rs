@@ -165,6 +165,14 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub last_batch_processed: Option<u64>,
+    /// How many workers the migration is to run with once this worker's
+    /// batch size stops growing: set on the one whole-table worker of a
+    /// start with `workers` above 1, cleared when the job machine decides
+    /// (it fans out, or the table is too small to). Absent on every worker
+    /// of a migration that fanned out and on rows of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fan_out: Option<u32>,
 }
 
 /// Something that happened to a worker.
@@ -218,6 +226,11 @@ pub enum Event {
         #[serde(default)]
         #[ts(optional, as = "Option<bool>")]
         stalled: bool,
+        /// Workers a fresh (or reset) worker fans out to once its batch size
+        /// stops growing; 1 or absent: it stays alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        fan_out: Option<u32>,
     },
     /// A scheduled hop arrived.
     Tick {
@@ -326,6 +339,7 @@ impl Event {
             one_batch_only: false,
             range: None,
             stalled: false,
+            fan_out: None,
         }
     }
 
@@ -678,6 +692,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
         one_batch_only,
         range,
         stalled,
+        fan_out,
     } = event
     else {
         return Err(EngineError::InvalidInput {
@@ -717,6 +732,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             last_hop_died: None,
             next_hop: None,
             last_batch_processed: None,
+            fan_out: fan_out.filter(|n| *n > 1),
         }
     };
 

@@ -126,6 +126,7 @@ pub fn adopt(row: &PeerRow) -> Result<PeerAdoption, EngineError> {
             last_hop_died: None,
             next_hop: None,
             last_batch_processed: None,
+            fan_out: None,
         },
         stop_job: live && !row.is_done,
     })

@@ -343,6 +343,7 @@ mod tests {
             last_hop_died: None,
             next_hop: None,
             last_batch_processed: None,
+            fan_out: None,
         }
     }
 

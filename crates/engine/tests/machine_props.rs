@@ -68,6 +68,7 @@ fn arb_event() -> impl Strategy<Value = Gen> {
                         hi: Some(hi),
                     }),
                     stalled: false,
+                    fan_out: None,
                 })
             },
         );
@@ -130,6 +131,7 @@ fn with_time(event: Event, now: f64) -> Event {
             one_batch_only,
             range,
             stalled,
+            fan_out,
             ..
         } => Event::Start {
             now_ms: now,
@@ -142,6 +144,7 @@ fn with_time(event: Event, now: f64) -> Event {
             one_batch_only,
             range,
             stalled,
+            fan_out,
         },
         Event::BatchCommitted {
             processed,

@@ -7,7 +7,6 @@ import type {
   DocumentByName,
   GenericDataModel,
   GenericMutationCtx,
-  GenericQueryCtx,
   GenericSchema,
   NamedTableInfo,
   Query,
@@ -102,7 +101,7 @@ export type BatchStep = {
   batchSize: number;
   /** The largest batch the engine may grow to, when the step sets one. */
   maxBatchSize?: number;
-  /** `_creationTime` ranges run at once. */
+  /** Workers the migration runs with once its first worker's size settles. */
   workers: number;
   /** The migration's name, for a refusal (asked only when describing). */
   name: () => string | Promise<string>;
@@ -122,30 +121,17 @@ export async function describeOrRunBatch(ctx: AnyCtx, args: BatchArgs, step: Bat
   if (args.describe) {
     assertKnownTable(spec.schema, spec.table, await step.name());
     await assertCustomRangeTable(ctx, spec);
-    return await describeTable(ctx, spec.table, {
+    const description: MigrationDescription = {
+      kind: MIGRATION_DESCRIPTION,
       table: spec.table,
       batchSize: step.batchSize,
       ...(step.maxBatchSize !== undefined ? { maxBatchSize: step.maxBatchSize } : {}),
       workers: step.workers,
-    });
+    };
+    return description;
   }
   step.beforeBatch?.();
   return await runBatch(ctx, spec, { ...args, batchSize: args.batchSize ?? step.batchSize }, step.extraCtx);
-}
-
-/** The table's size-independent description: defaults and `_creationTime` bounds. */
-async function describeTable(
-  ctx: GenericQueryCtx<GenericDataModel>,
-  table: string,
-  config: Omit<MigrationDescription, "bounds" | "kind">,
-): Promise<MigrationDescription> {
-  let bounds: MigrationDescription["bounds"] = null;
-  if (config.workers > 1) {
-    const first = await ctx.db.query(table).order("asc").first();
-    const last = await ctx.db.query(table).order("desc").first();
-    if (first && last) bounds = { lo: first._creationTime as number, hi: last._creationTime as number };
-  }
-  return { kind: MIGRATION_DESCRIPTION, ...config, bounds };
 }
 
 /**

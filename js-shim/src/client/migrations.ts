@@ -73,7 +73,12 @@ export type DefineOptions<DataModel extends GenericDataModel, TableName extends 
   maxBatchSize?: number;
   /** Run `migrateOne` for a batch's documents concurrently. */
   parallelize?: boolean;
-  /** Split the table into this many `_creationTime` ranges, each its own chain of batches. */
+  /**
+   * Run with this many workers, each its own chain of batches over a
+   * `_creationTime` range: one worker starts alone and, once its batch size
+   * stops growing, the rest of the table is split among this many (a table
+   * that one worker finishes in about two more batches stays with it).
+   */
   workers?: number;
 };
 

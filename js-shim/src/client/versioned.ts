@@ -41,7 +41,7 @@ export type MigrationStep<DataModel extends GenericDataModel, TableName extends 
   migrateOne: MigrateOneFn<DataModel, TableName, GenericMutationCtx<DataModel> & VersionedContext>;
   batchSize?: number;
   customRange?: CustomRange<DataModel, TableName>;
-  /** Split the table into this many `_creationTime` ranges run at once. */
+  /** Run with this many workers: one ramps alone, then the rest of the table is split among them. */
   workers?: number;
   /** "raw" writes without the constructor's `internalMutation` (no triggers). */
   writeMode?: "triggers" | "raw";

@@ -8,4 +8,11 @@ import type { WorkerState } from "./WorkerState";
 /**
  * What the component must do, in order.
  */
-export type JobAction = { "type": "put", index: number, state: WorkerState, hop?: BatchPlan, } | { "type": "cancelHop", index: number, } | { "type": "runInline", index: number, batch: BatchPlan, } | { "type": "began", latestStart?: number, } | { "type": "settled", outcome: JobOutcome, isDone: boolean, latestEnd: number, } | { "type": "startNext" } | { "type": "recordVersion", state: MigrationState, appliedAt?: number, rolledBackAt?: number, } | { "type": "reportToRun", event: RunEvent, } | { "type": "warn", message: string, } | { "type": "refuse", message: string, } | { "type": "readSiblings" };
+export type JobAction = { "type": "put", index: number, state: WorkerState, hop?: BatchPlan, 
+/**
+ * The worker whose hop (as it was before this step) is the one
+ * before `hop`, whose record times it: a worker created by a
+ * fan-out is timed by the hop that created it. Worker `index`
+ * itself when absent.
+ */
+previousHopOf?: number, } | { "type": "cancelHop", index: number, } | { "type": "runInline", index: number, batch: BatchPlan, } | { "type": "began", latestStart?: number, } | { "type": "settled", outcome: JobOutcome, isDone: boolean, latestEnd: number, } | { "type": "startNext" } | { "type": "recordVersion", state: MigrationState, appliedAt?: number, rolledBackAt?: number, } | { "type": "reportToRun", event: RunEvent, } | { "type": "warn", message: string, } | { "type": "refuse", message: string, } | { "type": "readSiblings" };

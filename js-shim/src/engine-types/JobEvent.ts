@@ -23,7 +23,15 @@ inline: boolean,
  * One worker per range when the migration has none yet; one
  * whole-table worker when absent.
  */
-ranges?: Array<KeyRange>, } | { "type": "check", nowMs: number, } | { "type": "tick", index: number, generation: number, } | { "type": "batchDone", index: number, nowMs: number, outcome: BatchOutcome, 
+ranges?: Array<KeyRange>, 
+/**
+ * How many workers the migration runs with (its `workers`), as
+ * JavaScript holds it so that `0` or `2.5` get a clear error. A
+ * migration without workers, or a reset of one whose only worker
+ * covers the whole table, starts one worker that fans out to this
+ * many once its batch size stops growing (see [`fan_out`]).
+ */
+workers?: number, } | { "type": "check", nowMs: number, } | { "type": "tick", index: number, generation: number, } | { "type": "batchDone", index: number, nowMs: number, outcome: BatchOutcome, 
 /**
  * The limits the batch ran under.
  */

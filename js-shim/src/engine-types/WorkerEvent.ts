@@ -51,7 +51,12 @@ range?: KeyRange,
  * The caller found no live scheduled hop for this running worker
  * (it failed or was lost): resume it instead of calling it running.
  */
-stalled?: boolean, } | { "type": "tick", 
+stalled?: boolean, 
+/**
+ * Workers a fresh (or reset) worker fans out to once its batch size
+ * stops growing; 1 or absent: it stays alone.
+ */
+fanOut?: number, } | { "type": "tick", 
 /**
  * The generation the hop was scheduled under.
  */

@@ -103,4 +103,12 @@ nextHop?: number,
  * Documents the last committed batch visited: with the time the hop
  * after it waited, what one document costs in execution time.
  */
-lastBatchProcessed?: number, };
+lastBatchProcessed?: number, 
+/**
+ * How many workers the migration is to run with once this worker's
+ * batch size stops growing: set on the one whole-table worker of a
+ * start with `workers` above 1, cleared when the job machine decides
+ * (it fans out, or the table is too small to). Absent on every worker
+ * of a migration that fanned out and on rows of earlier releases.
+ */
+fanOut?: number, };
