@@ -1296,7 +1296,6 @@ fn job_event(s: &mut Source) -> Val {
             let inline = maybe(s, bool_);
             let one_batch_only = maybe(s, bool_);
             let cursor = maybe(s, |s| word(s, CURSORS));
-            let ranges = maybe(s, |s| list(s, 4, key_range));
             let workers = maybe(s, count);
             object(
                 s,
@@ -1309,7 +1308,6 @@ fn job_event(s: &mut Source) -> Val {
                     ("inline", inline),
                     ("oneBatchOnly", one_batch_only),
                     ("cursor", cursor),
-                    ("ranges", ranges),
                     ("workers", workers),
                 ],
             )

@@ -171,11 +171,6 @@ pub enum JobEvent {
         /// This start's transaction may carry the first worker's batch.
         #[serde(default)]
         inline: bool,
-        /// One worker per range when the migration has none yet; one
-        /// whole-table worker when absent.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[ts(optional)]
-        ranges: Option<Vec<KeyRange>>,
         /// How many workers the migration runs with (its `workers`), as
         /// JavaScript holds it so that `0` or `2.5` get a clear error. A
         /// migration without workers, or a reset of one whose only worker
@@ -679,7 +674,6 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
             reset,
             one_batch_only,
             inline,
-            ranges,
             workers,
         } => {
             let workers = workers.map(validate_workers).transpose()?;
@@ -698,22 +692,8 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
                     fan_out,
                 };
             if work.workers.is_empty() {
-                let ranges: Vec<Option<KeyRange>> = match ranges {
-                    Some(r) if !r.is_empty() => r.iter().cloned().map(Some).collect(),
-                    _ => vec![None],
-                };
-                // Given ranges are the workers; otherwise one worker ramps
-                // alone and fans out.
-                let fan_out = if ranges.len() == 1 { workers } else { None };
-                for (i, range) in ranges.into_iter().enumerate() {
-                    let index = u32::try_from(i).unwrap_or(u32::MAX);
-                    work.feed(
-                        index,
-                        &start(range, false, fan_out),
-                        *inline && i == 0,
-                        false,
-                    )?;
-                }
+                // One worker ramps alone over the whole table and fans out.
+                work.feed(0, &start(None, false, workers), *inline, false)?;
             } else if !record_dead_hop(&mut work, *now_ms)? {
                 let first = work.workers.first().map(|w| w.index);
                 let snapshot = work.workers.clone();
@@ -1246,7 +1226,6 @@ mod tests {
             reset: false,
             one_batch_only: false,
             inline: false,
-            ranges: None,
             workers: None,
         }
     }
@@ -1315,20 +1294,24 @@ mod tests {
         out
     }
 
-    /// A migration of `n` workers, each running with its hop pending.
+    /// A migration of `n` workers over adjacent ranges, each running with
+    /// its hop pending, as a fan-out (or an earlier release's split) leaves it.
     fn running(n: usize) -> Vec<JobWorker> {
-        let ranges = (0..n)
-            .map(|i| KeyRange {
-                lo: Some(i as f64 * 10.0),
-                hi: Some(i as f64 * 10.0 + 10.0),
+        let one = apply(&[], &run(vec![], start(T0))).remove(0);
+        (0..n)
+            .map(|i| {
+                let mut w = one.clone();
+                w.index = i as u32;
+                w.state.fan_out = None;
+                if n > 1 {
+                    w.state.range = Some(KeyRange {
+                        lo: Some(i as f64 * 10.0),
+                        hi: Some(i as f64 * 10.0 + 10.0),
+                    });
+                }
+                w
             })
-            .collect::<Vec<_>>();
-        let e = with(start(T0), |e| {
-            if let JobEvent::Start { ranges: r, .. } = e {
-                *r = (n > 1).then_some(ranges);
-            }
-        });
-        apply(&[], &run(vec![], e))
+            .collect()
     }
 
     fn committed(index: u32, processed: u64, is_done: bool) -> JobEvent {
@@ -1427,35 +1410,6 @@ mod tests {
         assert!(hop.limits.bytes_read < Limits::convex().bytes_read - (1 << 20));
         assert!(!has(&t, |a| matches!(a, JobAction::RunInline { .. })));
         assert!(hop.check_cursor);
-    }
-
-    #[test]
-    fn new_start_with_ranges_runs_the_first_range_inline_and_schedules_the_rest() {
-        let ranges = vec![
-            KeyRange {
-                lo: None,
-                hi: Some(5.0),
-            },
-            KeyRange {
-                lo: Some(5.0),
-                hi: None,
-            },
-        ];
-        let e = with(inline_start(), |e| {
-            if let JobEvent::Start { ranges: r, .. } = e {
-                *r = Some(ranges.clone());
-            }
-        });
-        let t = run(vec![], e);
-        let p = puts(&t);
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0].1.range, Some(ranges[0].clone()));
-        assert!(p[0].2.is_none());
-        assert!(p[1].2.is_some());
-        assert!(matches!(
-            t.actions.last(),
-            Some(JobAction::RunInline { index: 0, .. })
-        ));
     }
 
     #[test]
