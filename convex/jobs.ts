@@ -27,7 +27,7 @@ import {
   MIGRATION_DESCRIPTION,
   type MigrationDescription,
 } from "./batchContract.js";
-import { versionRecord, withHops, withoutHops, workersOf } from "./store.js";
+import { picksOwnSize, versionRecord, withHops, withoutHops, workersOf } from "./store.js";
 
 export type StartOptions = {
   /** Given with this start: overrides the size the workers learned. */
@@ -197,6 +197,7 @@ async function step(
     ...(migration.versioned ? { versioned: migration.versioned.direction } : {}),
     hasNext: (migration.next?.length ?? 0) > 0,
     onTrial: onTrial !== undefined,
+    ownSize: picksOwnSize(migration),
   });
   const readSiblings = async () => {
     const all = await workersOf(ctx, migration._id);
@@ -382,8 +383,8 @@ function batchArgs(migration: Doc<"migrations">, range: KeyRange | undefined, pl
   const item = migration.versioned;
   return {
     cursor: plan.cursor ?? null,
-    // A hand-written peer-protocol function takes its own default unless a size was given.
-    batchSize: migration.protocol === "peer" ? migration.fixedBatchSize : plan.batchSize,
+    // The engine says when the function takes its own size instead.
+    ...(plan.ownSize ? {} : { batchSize: plan.batchSize }),
     dryRun: false,
     oneBatchOnly: true,
     // A hand-written peer-protocol function takes only the peer's arguments.

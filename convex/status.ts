@@ -6,13 +6,13 @@ import * as engine from "../js-shim/src/engine.js";
 import type { Doc } from "./_generated/dataModel.js";
 import type { QueryCtx } from "./_generated/server.js";
 import { isPeerRow, peerWorkers } from "./peer.js";
-import { withHops, workersOf } from "./store.js";
+import { picksOwnSize, withHops, workersOf } from "./store.js";
 import type { MigrationStatus } from "./validators.js";
 
 export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Promise<MigrationStatus> {
   const workers = isPeerRow(migration) ? await peerWorkers(ctx, migration) : await workersOf(ctx, migration._id);
   workers.sort((a, b) => a.index - b.index);
-  const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now() });
+  const summary = engine.summarize({ workers: workers.map((w) => w.state), nowMs: Date.now(), ownSize: picksOwnSize(migration) });
   const state = summary.dropInState;
   const view = engine.jobView({ workers: await withHops(ctx, workers) });
   // A running worker whose last hop died whole has recorded nothing yet; the
@@ -30,12 +30,8 @@ export async function statusOf(ctx: QueryCtx, migration: Doc<"migrations">): Pro
     ...(stalled ? { stalled: true } : {}),
     latestStart: migration.latestStart,
     ...(migration.latestEnd !== undefined ? { latestEnd: migration.latestEnd } : {}),
-    // A peer-protocol function uses its own default size unless one was given.
-    ...(migration.protocol === "peer"
-      ? migration.fixedBatchSize !== undefined
-        ? { batchSize: migration.fixedBatchSize }
-        : {}
-      : { batchSize: summary.progress.batchSize }),
+    // No size for a function that picks its own, until the engine sends one.
+    ...(summary.progress.ownSize ? {} : { batchSize: summary.progress.batchSize }),
     ...(migration.next ? { next: migration.next.map((n) => n.name) } : {}),
     updated: summary.progress.updated,
     batches: summary.progress.batches,

@@ -22,6 +22,14 @@ export async function workersOf(ctx: QueryCtx, migration: Id<"migrations">) {
     .collect();
 }
 
+/**
+ * Whether the migration's function picks its own batch size when none is
+ * sent: a hand-written peer-protocol mutation started without a size. The
+ * engine decides what to send it (`ownSize` in its requests).
+ */
+export const picksOwnSize = (migration: Doc<"migrations">) =>
+  migration.protocol === "peer" && migration.fixedBatchSize === undefined;
+
 /** The name of the job row of one versioned migration in one direction. */
 export const jobName = (migrationId: string, direction: "up" | "down") => `${migrationId}:${direction}`;
 

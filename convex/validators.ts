@@ -88,6 +88,7 @@ export const vWorkerState = v.object({
   nextHop: v.optional(v.number()),
   lastBatchProcessed: v.optional(v.number()),
   fanOut: v.optional(v.number()),
+  sizeSent: v.optional(v.boolean()),
 });
 
 /** The states of a versioned run, exactly the engine's `RunStatus`. */

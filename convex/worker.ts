@@ -18,6 +18,7 @@ const vSeriesEntry = {
 };
 
 const vBatchPlan = v.object({
+  ownSize: v.optional(v.boolean()),
   cursor: v.optional(v.string()),
   batchSize: v.number(),
   generation: v.number(),

@@ -99,8 +99,12 @@ const peerStyle = {
   }),
 };
 
-function deployment() {
-  const t = convexTest({ schema, modules: { ...modules, "../example/convex/peerStyle.ts": async () => peerStyle } });
+function deployment(transactionLimits?: Record<string, number>) {
+  const t = convexTest({
+    schema,
+    modules: { ...modules, "../example/convex/peerStyle.ts": async () => peerStyle },
+    ...(transactionLimits ? { transactionLimits } : {}),
+  });
   register(t);
   return t;
 }
@@ -169,6 +173,23 @@ describe("a hand-written mutation speaking the peer's batch protocol", () => {
     await drain(t as never);
     expect(await counters(t)).toEqual(Array(10).fill(1));
     expect(await status(t, "peerStyle:handWritten")).toMatchObject({ state: "success", processed: 10, batches: 3 });
+  });
+
+  test("a limit hit at its own size halves what it ran: the engine sends 2, then every batch commits", async () => {
+    // Its first batch of 4 writes little; each later todo writes 20 KB, so
+    // 4 of them are over what a batch may write under a 100 KB limit, 2 are not.
+    const t = deployment({ bytesWritten: 100_000 });
+    for (let i = 0; i < 10; i++) {
+      // One per transaction: together they are over the limit.
+      await t.run(async (ctx) => void (await ctx.db.insert("todos", { text: i < 4 ? `todo ${i}` : "x".repeat(20_000) })));
+    }
+    const first = await t.mutation(internal.counting.run, { fn: "peerStyle:handWritten" });
+    expect(first).toMatchObject({ state: "inProgress", processed: 4 });
+    expect(first.batchSize).toBeUndefined();
+    await drain(t as never);
+    expect(await counters(t)).toEqual(Array(10).fill(1));
+    // 4, then the rest in 2s: the size the engine now sends, which status shows.
+    expect(await status(t, "peerStyle:handWritten")).toMatchObject({ state: "success", processed: 10, batches: 4, batchSize: 2 });
   });
 
   test("a batch size given is passed to it and never grown", async () => {

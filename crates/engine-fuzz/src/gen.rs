@@ -497,6 +497,7 @@ pub fn worker_state(s: &mut Source) -> Val {
         )
     });
     let fan_out = maybe(s, count);
+    let size_sent = maybe(s, bool_);
     object(
         s,
         vec![
@@ -519,6 +520,7 @@ pub fn worker_state(s: &mut Source) -> Val {
             ("range", range),
             ("position", position),
             ("fanOut", fan_out),
+            ("sizeSent", size_sent),
         ],
     )
 }
@@ -1399,11 +1401,13 @@ pub fn job_request(s: &mut Source) -> Val {
     let used = maybe(s, usage);
     let versioned = maybe(s, |s| name(s, DIRECTIONS));
     let has_next = maybe(s, bool_);
+    let own_size = maybe(s, bool_);
     object(
         s,
         vec![
             ("workers", Some(workers)),
             ("event", Some(event)),
+            ("ownSize", own_size),
             ("limits", limits),
             ("remaining", remaining),
             ("used", used),

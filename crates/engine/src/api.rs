@@ -146,10 +146,16 @@ pub fn run_step(req: RunStepRequest) -> Result<RunTransition, EngineError> {
 pub struct SummarizeRequest {
     pub workers: Vec<WorkerState>,
     pub now_ms: f64,
+    /// The function picks its own batch size unless one is sent (see
+    /// [`crate::job::JobRequest::own_size`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub own_size: Option<bool>,
 }
 
 pub fn summarize(req: SummarizeRequest) -> Result<JobSummary, EngineError> {
-    Ok(progress::summarize(&req.workers, req.now_ms))
+    Ok(progress::summarize(&req.workers, req.now_ms)
+        .sized_by(req.own_size == Some(true), &req.workers))
 }
 
 pub fn check_page(req: PageCheckRequest) -> Result<PageCheckResult, EngineError> {

@@ -23,7 +23,7 @@ use crate::estimate::{KeyPosition, PagePosition};
 use crate::history::Direction;
 use crate::history::MigrationState;
 use crate::machine::{self, Action, Event, Inline, WorkerState, WorkerStatus};
-use crate::policy::{nested_limits_within, Limits, Usage};
+use crate::policy::{after_limit_failure, nested_limits_within, Limits, Usage};
 use crate::progress;
 use crate::ranges::{fan_out_ranges, KeyRange, MAX_PARALLELISM};
 use crate::run::RunEvent;
@@ -217,6 +217,12 @@ pub enum JobEvent {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct BatchPlan {
+    /// Send no batch size: the function takes its own (see
+    /// [`JobRequest::own_size`]). `batch_size` is then only the engine's
+    /// fallback, sent once a limit failure makes it halve what ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub own_size: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub cursor: Option<String>,
@@ -349,6 +355,12 @@ pub struct JobRequest {
     /// answer is [`JobAction::ReadSiblings`] and nothing else.
     #[serde(default)]
     pub siblings_unread: bool,
+    /// The function picks its own batch size when none is sent (a
+    /// hand-written mutation speaking the peer's protocol, started without
+    /// a size). The engine sends none until a batch hits a limit, then the
+    /// half of what that function last ran, and sends a size from then on.
+    #[serde(default)]
+    pub own_size: bool,
 }
 
 /// The migration's status after the event and what to do.
@@ -424,6 +436,8 @@ struct Work {
     actions: Vec<JobAction>,
     inline: Option<JobAction>,
     warnings: Vec<JobAction>,
+    /// The function picks its own batch size (see [`JobRequest::own_size`]).
+    own_size: bool,
 }
 
 impl Work {
@@ -441,7 +455,10 @@ impl Work {
     ) -> Result<(), EngineError> {
         let at = self.position(index);
         let previous = at.map(|i| self.workers[i].state.clone());
-        let t = machine::step(previous.as_ref(), event, &self.limits)?;
+        let mut t = machine::step(previous.as_ref(), event, &self.limits)?;
+        if let (true, Some(previous)) = (self.own_size, previous.as_ref()) {
+            size_after_own_size_failed(previous, &mut t.state);
+        }
         self.carry(index, at, t, may_run_here, after_batch, event)
     }
 
@@ -469,7 +486,9 @@ impl Work {
                     (Inline::Allowed, true, _) => Place::Here,
                     _ => Place::Hop,
                 };
+                let own_size = self.own_size;
                 let plan = |limits: Limits, s: &WorkerState| BatchPlan {
+                    own_size: sends_no_size(own_size, s).then_some(true),
                     cursor: s.cursor.clone(),
                     batch_size: s.batch_size,
                     generation: s.generation,
@@ -642,6 +661,30 @@ fn projected_hop_ms(
 }
 
 /// Advances a migration by one event.
+/// Whether a batch of this worker goes out without a size: its function
+/// picks its own, and no limit failure has made the engine pick one yet.
+fn sends_no_size(own_size: bool, state: &WorkerState) -> bool {
+    own_size && state.size_sent != Some(true)
+}
+
+/// A limit failure of a function that picks its own size: the worker
+/// machine halved the engine's fallback, which that function never ran.
+/// Halve what it did run (the documents its last committed batch visited;
+/// the fallback before any batch committed) and send sizes from now on.
+fn size_after_own_size_failed(previous: &WorkerState, next: &mut WorkerState) {
+    if previous.size_sent == Some(true) || next.batch_size >= previous.batch_size {
+        return;
+    }
+    let ran = previous
+        .last_batch_processed
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(previous.batch_size);
+    next.batch_size = after_limit_failure(ran).unwrap_or(1);
+    next.max_batch_size = next.max_batch_size.max(next.batch_size);
+    next.size_sent = Some(true);
+}
+
 pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
     let mut workers = req.workers.clone();
     workers.sort_by_key(|w| w.index);
@@ -654,6 +697,7 @@ pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
         actions: Vec::new(),
         inline: None,
         warnings: Vec::new(),
+        own_size: req.own_size,
     };
     let now_ms = match &req.event {
         JobEvent::Start { now_ms, .. }
@@ -968,6 +1012,7 @@ fn fan_out(work: &mut Work, index: u32, ran: u32, now_ms: f64) {
             ..parent.clone()
         };
         let hop = BatchPlan {
+            own_size: None,
             cursor: None,
             batch_size: state.batch_size,
             generation: 1,
@@ -1263,6 +1308,7 @@ mod tests {
             has_next: false,
             on_trial: false,
             siblings_unread: false,
+            own_size: false,
         }
     }
 
@@ -2222,5 +2268,68 @@ mod tests {
         let v = view(&workers);
         assert!(v.dead_hop.unwrap().contains("no error text"));
         assert_eq!(v.status, JobStatus::Running);
+    }
+
+    /// One step of a migration whose function picks its own batch size.
+    fn run_own_size(workers: Vec<JobWorker>, event: JobEvent) -> JobTransition {
+        step(&JobRequest {
+            own_size: true,
+            ..request(workers, event)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_function_that_picks_its_own_size_gets_none_until_a_limit_then_half_of_what_it_ran() {
+        let not_adaptive = with(start(T0), |e| {
+            if let JobEvent::Start { adaptive, .. } = e {
+                *adaptive = Some(false);
+            }
+        });
+        let t = run_own_size(vec![], not_adaptive);
+        let (_, _, hop) = puts(&t).remove(0);
+        assert_eq!(hop.unwrap().own_size, Some(true));
+        let workers = apply(&[], &t);
+        // Its own size is 4: the engine's fallback (100) is never what it ran.
+        let t = run_own_size(workers.clone(), committed(0, 4, false));
+        let workers = apply(&workers, &t);
+        let (_, _, hop) = puts(&t).remove(0);
+        assert_eq!(hop.unwrap().own_size, Some(true));
+        let t = run_own_size(workers.clone(), threw(0, "transaction limit", None));
+        let (_, state, hop) = puts(&t).remove(0);
+        assert_eq!(state.batch_size, 2);
+        assert_eq!(state.size_sent, Some(true));
+        let hop = hop.unwrap();
+        assert_eq!((hop.own_size, hop.batch_size), (None, 2));
+        // From then on a size is sent, and halves as any other.
+        let workers = apply(&workers, &t);
+        let t = run_own_size(workers, threw(0, "transaction limit", None));
+        let (_, state, hop) = puts(&t).remove(0);
+        assert_eq!(state.batch_size, 1);
+        assert_eq!(hop.unwrap().own_size, None);
+    }
+
+    #[test]
+    fn a_function_that_picks_its_own_size_and_fails_its_first_batch_on_a_limit_gets_half_the_fallback(
+    ) {
+        let t = run_own_size(vec![], start(T0));
+        let workers = apply(&[], &t);
+        let t = run_own_size(workers, threw(0, "transaction limit", None));
+        let (_, state, hop) = puts(&t).remove(0);
+        assert_eq!(state.batch_size, 50);
+        assert_eq!(hop.unwrap().own_size, None);
+    }
+
+    #[test]
+    fn a_size_is_always_sent_to_a_function_that_does_not_pick_its_own() {
+        let t = run(vec![], start(T0));
+        let (_, _, hop) = puts(&t).remove(0);
+        assert_eq!(hop.unwrap().own_size, None);
+        let workers = apply(&[], &t);
+        let t = run(workers, threw(0, "transaction limit", None));
+        let (_, state, hop) = puts(&t).remove(0);
+        // The worker machine's own halving, untouched.
+        assert_eq!((state.batch_size, state.size_sent), (50, None));
+        assert_eq!(hop.unwrap().batch_size, 50);
     }
 }

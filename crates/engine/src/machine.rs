@@ -173,6 +173,12 @@ pub struct WorkerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub fan_out: Option<u32>,
+    /// Set once a limit failure made the engine send its own size to a
+    /// function that otherwise picks its own (a hand-written peer-protocol
+    /// mutation started without a size); from then on the size is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub size_sent: Option<bool>,
 }
 
 /// Something that happened to a worker.
@@ -733,6 +739,7 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
             next_hop: None,
             last_batch_processed: None,
             fan_out: fan_out.filter(|n| *n > 1),
+            size_sent: None,
         }
     };
 

@@ -127,6 +127,7 @@ pub fn adopt(row: &PeerRow) -> Result<PeerAdoption, EngineError> {
             next_hop: None,
             last_batch_processed: None,
             fan_out: None,
+            size_sent: None,
         },
         stop_job: live && !row.is_done,
     })

@@ -33,6 +33,11 @@ pub struct Progress {
     /// Documents per batch across running workers; the last size used when
     /// none runs.
     pub batch_size: u32,
+    /// The function picks its own size and no limit failure has made the
+    /// engine send one: `batch_size` is not what it runs, so status shows none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub own_size: Option<bool>,
     /// Workers in the job.
     pub workers: u32,
     /// Workers that finished their range.
@@ -99,6 +104,18 @@ impl DropInState {
 /// Status: any failed worker makes the job failed; else any running worker
 /// makes it in progress; else it succeeded when every worker (at least one)
 /// did; else it is canceled when any worker was; else paused.
+impl JobSummary {
+    /// The summary of a migration whose function picks its own batch size
+    /// unless one is sent (`own_size`): its size is unknown until a limit
+    /// failure made the engine send one to every worker.
+    pub fn sized_by(mut self, own_size: bool, workers: &[WorkerState]) -> JobSummary {
+        if own_size && workers.iter().any(|w| w.size_sent != Some(true)) {
+            self.progress.own_size = Some(true);
+        }
+        self
+    }
+}
+
 pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
     let status = aggregate_status(workers);
 
@@ -164,6 +181,7 @@ pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
             },
             elapsed_ms,
             batch_size,
+            own_size: None,
             workers: u32::try_from(workers.len()).unwrap_or(u32::MAX),
             workers_done: u32::try_from(
                 workers
@@ -344,6 +362,7 @@ mod tests {
             next_hop: None,
             last_batch_processed: None,
             fan_out: None,
+            size_sent: None,
         }
     }
 
@@ -492,6 +511,21 @@ mod tests {
         let mut c = worker(Success);
         c.batch_size = 5_000;
         assert_eq!(summarize(&[a, b, c], 20_000.0).progress.batch_size, 400);
+    }
+
+    #[test]
+    fn a_function_that_picks_its_own_size_shows_none_until_the_engine_sends_one() {
+        let mut w = worker(InProgress);
+        let own = |w: &WorkerState, own_size: bool| {
+            summarize(std::slice::from_ref(w), 20_000.0)
+                .sized_by(own_size, std::slice::from_ref(w))
+                .progress
+                .own_size
+        };
+        assert_eq!(own(&w, true), Some(true));
+        assert_eq!(own(&w, false), None);
+        w.size_sent = Some(true);
+        assert_eq!(own(&w, true), None);
     }
 
     #[test]

@@ -4,7 +4,13 @@ import type { Limits } from "./Limits";
 /**
  * One batch to run: where, how many, under which generation and limits.
  */
-export type BatchPlan = { cursor?: string, batchSize: number, generation: number, 
+export type BatchPlan = { 
+/**
+ * Send no batch size: the function takes its own (see
+ * [`JobRequest::own_size`]). `batch_size` is then only the engine's
+ * fallback, sent once a limit failure makes it halve what ran.
+ */
+ownSize?: boolean, cursor?: string, batchSize: number, generation: number, 
 /**
  * The limits to run the app's nested batch under.
  */

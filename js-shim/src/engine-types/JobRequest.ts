@@ -44,4 +44,11 @@ onTrial: boolean,
  * on each other's rows). When the event needs the siblings, the
  * answer is [`JobAction::ReadSiblings`] and nothing else.
  */
-siblingsUnread: boolean, };
+siblingsUnread: boolean, 
+/**
+ * The function picks its own batch size when none is sent (a
+ * hand-written mutation speaking the peer's protocol, started without
+ * a size). The engine sends none until a batch hits a limit, then the
+ * half of what that function last ran, and sends a size from then on.
+ */
+ownSize: boolean, };

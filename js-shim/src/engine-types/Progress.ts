@@ -32,6 +32,11 @@ elapsedMs: number,
  */
 batchSize: number, 
 /**
+ * The function picks its own size and no limit failure has made the
+ * engine send one: `batch_size` is not what it runs, so status shows none.
+ */
+ownSize?: boolean, 
+/**
  * Workers in the job.
  */
 workers: number, 

@@ -111,4 +111,10 @@ lastBatchProcessed?: number,
  * (it fans out, or the table is too small to). Absent on every worker
  * of a migration that fanned out and on rows of earlier releases.
  */
-fanOut?: number, };
+fanOut?: number, 
+/**
+ * Set once a limit failure made the engine send its own size to a
+ * function that otherwise picks its own (a hand-written peer-protocol
+ * mutation started without a size); from then on the size is sent.
+ */
+sizeSent?: boolean, };
