@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
@@ -26,7 +27,7 @@ use crate::versioned::{self, StartDecision, StartRequest, StatusReport};
 use crate::EngineError;
 
 /// The answer of a check that returns nothing but may refuse.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, Default, TS)]
 #[ts(export)]
 pub struct Empty {}
 
@@ -82,7 +83,7 @@ pub fn status_report(req: StatusReportRequest) -> Result<StatusReport, EngineErr
 }
 
 /// One event for one worker. `limits` defaults to Convex's own.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct WorkerStepRequest {
@@ -122,7 +123,7 @@ pub fn new_run(req: NewRunRequest) -> Result<RunState, EngineError> {
     Ok(run::new_run(items, req.now_ms))
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RunStepRequest {
@@ -141,7 +142,7 @@ pub fn run_step(req: RunStepRequest) -> Result<RunTransition, EngineError> {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct SummarizeRequest {
@@ -153,7 +154,7 @@ pub fn summarize(req: SummarizeRequest) -> Result<JobSummary, EngineError> {
     Ok(progress::summarize(&req.workers, req.now_ms))
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct SplitRangeRequest {
@@ -203,7 +204,7 @@ pub fn diff_schemas(req: DiffSchemasRequest) -> Result<SchemaDiff, EngineError> 
 
 /// A batch size and growth ceiling given to the drop-in API or a versioned
 /// start, checked before anything runs.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct CheckBatchSizeRequest {
@@ -260,7 +261,7 @@ pub fn job_step(req: JobRequest) -> Result<JobTransition, EngineError> {
 }
 
 /// A migration's workers with their hops, for status pages.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobViewRequest {
@@ -274,7 +275,7 @@ pub fn job_view(req: JobViewRequest) -> Result<JobView, EngineError> {
 
 /// Whether a start skips a migration: completed, and no reset or cursor
 /// asks for another pass (see [`job::skips_start`]).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct SkipStartRequest {
@@ -298,7 +299,7 @@ pub fn skips_start(req: SkipStartRequest) -> Result<bool, EngineError> {
 
 /// A dry run's end, whether its function speaks the peer's protocol, and
 /// whether it is still on trial (see [`job::dry_run_verdict`]).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct DryRunRequest {

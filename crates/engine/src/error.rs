@@ -2,12 +2,13 @@
 //! needs to act (ids, both checksums, the cursor) and `hint()` says what to do.
 
 use serde::Serialize;
+use wire::Wire;
 use ts_rs::TS;
 
 /// Every way an engine call can refuse its input.
 ///
 /// Serialized with a stable `code` tag so JavaScript can branch on it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Wire, TS)]
 #[serde(
     tag = "code",
     rename_all = "SCREAMING_SNAKE_CASE",

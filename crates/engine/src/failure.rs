@@ -3,10 +3,11 @@
 //! same batch), or an error in the migration's own code (stop and report).
 
 use serde::{Deserialize, Serialize};
+use wire::Wire;
 use ts_rs::TS;
 
 /// Why a batch did not commit; decides between retrying and failing.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum FailureKind {
@@ -70,7 +71,9 @@ pub fn classify(message: &str, code: Option<&str>) -> FailureKind {
     if code == Some(CODE_CHANGED) {
         return FailureKind::CodeChanged;
     }
-    let lower = message.to_lowercase();
+    // ASCII case folding: the phrases are ASCII, and full Unicode folding
+    // would put its case tables (about 11 KB) into the batch-path module.
+    let lower = message.to_ascii_lowercase();
     if LIMIT_PHRASES.iter().any(|p| lower.contains(p)) {
         FailureKind::Limit
     } else if OCC_PHRASES.iter().any(|p| lower.contains(p)) {

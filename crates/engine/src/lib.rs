@@ -17,6 +17,8 @@ pub mod estimate;
 pub mod failure;
 pub mod history;
 pub mod job;
+mod json_text;
+mod jsnum;
 pub mod machine;
 pub mod manifest;
 pub mod peer;

@@ -6,8 +6,10 @@
 //! migrated twice and no two workers write the same document.
 
 use serde::{Deserialize, Serialize};
+use wire::Wire;
 use ts_rs::TS;
 
+use crate::policy::js_number_string;
 use crate::EngineError;
 
 /// Most workers one migration may run at once (workers). Each worker is a
@@ -17,7 +19,7 @@ pub const MAX_PARALLELISM: u32 = 64;
 
 /// A half-open span of `_creationTime`: `lo` inclusive, `hi` exclusive,
 /// `None` meaning unbounded on that side.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct KeyRange {
@@ -60,12 +62,20 @@ pub fn split_range(lo: f64, hi: f64, parts: u32) -> Result<Vec<KeyRange>, Engine
     }
     if !lo.is_finite() || !hi.is_finite() {
         return Err(EngineError::InvalidInput {
-            message: format!("key range bounds must be finite numbers, got lo {lo} and hi {hi}"),
+            message: format!(
+                "key range bounds must be finite numbers, got lo {} and hi {}",
+                js_number_string(lo),
+                js_number_string(hi)
+            ),
         });
     }
     if lo > hi {
         return Err(EngineError::InvalidInput {
-            message: format!("key range lo ({lo}) is greater than hi ({hi})"),
+            message: format!(
+                "key range lo ({}) is greater than hi ({})",
+                js_number_string(lo),
+                js_number_string(hi)
+            ),
         });
     }
     let mut boundaries: Vec<f64> = Vec::new();
