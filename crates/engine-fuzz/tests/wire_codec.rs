@@ -118,7 +118,10 @@ fn as_js(value: &Val) -> Val {
 /// `value` encoded by the codec equals serde's encoding; a request also
 /// decodes back to itself from serde's encoding. (A result may hold a count
 /// beyond 2^53 that no request can carry.)
-fn same_encoding<T: Wire + Serialize + DeserializeOwned + PartialEq + Debug>(value: &T, request: bool) {
+fn same_encoding<T: Wire + Serialize + DeserializeOwned + PartialEq + Debug>(
+    value: &T,
+    request: bool,
+) {
     let by_serde = serde_json::to_value(value).expect("serde encodes");
     let by_wire: Value = value.encode();
     assert_eq!(by_wire, by_serde, "encodings differ for {value:?}");
@@ -144,7 +147,11 @@ where
             // Compared as Debug text, where NaN equals NaN.
             let (da, db) = (format!("{a:?}"), format!("{b:?}"));
             if da != db {
-                let at = da.bytes().zip(db.bytes()).take_while(|(x, y)| x == y).count();
+                let at = da
+                    .bytes()
+                    .zip(db.bytes())
+                    .take_while(|(x, y)| x == y)
+                    .count();
                 let from = at.saturating_sub(200);
                 panic!(
                     "decoded differently: serde ...{}\n codec ...{}",
@@ -166,7 +173,12 @@ where
         // The one deliberate difference: serde reads a struct out of an
         // array (by position, or as an object with no fields); the codec
         // refuses it, naming the struct it wanted.
-        (Ok(_), Err(e)) if e.message().starts_with("invalid type: an array, expected struct") => false,
+        (Ok(_), Err(e))
+            if e.message()
+                .starts_with("invalid type: an array, expected struct") =>
+        {
+            false
+        }
         (Ok(a), Err(e)) => panic!("only serde decodes {value:?} (to {a:?}); the codec says {e}"),
         (Err(e), Ok(b)) => panic!("only the codec decodes {value:?} (to {b:?}); serde says {e}"),
     }
@@ -179,18 +191,45 @@ fn check_all(data: &[u8]) -> usize {
     let mut decoded = 0;
     let mut tally = |ok: bool| decoded += usize::from(ok);
     s.choose_noise();
-    tally(same_call(&gen::worker_step_request(&mut s), api::worker_step));
+    tally(same_call(
+        &gen::worker_step_request(&mut s),
+        api::worker_step,
+    ));
     tally(same_call(&gen::run_step_request(&mut s), api::run_step));
     tally(same_call(&gen::summarize_request(&mut s), api::summarize));
-    tally(same_call(&gen::split_range_request(&mut s), api::split_range));
-    tally(same_call(&gen::check_batch_size_request(&mut s), api::check_batch_size));
-    tally(same_call::<CursorRequest, _>(&gen::cursor_request(&mut s), api::cursor_position));
-    tally(same_call::<IndexWalkRequest, _>(&gen::index_walk_request(&mut s), api::check_index_walk));
-    tally(same_call::<PeerRow, _>(&gen::peer_row(&mut s), api::adopt_peer));
-    tally(same_call::<JobRequest, _>(&gen::job_request(&mut s), api::job_step));
+    tally(same_call(
+        &gen::split_range_request(&mut s),
+        api::split_range,
+    ));
+    tally(same_call(
+        &gen::check_batch_size_request(&mut s),
+        api::check_batch_size,
+    ));
+    tally(same_call::<CursorRequest, _>(
+        &gen::cursor_request(&mut s),
+        api::cursor_position,
+    ));
+    tally(same_call::<IndexWalkRequest, _>(
+        &gen::index_walk_request(&mut s),
+        api::check_index_walk,
+    ));
+    tally(same_call::<PeerRow, _>(
+        &gen::peer_row(&mut s),
+        api::adopt_peer,
+    ));
+    tally(same_call::<JobRequest, _>(
+        &gen::job_request(&mut s),
+        api::job_step,
+    ));
     tally(same_call(&gen::job_view_request(&mut s), api::job_view));
-    tally(same_call(&gen::skip_start_request(&mut s), api::skips_start));
-    tally(same_call(&gen::dry_run_request(&mut s), api::dry_run_verdict));
+    tally(same_call(
+        &gen::skip_start_request(&mut s),
+        api::skips_start,
+    ));
+    tally(same_call(
+        &gen::dry_run_request(&mut s),
+        api::dry_run_verdict,
+    ));
     decoded
 }
 
@@ -219,7 +258,11 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 #[test]
 fn most_generated_requests_decode_so_results_are_compared_too() {
     let decoded: usize = (0..300).map(|seed| check_all(&noise(seed, 4096))).sum();
-    assert!(decoded * 3 >= 300 * 12, "only {decoded} of {} decoded", 300 * 12);
+    assert!(
+        decoded * 3 >= 300 * 12,
+        "only {decoded} of {} decoded",
+        300 * 12
+    );
 }
 
 fn decode_error<T: Wire + Debug>(value: Value) -> WireError {
@@ -228,20 +271,39 @@ fn decode_error<T: Wire + Debug>(value: Value) -> WireError {
 
 #[test]
 fn a_missing_field_is_named_with_its_type() {
-    let e = decode_error::<IndexWalkRequest>(json!({ "table": "t", "index": "by_n", "indexFields": [] }));
-    assert_eq!(e.to_string(), "missing field `changedFields` of IndexWalkRequest");
-    let e = decode_error::<WorkerStepRequest>(json!({ "event": { "type": "batchFailed", "nowMs": 1 } }));
-    assert_eq!(e.to_string(), "missing field `message` of Event::BatchFailed at event");
+    let e = decode_error::<IndexWalkRequest>(
+        json!({ "table": "t", "index": "by_n", "indexFields": [] }),
+    );
+    assert_eq!(
+        e.to_string(),
+        "missing field `changedFields` of IndexWalkRequest"
+    );
+    let e = decode_error::<WorkerStepRequest>(
+        json!({ "event": { "type": "batchFailed", "nowMs": 1 } }),
+    );
+    assert_eq!(
+        e.to_string(),
+        "missing field `message` of Event::BatchFailed at event"
+    );
 }
 
 #[test]
 fn a_value_of_the_wrong_type_says_what_was_expected_and_where() {
     let e = decode_error::<SplitRangeRequest>(json!({ "lo": "0", "hi": 1, "parts": 2 }));
-    assert_eq!(e.to_string(), "invalid type: a string, expected a number at lo");
+    assert_eq!(
+        e.to_string(),
+        "invalid type: a string, expected a number at lo"
+    );
     let e = decode_error::<SummarizeRequest>(json!({ "workers": [null], "nowMs": 1 }));
-    assert_eq!(e.to_string(), "invalid type: null, expected struct WorkerState at workers[0]");
+    assert_eq!(
+        e.to_string(),
+        "invalid type: null, expected struct WorkerState at workers[0]"
+    );
     let e = decode_error::<SkipStartRequest>(json!({ "isDone": 1 }));
-    assert_eq!(e.to_string(), "invalid type: a number, expected a boolean at isDone");
+    assert_eq!(
+        e.to_string(),
+        "invalid type: a number, expected a boolean at isDone"
+    );
 }
 
 #[test]
@@ -259,7 +321,8 @@ fn an_integer_must_be_whole_and_in_range() {
 
 #[test]
 fn an_unknown_tag_names_it_and_the_known_ones() {
-    let e = decode_error::<WorkerStepRequest>(json!({ "event": { "type": "explode", "nowMs": 1 } }));
+    let e =
+        decode_error::<WorkerStepRequest>(json!({ "event": { "type": "explode", "nowMs": 1 } }));
     assert_eq!(
         e.to_string(),
         "unknown variant `explode`, expected one of `start`, `tick`, `batchCommitted`, `hopDied`, `startRefused`, `batchFailed`, `cancelRequested`, `halt` at event.type"
@@ -267,5 +330,9 @@ fn an_unknown_tag_names_it_and_the_known_ones() {
     let e = decode_error::<WorkerStepRequest>(json!({ "event": { "nowMs": 1 } }));
     assert_eq!(e.to_string(), "missing field `type` of Event at event");
     let e = decode_error::<DryRunRequest>(json!({ "end": "exploded" }));
-    assert!(e.to_string().starts_with("unknown variant `exploded`, expected one of `rolledBack`"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("unknown variant `exploded`, expected one of `rolledBack`"),
+        "{e}"
+    );
 }

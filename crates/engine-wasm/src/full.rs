@@ -11,7 +11,10 @@ use crate::to_js_error;
 /// Decode `input`, run `f`, encode its result as plain JSON-compatible JS
 /// values through serde: these entry points are off the batch path, so the
 /// module's size does not weigh on them and they keep serde-wasm-bindgen.
-fn call<P, R>(input: JsValue, f: impl FnOnce(P) -> Result<R, EngineError>) -> Result<JsValue, JsValue>
+fn call<P, R>(
+    input: JsValue,
+    f: impl FnOnce(P) -> Result<R, EngineError>,
+) -> Result<JsValue, JsValue>
 where
     P: DeserializeOwned,
     R: Serialize,

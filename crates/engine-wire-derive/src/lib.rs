@@ -160,7 +160,9 @@ fn field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 f.rename = Some(lit.value());
             } else if meta.path.is_ident("default") {
                 if meta.input.peek(syn::Token![=]) {
-                    return Err(meta.error("Wire understands #[serde(default)] only without a path"));
+                    return Err(
+                        meta.error("Wire understands #[serde(default)] only without a path")
+                    );
                 }
                 f.default = true;
             } else if meta.path.is_ident("skip") {
@@ -234,7 +236,8 @@ fn encode_fields(fields: &[Field]) -> Tokens {
     let sets = fields.iter().filter(|f| !f.attrs.skip).map(|f| {
         let ident = &f.ident;
         let key = &f.key;
-        let set = quote! { ::wire::WireValue::set(&mut out, #key, ::wire::Wire::encode::<V>(#ident)); };
+        let set =
+            quote! { ::wire::WireValue::set(&mut out, #key, ::wire::Wire::encode::<V>(#ident)); };
         if f.attrs.skip_if_none {
             quote! { if ::core::option::Option::is_some(#ident) { #set } }
         } else {
@@ -427,7 +430,8 @@ fn expand_enum(
                         out
                     }
                 });
-                decodes.push(quote! { #key => ::core::result::Result::Ok(#name::#ident { #inits }) });
+                decodes
+                    .push(quote! { #key => ::core::result::Result::Ok(#name::#ident { #inits }) });
             }
             Fields::Unnamed(_) => {
                 return Err(Error::new(

@@ -272,7 +272,11 @@ impl Wire for u32 {
         V::uint(u64::from(*self))
     }
     fn decode<V: WireValue>(value: &V) -> Result<Self, WireError> {
-        let n = whole_number(value, f64::from(u32::MAX), "a whole number from 0 to 4294967295")?;
+        let n = whole_number(
+            value,
+            f64::from(u32::MAX),
+            "a whole number from 0 to 4294967295",
+        )?;
         Ok(n as u32)
     }
 }

@@ -9,8 +9,8 @@
 //! out of such a cursor lets the caller check its table.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::json_text::{self, Item};
 use crate::EngineError;

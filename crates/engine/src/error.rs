@@ -2,8 +2,8 @@
 //! needs to act (ids, both checksums, the cursor) and `hint()` says what to do.
 
 use serde::Serialize;
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 /// Every way an engine call can refuse its input.
 ///

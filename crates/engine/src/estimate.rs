@@ -38,8 +38,8 @@
 //! Convex freezes the clock.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::run::ItemStatus;
 

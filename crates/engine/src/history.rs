@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::checksum::LEGACY_CHECKSUM_FORM;
 

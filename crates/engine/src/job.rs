@@ -17,8 +17,8 @@
 //! the limits it runs under.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::PagePosition;
 use crate::history::Direction;

@@ -299,13 +299,25 @@ mod tests {
     /// back as `value`.
     fn check(value: f64, ours: &str, core: &str) -> Result<(), TestCaseError> {
         if value.is_finite() {
-            let back: f64 = ours.parse().map_err(|_| TestCaseError::fail(format!("{ours} parses")))?;
-            prop_assert_eq!(back.to_bits(), (value + 0.0).to_bits(), "{} reads back", ours);
+            let back: f64 = ours
+                .parse()
+                .map_err(|_| TestCaseError::fail(format!("{ours} parses")))?;
+            prop_assert_eq!(
+                back.to_bits(),
+                (value + 0.0).to_bits(),
+                "{} reads back",
+                ours
+            );
         }
         if ours != core {
             prop_assert_eq!(ours.len(), core.len(), "{} as short as {}", ours, core);
             let last = |s: &str| s.split('e').next().unwrap().bytes().last().unwrap();
-            prop_assert!(last(ours) % 2 == 0 && last(core) == last(ours) + 1, "{} vs {}", ours, core);
+            prop_assert!(
+                last(ours) % 2 == 0 && last(core) == last(ours) + 1,
+                "{} vs {}",
+                ours,
+                core
+            );
         }
         Ok(())
     }

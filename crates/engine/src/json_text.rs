@@ -211,7 +211,9 @@ impl<'a> Parser<'a> {
                 return None;
             }
             for &d in &self.bytes[start..self.pos] {
-                exponent = exponent.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+                exponent = exponent
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(d - b'0'));
             }
             if negative {
                 exponent = -exponent;

@@ -14,8 +14,8 @@
 //! documents a second time.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::{advance, KeyPosition, PagePosition};
 use crate::failure::classify;

@@ -7,13 +7,13 @@
 //! or was canceled shows so and retries from its cursor.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::job::HopState;
 use crate::machine::{Failure, FailureKind, WorkerState, WorkerStatus};
-use crate::policy::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE};
 use crate::policy::js_number_string;
+use crate::policy::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE};
 use crate::EngineError;
 
 /// A row @convex-dev/migrations left in the component's `migrations` table.

@@ -26,8 +26,8 @@
 //! as one more limit, aimed at [`TIME_TARGET_FRACTION`] (see [`time_load`]).
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::EngineError;
 

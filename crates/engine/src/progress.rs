@@ -5,8 +5,8 @@
 //! `getStatus` all read the same summary, so the figures agree everywhere.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::{Estimate, EstimateBasis, MAX_UNFINISHED_FRACTION};
 use crate::machine::{Failure, WorkerState, WorkerStatus};

@@ -6,8 +6,8 @@
 //! migrated twice and no two workers write the same document.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::policy::js_number_string;
 use crate::EngineError;

@@ -7,8 +7,8 @@
 //! strictly in order because later migrations may depend on earlier ones.
 
 use serde::{Deserialize, Serialize};
-use wire::Wire;
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::history::Direction;
 use crate::EngineError;
