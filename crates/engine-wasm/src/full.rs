@@ -2,10 +2,37 @@
 //! docs): built only with the `full` feature, so the batch-path module
 //! carries none of their code.
 
-use engine::api;
+use engine::{api, EngineError};
+use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::call;
+use crate::to_js_error;
+
+/// Decode `input`, run `f`, encode its result as plain JSON-compatible JS
+/// values through serde: these entry points are off the batch path, so the
+/// module's size does not weigh on them and they keep serde-wasm-bindgen.
+fn call<P, R>(
+    input: JsValue,
+    f: impl FnOnce(P) -> Result<R, EngineError>,
+) -> Result<JsValue, JsValue>
+where
+    P: DeserializeOwned,
+    R: Serialize,
+{
+    let params: P = serde_wasm_bindgen::from_value(input).map_err(|e| {
+        to_js_error(&EngineError::InvalidInput {
+            message: e.to_string(),
+        })
+    })?;
+    let result = f(params).map_err(|e| to_js_error(&e))?;
+    result
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| {
+            to_js_error(&EngineError::InvalidInput {
+                message: format!("could not encode the result: {e}"),
+            })
+        })
+}
 
 #[wasm_bindgen(js_name = checksum)]
 pub fn checksum(input: JsValue) -> Result<JsValue, JsValue> {

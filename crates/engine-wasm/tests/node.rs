@@ -3,7 +3,7 @@
 //! stable `code`.
 #![cfg(target_arch = "wasm32")]
 
-use convex_migrate_engine_wasm::{checksum, worker_step};
+use convex_migrate_engine_wasm::{checksum, job_view, worker_step};
 use js_sys::{Array, Error, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -54,5 +54,58 @@ fn a_malformed_request_names_the_problem() {
     assert_eq!(
         get(&thrown, "code").as_string().as_deref(),
         Some("INVALID_INPUT")
+    );
+}
+
+#[wasm_bindgen_test]
+fn results_are_plain_objects_without_absent_fields() {
+    let request = parse(r#"{"event":{"type":"start","nowMs":5,"batchSize":3}}"#);
+    let result = worker_step(request).expect("a start answers");
+    let state = get(&result, "state");
+    let action = get(&result, "action");
+    assert_eq!(
+        get(&action, "type").as_string().as_deref(),
+        Some("runBatch")
+    );
+    assert_eq!(get(&action, "batchSize").as_f64(), Some(3.0));
+    assert_eq!(
+        get(&state, "status").as_string().as_deref(),
+        Some("inProgress")
+    );
+    assert_eq!(get(&state, "startedMs").as_f64(), Some(5.0));
+    // An absent optional field is left out, never set to undefined or null.
+    assert!(!Reflect::has(&state, &"cursor".into()).unwrap());
+    assert!(!Reflect::has(&action, &"cursor".into()).unwrap());
+    assert_eq!(
+        Object::get_prototype_of(&state),
+        Object::get_prototype_of(&Object::new())
+    );
+
+    let view = job_view(parse(r#"{"workers":[]}"#)).expect("a view answers");
+    assert_eq!(get(&view, "status").as_string().as_deref(), Some("new"));
+    assert_eq!(get(&view, "stalled").as_bool(), Some(false));
+}
+
+#[wasm_bindgen_test]
+fn a_refusal_carries_its_facts_in_details_and_a_decode_error_says_where() {
+    let thrown = worker_step(parse(
+        r#"{"event":{"type":"start","nowMs":0,"batchSize":2.5}}"#,
+    ))
+    .expect_err("batch size 2.5 is refused");
+    let details = get(&thrown, "details");
+    assert_eq!(
+        get(&details, "code").as_string().as_deref(),
+        Some("INVALID_BATCH_SIZE")
+    );
+    assert_eq!(get(&details, "value").as_string().as_deref(), Some("2.5"));
+
+    let thrown = worker_step(parse(r#"{"event":{"type":"tick","generation":"7"}}"#))
+        .expect_err("a string generation is refused");
+    let error: Error = thrown.dyn_into().expect("an Error object");
+    let message = String::from(error.message());
+    assert!(
+        message.contains("invalid type: a string, expected a whole number")
+            && message.contains("at event.generation"),
+        "{message}"
     );
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::bridge::{self, BridgePlan};
 use crate::checksum::{self, MigrationDef, CHECKSUM_FORM_VERSION};
@@ -25,7 +26,7 @@ use crate::versioned::{self, StartDecision, StartRequest, StatusReport};
 use crate::EngineError;
 
 /// The answer of a check that returns nothing but may refuse.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, Default, TS)]
 #[ts(export)]
 pub struct Empty {}
 
@@ -81,7 +82,7 @@ pub fn status_report(req: StatusReportRequest) -> Result<StatusReport, EngineErr
 }
 
 /// One event for one worker. `limits` defaults to Convex's own.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct WorkerStepRequest {
@@ -121,7 +122,7 @@ pub fn new_run(req: NewRunRequest) -> Result<RunState, EngineError> {
     Ok(run::new_run(items, req.now_ms))
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RunStepRequest {
@@ -140,7 +141,7 @@ pub fn run_step(req: RunStepRequest) -> Result<RunTransition, EngineError> {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct SummarizeRequest {
@@ -195,7 +196,7 @@ pub fn diff_schemas(req: DiffSchemasRequest) -> Result<SchemaDiff, EngineError> 
 
 /// A batch size and growth ceiling given to the drop-in API or a versioned
 /// start, checked before anything runs.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct CheckBatchSizeRequest {
@@ -252,7 +253,7 @@ pub fn job_step(req: JobRequest) -> Result<JobTransition, EngineError> {
 }
 
 /// A migration's workers with their hops, for status pages.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobViewRequest {
@@ -266,7 +267,7 @@ pub fn job_view(req: JobViewRequest) -> Result<JobView, EngineError> {
 
 /// Whether a start skips a migration: completed, and no reset or cursor
 /// asks for another pass (see [`job::skips_start`]).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct SkipStartRequest {
@@ -290,7 +291,7 @@ pub fn skips_start(req: SkipStartRequest) -> Result<bool, EngineError> {
 
 /// A dry run's end, whether its function speaks the peer's protocol, and
 /// whether it is still on trial (see [`job::dry_run_verdict`]).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct DryRunRequest {

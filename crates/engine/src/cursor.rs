@@ -10,11 +10,13 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
+use crate::json_text::{self, Item};
 use crate::EngineError;
 
 /// The cursor to read.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct CursorRequest {
@@ -28,7 +30,7 @@ pub struct CursorRequest {
 }
 
 /// Where a cursor points, as far as its text tells.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct CursorPosition {
@@ -50,17 +52,14 @@ pub struct CursorPosition {
 /// value itself or, in convex-test's form, the value's JSON text; the last
 /// key is the `_id`, a string.
 pub fn cursor_position(req: &CursorRequest) -> Result<CursorPosition, EngineError> {
-    let Ok(serde_json::Value::Array(keys)) = serde_json::from_str(&req.cursor) else {
+    let Some(keys) = json_text::array_items(&req.cursor) else {
         return Ok(CursorPosition {
             document_id: None,
             fits_index: None,
         });
     };
     let document_id = match keys.last() {
-        Some(serde_json::Value::String(last)) => match serde_json::from_str(last) {
-            Ok(serde_json::Value::String(inner)) => Some(inner),
-            _ => Some(last.clone()),
-        },
+        Some(Item::Str(last)) => Some(json_text::string(last).unwrap_or_else(|| last.clone())),
         _ => None,
     };
     let fits_index = match (&document_id, &req.index_fields) {
@@ -74,7 +73,7 @@ pub fn cursor_position(req: &CursorRequest) -> Result<CursorPosition, EngineErro
 }
 
 /// A batch's walk over an index and the fields its patches changed.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct IndexWalkRequest {

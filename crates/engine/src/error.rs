@@ -3,11 +3,12 @@
 
 use serde::Serialize;
 use ts_rs::TS;
+use wire::Wire;
 
 /// Every way an engine call can refuse its input.
 ///
 /// Serialized with a stable `code` tag so JavaScript can branch on it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Wire, TS)]
 #[serde(
     tag = "code",
     rename_all = "SCREAMING_SNAKE_CASE",

@@ -39,6 +39,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::run::ItemStatus;
 
@@ -46,7 +47,7 @@ use crate::run::ItemStatus;
 pub const MAX_UNFINISHED_FRACTION: f64 = 0.999;
 
 /// The first and last key of a worker's walk, read when the walk began.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct KeyBounds {
@@ -59,7 +60,7 @@ pub struct KeyBounds {
 /// Where one committed page left the walk: its `_creationTime` (and the
 /// range's, on the first page) on a walk in `_creationTime` order, its index
 /// keys on a `customRange` walk.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct PagePosition {
@@ -103,7 +104,7 @@ impl PagePosition {
 
 /// One field of an index key as the batch reports it: a number as it is,
 /// any other value as an opaque text that only compares equal to itself.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(untagged)]
 #[ts(export)]
 pub enum KeyValue {
@@ -134,7 +135,7 @@ impl KeyValue {
 
 /// Index keys of a page of a `customRange` walk: each the walked index's
 /// fields in order, then `_creationTime`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct IndexKeyPage {
@@ -148,7 +149,7 @@ pub struct IndexKeyPage {
 }
 
 /// The first and last index key of a `customRange` walk's range.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct IndexKeyBounds {
@@ -161,7 +162,7 @@ pub struct IndexKeyBounds {
 /// Where a worker's walk stands: its bounds and the last key it visited,
 /// in `_creationTime` or, on a `customRange` walk, in one numeric field of
 /// the walked index's key.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct KeyPosition {
@@ -179,7 +180,7 @@ pub struct KeyPosition {
 }
 
 /// What an estimate rests on.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum EstimateBasis {
@@ -196,7 +197,7 @@ pub enum EstimateBasis {
 }
 
 /// Fraction done and time left.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Estimate {
@@ -281,7 +282,7 @@ fn advance_on_index(previous: Option<&KeyPosition>, page: &IndexKeyPage) -> Opti
 }
 
 /// One planned migration of a versioned run, for [`run_estimate`].
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RunItemProgress {

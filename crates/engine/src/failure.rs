@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 /// Why a batch did not commit; decides between retrying and failing.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum FailureKind {
@@ -70,14 +71,26 @@ pub fn classify(message: &str, code: Option<&str>) -> FailureKind {
     if code == Some(CODE_CHANGED) {
         return FailureKind::CodeChanged;
     }
-    let lower = message.to_lowercase();
-    if LIMIT_PHRASES.iter().any(|p| lower.contains(p)) {
+    // ASCII case folding: the phrases are ASCII, and full Unicode folding
+    // would put its case tables (about 11 KB) into the batch-path module.
+    let lower = message.to_ascii_lowercase();
+    if LIMIT_PHRASES.iter().any(|p| has_phrase(&lower, p)) {
         FailureKind::Limit
-    } else if OCC_PHRASES.iter().any(|p| lower.contains(p)) {
+    } else if OCC_PHRASES.iter().any(|p| has_phrase(&lower, p)) {
         FailureKind::Occ
     } else {
         FailureKind::User
     }
+}
+
+/// Whether `phrase` occurs in `text`. A plain scan: messages are short, and
+/// `str::contains`'s two-way searcher costs the batch-path module 3 KB.
+fn has_phrase(text: &str, phrase: &str) -> bool {
+    phrase.is_empty()
+        || text
+            .as_bytes()
+            .windows(phrase.len())
+            .any(|window| window == phrase.as_bytes())
 }
 
 #[cfg(test)]

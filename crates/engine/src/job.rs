@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::{KeyPosition, PagePosition};
 use crate::history::Direction;
@@ -30,7 +31,7 @@ use crate::run::RunEvent;
 use crate::EngineError;
 
 /// Where a migration stands, from its workers' states.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum JobStatus {
@@ -68,7 +69,7 @@ impl JobStatus {
 
 /// The state of a scheduled function, as its `_scheduled_functions` record
 /// says: a worker's last hop, or the hop a peer row's `workerId` points at.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum HopState {
@@ -80,7 +81,7 @@ pub enum HopState {
 }
 
 /// One worker of the migration, with what the component knows of its hop.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobWorker {
@@ -98,7 +99,7 @@ pub struct JobWorker {
 }
 
 /// What a batch's nested transaction did.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -136,7 +137,7 @@ pub enum BatchOutcome {
 }
 
 /// Something that happened to a migration.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -213,7 +214,7 @@ pub enum JobEvent {
 }
 
 /// One batch to run: where, how many, under which generation and limits.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct BatchPlan {
@@ -239,7 +240,7 @@ pub struct BatchPlan {
 }
 
 /// How a migration settled.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum JobOutcome {
@@ -249,7 +250,7 @@ pub enum JobOutcome {
 }
 
 /// What the component must do, in order.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -316,7 +317,7 @@ pub enum JobAction {
 }
 
 /// One event for one migration with all its workers.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobRequest {
@@ -364,7 +365,7 @@ pub struct JobRequest {
 }
 
 /// The migration's status after the event and what to do.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobTransition {
@@ -387,7 +388,7 @@ pub fn hop_died(worker: &JobWorker) -> bool {
 }
 
 /// What status pages show of a migration beyond its summary.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobView {
@@ -965,7 +966,7 @@ fn fan_out(work: &mut Work, index: u32, ran: u32, now_ms: f64) {
     let positional = parent
         .cursor
         .as_deref()
-        .is_some_and(|c| matches!(serde_json::from_str(c), Ok(serde_json::Value::Array(_))));
+        .is_some_and(|c| crate::json_text::array_items(c).is_some());
     let shares = parent.position.filter(|_| positional).and_then(|p| {
         fan_out_ranges(&whole, &p, parent.processed, parent.batch_size, workers).map(|r| (p, r))
     });
@@ -1161,7 +1162,7 @@ pub fn skips_start(is_done: bool, reset: bool, cursor_given: bool, dry_run: bool
 }
 
 /// How the one batch of a dry run ended, as the component saw it.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum DryRunEnd {
@@ -1176,7 +1177,7 @@ pub enum DryRunEnd {
 }
 
 /// What the component makes of a dry run's end.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",

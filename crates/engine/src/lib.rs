@@ -17,6 +17,8 @@ pub mod estimate;
 pub mod failure;
 pub mod history;
 pub mod job;
+mod jsnum;
+mod json_text;
 pub mod machine;
 pub mod manifest;
 pub mod peer;

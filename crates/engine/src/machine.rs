@@ -15,6 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::{advance, KeyPosition, PagePosition};
 use crate::failure::classify;
@@ -28,7 +29,7 @@ use crate::EngineError;
 
 /// Where a worker stands. The Convex validator of the worker row lists
 /// exactly these names (checked against the generated type).
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum WorkerStatus {
@@ -61,7 +62,7 @@ impl WorkerStatus {
 pub use crate::failure::FailureKind;
 
 /// The error that stopped a worker, with what a person needs to act on it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Failure {
@@ -85,7 +86,7 @@ pub struct Failure {
 }
 
 /// The stored state of one worker (one row in the component).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct WorkerState {
@@ -182,7 +183,7 @@ pub struct WorkerState {
 }
 
 /// Something that happened to a worker.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -364,7 +365,7 @@ impl Event {
 }
 
 /// What the component must do after storing the new state.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -411,7 +412,7 @@ pub enum Action {
 }
 
 /// A step's result: the state to store and the action to carry out.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export, rename = "WorkerTransition")]
 pub struct Transition {
@@ -573,7 +574,7 @@ fn nothing(state: &WorkerState, reason: String) -> Transition {
 }
 
 /// Where a worker's next batch may run.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum Inline {

@@ -8,14 +8,16 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::job::HopState;
 use crate::machine::{Failure, FailureKind, WorkerState, WorkerStatus};
+use crate::policy::js_number_string;
 use crate::policy::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE};
 use crate::EngineError;
 
 /// A row @convex-dev/migrations left in the component's `migrations` table.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct PeerRow {
@@ -41,7 +43,7 @@ pub struct PeerRow {
 }
 
 /// What a peer row means here.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct PeerAdoption {
@@ -64,8 +66,9 @@ pub fn adopt(row: &PeerRow) -> Result<PeerAdoption, EngineError> {
     if !(processed.is_finite() && processed >= 0.0 && processed.fract() == 0.0) {
         return Err(EngineError::InvalidInput {
             message: format!(
-                "the stored row of migration {} has processed = {processed}, not a count of documents",
-                row.name
+                "the stored row of migration {} has processed = {}, not a count of documents",
+                row.name,
+                js_number_string(processed)
             ),
         });
     }

@@ -27,6 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::EngineError;
 
@@ -114,7 +115,7 @@ pub const NESTED_TIME_FRACTION: f64 = 0.9;
 pub const TIME_TARGET_FRACTION: f64 = 0.5;
 
 /// Convex's per-transaction limits, or tighter ones for tests.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Limits {
@@ -153,7 +154,7 @@ impl Limits {
 
 /// What one batch's nested transaction used, from `getTransactionMetrics()`
 /// deltas. Absent when the runtime does not report metrics.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, Default, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Usage {
@@ -211,32 +212,7 @@ pub fn validate_batch_size(value: f64) -> Result<u32, EngineError> {
     })
 }
 
-/// Formats a number the way JavaScript's `String(n)` does, so an error shows
-/// the value the person passed rather than Rust's spelling of it.
-pub(crate) fn js_number_string(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if value == 0.0 {
-        return "0".into();
-    }
-    let magnitude = value.abs();
-    if (1e-6..1e21).contains(&magnitude) {
-        return format!("{value}");
-    }
-    // JavaScript switches to exponent form outside that range and always
-    // signs the exponent.
-    let text = format!("{value:e}");
-    match text.split_once('e') {
-        Some((mantissa, exponent)) if !exponent.starts_with('-') => {
-            format!("{mantissa}e+{exponent}")
-        }
-        _ => text,
-    }
-}
+pub(crate) use crate::jsnum::js_number_string;
 
 /// The limits the app's nested batch runs under.
 ///
@@ -418,7 +394,10 @@ pub fn after_commit(
         f64::INFINITY
     };
     if used > SHRINK_ABOVE_FRACTION {
-        return sized(projected.clamp(1.0, f64::from(size)) as u32, 0);
+        // `size` is at least 1 (clamped above); `max`/`min` rather than
+        // `clamp`, whose check of its bounds would format floats into the
+        // Wasm module. `projected` is never NaN: `used` is above zero here.
+        return sized(projected.max(1.0).min(f64::from(size)) as u32, 0);
     }
     if used >= GROW_BELOW_FRACTION {
         return sized(size, 0);

@@ -6,12 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::{Estimate, EstimateBasis, MAX_UNFINISHED_FRACTION};
 use crate::machine::{Failure, WorkerState, WorkerStatus};
 
 /// How far a job has got.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct Progress {
@@ -45,7 +46,7 @@ pub struct Progress {
 }
 
 /// One job's status, progress, first error and (single-worker) cursor.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct JobSummary {
@@ -72,7 +73,7 @@ pub struct JobSummary {
 
 /// A migration's state as the drop-in status row names it: the peer's
 /// vocabulary, which has no word for paused.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum DropInState {

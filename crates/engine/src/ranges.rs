@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::estimate::KeyPosition;
 
@@ -18,7 +19,7 @@ pub const MAX_PARALLELISM: u32 = 64;
 
 /// A half-open span of `_creationTime`: `lo` inclusive, `hi` exclusive,
 /// `None` meaning unbounded on that side.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct KeyRange {

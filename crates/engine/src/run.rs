@@ -8,13 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use wire::Wire;
 
 use crate::history::Direction;
 use crate::EngineError;
 
 /// Where a run stands. The Convex validator of the run row lists exactly
 /// these names.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum RunStatus {
@@ -41,7 +42,7 @@ impl RunStatus {
 }
 
 /// Where one item of a run stands.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum ItemStatus {
@@ -58,7 +59,7 @@ pub enum ItemStatus {
 }
 
 /// One migration of a run, with its own outcome for the release record.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RunItem {
@@ -89,7 +90,7 @@ pub struct RunItem {
 }
 
 /// The stored state of one run.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RunState {
@@ -115,7 +116,7 @@ pub struct RunState {
 }
 
 /// Something that happened to a run.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -181,7 +182,7 @@ impl RunEvent {
 }
 
 /// What the component must do after storing the new run state.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -212,7 +213,7 @@ pub enum RunAction {
 }
 
 /// A run step's result: the state to store and the action to carry out.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, TS)]
+#[derive(Serialize, Wire, Deserialize, Debug, Clone, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RunTransition {
