@@ -5,7 +5,7 @@
  * loader is the real one (js-shim/src/engine.ts, bundled by esbuild as a
  * deployment bundles it), so the time covers parsing the embedded base64
  * string, decoding it with the method the context has, compiling,
- * instantiating and one `workerStep` call. The full engine's module (a
+ * instantiating and one `jobStep` call. The full engine's module (a
  * superset) is measured the same way for comparison, through the same
  * loader and the same call, as a hop paid it when there was one module.
  *
@@ -26,8 +26,8 @@ import * as esbuild from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** A request a hop really sends: a worker's first batch starting. */
-const HOP_CALL = `engine.workerStep({ event: { type: "start", nowMs: 1764000000000, batchSize: 100, reset: false, oneBatchOnly: false } })`;
+/** A request a hop really sends: a migration's first start, whose answer plans its first batch. */
+const HOP_CALL = `engine.jobStep({ workers: [], event: { type: "start", nowMs: 1764000000000, batchSize: 100, reset: false, oneBatchOnly: false, inline: false }, hasNext: false, onTrial: false, siblingsUnread: false, ownSize: false })`;
 
 /** `prelude` binds `engine` to the module's entry points. */
 type Module = { name: "batch" | "full"; prelude: string; bytesModule: string; constant: string };
@@ -46,7 +46,7 @@ const MODULES: Module[] = [
       `import { ENGINE_FULL_WASM_BASE64 } from "./js-shim/wasm/engine-full-bytes.js";`,
       `import { invoke, lazyModule } from "./js-shim/src/engineLoader.ts";`,
       `const full = lazyModule(glue, ENGINE_FULL_WASM_BASE64);`,
-      `const engine = { workerStep: (req) => invoke(full().workerStep, req) };`,
+      `const engine = { jobStep: (req) => invoke(full().jobStep, req) };`,
     ].join("\n"),
     bytesModule: "js-shim/wasm/engine-full-bytes.js",
     constant: "ENGINE_FULL_WASM_BASE64",

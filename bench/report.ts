@@ -171,7 +171,7 @@ const goals = {
         value: batchRow.perHop,
         compileNotCached: batchAfresh?.perHop ?? null,
         goal: 2,
-        note: "decode (Buffer) + compile + instantiate + first workerStep, a fresh V8 context per hop; value: V8 reuses the compiled module, compileNotCached: it does not",
+        note: "decode (Buffer) + compile + instantiate + first jobStep, a fresh V8 context per hop; value: V8 reuses the compiled module, compileNotCached: it does not",
       }
     : { value: null, note: "not measured: bench/results/cold-load.json is missing" },
 };

@@ -63,9 +63,12 @@ describe("which Wasm module a function module loads", () => {
       expect(batch).not.toHaveProperty(name);
       expect(full).toHaveProperty(name);
     }
-    for (const name of ["workerStep", "summarize", "cursorPosition", "checkIndexWalk"]) {
+    for (const name of ["jobStep", "runStep", "summarize", "cursorPosition", "checkIndexWalk"]) {
       expect(batch).toHaveProperty(name);
     }
+    // The worker machine on its own: no hop calls it, the job machine drives the workers.
+    expect(batch).not.toHaveProperty("workerStep");
+    expect(full).toHaveProperty("workerStep");
     const size = (f: string) => Buffer.from(fs.readFileSync(path.join(ROOT, f), "utf8").split('"')[1]!, "base64").length;
     expect(size(BATCH_BYTES)).toBeLessThan(size(FULL_BYTES) * 0.6);
   });

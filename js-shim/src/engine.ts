@@ -22,8 +22,6 @@ import type { PeerRow } from "./engine-types/PeerRow.js";
 import type { RunStepRequest } from "./engine-types/RunStepRequest.js";
 import type { RunTransition } from "./engine-types/RunTransition.js";
 import type { SummarizeRequest } from "./engine-types/SummarizeRequest.js";
-import type { WorkerTransition } from "./engine-types/WorkerTransition.js";
-import type { WorkerStepRequest } from "./engine-types/WorkerStepRequest.js";
 import type { JobRequest } from "./engine-types/JobRequest.js";
 import type { JobTransition } from "./engine-types/JobTransition.js";
 import type { JobView } from "./engine-types/JobView.js";
@@ -36,8 +34,6 @@ export { EngineError, engineCalls, type EngineErrorData } from "./engineLoader.j
 
 const engine = lazyModule(wasm, ENGINE_WASM_BASE64);
 
-/** Feed one event to one worker's state machine. */
-export const workerStep = (req: WorkerStepRequest): WorkerTransition => invoke(engine().workerStep, req);
 /** Feed one event to a run's state machine. */
 export const runStep = (req: RunStepRequest): RunTransition => invoke(engine().runStep, req);
 /** Aggregate the workers of one migration into one status and progress. */

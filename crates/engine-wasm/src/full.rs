@@ -34,6 +34,13 @@ where
         })
 }
 
+/// One worker's machine on its own. No hop calls it (the job machine,
+/// `jobStep`, drives every worker), so it lives off the batch path.
+#[wasm_bindgen(js_name = workerStep)]
+pub fn worker_step(input: JsValue) -> Result<JsValue, JsValue> {
+    call(input, api::worker_step)
+}
+
 #[wasm_bindgen(js_name = checksum)]
 pub fn checksum(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::checksum)

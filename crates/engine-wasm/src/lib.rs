@@ -121,11 +121,6 @@ pub(crate) fn to_js_error(err: &EngineError) -> JsValue {
     error.into()
 }
 
-#[wasm_bindgen(js_name = workerStep)]
-pub fn worker_step(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::worker_step)
-}
-
 #[wasm_bindgen(js_name = runStep)]
 pub fn run_step(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::run_step)

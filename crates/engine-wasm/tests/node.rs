@@ -3,7 +3,7 @@
 //! stable `code`.
 #![cfg(target_arch = "wasm32")]
 
-use convex_migrate_engine_wasm::{checksum, job_view, worker_step};
+use convex_migrate_engine_wasm::{checksum, job_step, job_view, worker_step};
 use js_sys::{Array, Error, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -88,8 +88,8 @@ fn results_are_plain_objects_without_absent_fields() {
 
 #[wasm_bindgen_test]
 fn a_refusal_carries_its_facts_in_details_and_a_decode_error_says_where() {
-    let thrown = worker_step(parse(
-        r#"{"event":{"type":"start","nowMs":0,"batchSize":2.5}}"#,
+    let thrown = job_step(parse(
+        r#"{"workers":[],"event":{"type":"start","nowMs":0,"batchSize":2.5}}"#,
     ))
     .expect_err("batch size 2.5 is refused");
     let details = get(&thrown, "details");
@@ -99,8 +99,10 @@ fn a_refusal_carries_its_facts_in_details_and_a_decode_error_says_where() {
     );
     assert_eq!(get(&details, "value").as_string().as_deref(), Some("2.5"));
 
-    let thrown = worker_step(parse(r#"{"event":{"type":"tick","generation":"7"}}"#))
-        .expect_err("a string generation is refused");
+    let thrown = job_step(parse(
+        r#"{"workers":[],"event":{"type":"tick","index":0,"generation":"7"}}"#,
+    ))
+    .expect_err("a string generation is refused");
     let error: Error = thrown.dyn_into().expect("an Error object");
     let message = String::from(error.message());
     assert!(
