@@ -35,10 +35,11 @@ where
 }
 
 /// One worker's machine on its own. No hop calls it (the job machine,
-/// `jobStep`, drives every worker), so it lives off the batch path.
+/// `jobStep`, drives every worker), so it lives off the batch path; its
+/// types cross through the batch path's codec, which they already derive.
 #[wasm_bindgen(js_name = workerStep)]
 pub fn worker_step(input: JsValue) -> Result<JsValue, JsValue> {
-    call(input, api::worker_step)
+    crate::call(input, api::worker_step)
 }
 
 #[wasm_bindgen(js_name = checksum)]

@@ -95,7 +95,7 @@ impl WireValue for Js {
 }
 
 /// Decode `input`, run `f`, encode its result with the boundary codec.
-fn call<P: Wire, R: Wire>(
+pub(crate) fn call<P: Wire, R: Wire>(
     input: JsValue,
     f: impl FnOnce(P) -> Result<R, EngineError>,
 ) -> Result<JsValue, JsValue> {
