@@ -21,10 +21,11 @@ use ts_rs::TS;
 use wire::Wire;
 
 use crate::estimate::{KeyPosition, PagePosition};
+use crate::failure::{classify, FailureKind};
 use crate::history::Direction;
 use crate::history::MigrationState;
 use crate::machine::{self, Action, Event, Inline, WorkerState, WorkerStatus};
-use crate::policy::{after_limit_failure, nested_limits_within, Limits, Usage};
+use crate::policy::{nested_limits_within, Limits, Usage};
 use crate::progress;
 use crate::ranges::{fan_out_ranges, KeyRange, MAX_PARALLELISM};
 use crate::run::RunEvent;
@@ -176,7 +177,9 @@ pub enum JobEvent {
         /// JavaScript holds it so that `0` or `2.5` get a clear error. A
         /// migration without workers, or a reset of one whose only worker
         /// covers the whole table, starts one worker that fans out to this
-        /// many once its batch size stops growing (see [`fan_out`]).
+        /// many once its batch size stops growing (see [`fan_out`]). A
+        /// resume of that lone worker takes the count given now; once it
+        /// has fanned out, the number of workers stays as it is.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         workers: Option<f64>,
@@ -455,11 +458,11 @@ impl Work {
         after_batch: bool,
     ) -> Result<(), EngineError> {
         let at = self.position(index);
-        let previous = at.map(|i| self.workers[i].state.clone());
-        let mut t = machine::step(previous.as_ref(), event, &self.limits)?;
-        if let (true, Some(previous)) = (self.own_size, previous.as_ref()) {
-            size_after_own_size_failed(previous, &mut t.state);
+        let mut previous = at.map(|i| self.workers[i].state.clone());
+        if let (true, Some(state)) = (self.own_size, previous.as_mut()) {
+            told_what_it_ran(state, event);
         }
+        let t = machine::step(previous.as_ref(), event, &self.limits)?;
         self.carry(index, at, t, may_run_here, after_batch, event)
     }
 
@@ -661,31 +664,48 @@ fn projected_hop_ms(
     }
 }
 
-/// Advances a migration by one event.
 /// Whether a batch of this worker goes out without a size: its function
 /// picks its own, and no limit failure has made the engine pick one yet.
 fn sends_no_size(own_size: bool, state: &WorkerState) -> bool {
     own_size && state.size_sent != Some(true)
 }
 
-/// A limit failure of a function that picks its own size: the worker
-/// machine halved the engine's fallback, which that function never ran.
-/// Halve what it did run (the documents its last committed batch visited;
-/// the fallback before any batch committed) and send sizes from now on.
-fn size_after_own_size_failed(previous: &WorkerState, next: &mut WorkerState) {
-    if previous.size_sent == Some(true) || next.batch_size >= previous.batch_size {
+/// Whether an outcome is a transaction limit hit: a batch that threw a
+/// limit error, or a hop that died whole with one (or with no text kept,
+/// which the worker machine also reads as a limit).
+fn is_limit_failure(event: &Event) -> bool {
+    match event {
+        Event::BatchFailed { message, code, .. } => {
+            classify(message, code.as_deref()) == FailureKind::Limit
+        }
+        Event::HopDied { message, .. } => message
+            .as_deref()
+            .is_none_or(|m| classify(m, None) == FailureKind::Limit),
+        _ => false,
+    }
+}
+
+/// A function that picks its own size hit a limit: before the worker
+/// machine judges it, tell it the size the function really ran (the
+/// documents its last committed batch visited; the fallback before any
+/// batch committed), never the fallback it was not sent. The machine then
+/// halves that size as any other, or fails the batch by id at one, and
+/// sizes are sent from now on.
+fn told_what_it_ran(state: &mut WorkerState, event: &Event) {
+    if state.size_sent == Some(true) || !is_limit_failure(event) {
         return;
     }
-    let ran = previous
+    let ran = state
         .last_batch_processed
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| *n > 0)
-        .unwrap_or(previous.batch_size);
-    next.batch_size = after_limit_failure(ran).unwrap_or(1);
-    next.max_batch_size = next.max_batch_size.max(next.batch_size);
-    next.size_sent = Some(true);
+        .unwrap_or(state.batch_size);
+    state.batch_size = ran;
+    state.max_batch_size = state.max_batch_size.max(ran);
+    state.size_sent = Some(true);
 }
 
+/// Advances a migration by one event.
 pub fn step(req: &JobRequest) -> Result<JobTransition, EngineError> {
     let mut workers = req.workers.clone();
     workers.sort_by_key(|w| w.index);
@@ -1880,6 +1900,14 @@ mod tests {
     /// A migration of `workers` workers after its start: one worker over
     /// the whole table, its first batch of `size` (fixed unless `adaptive`)
     /// due in a hop.
+    fn with_workers(event: JobEvent, n: u32) -> JobEvent {
+        with(event, |e| {
+            if let JobEvent::Start { workers, .. } = e {
+                *workers = Some(f64::from(n));
+            }
+        })
+    }
+
     fn fanning(workers: u32, size: f64, adaptive: bool) -> Vec<JobWorker> {
         let e = with(start(T0), |e| {
             if let JobEvent::Start {
@@ -2068,6 +2096,29 @@ mod tests {
         );
         let given = running(2);
         assert!(given.iter().all(|w| w.state.fan_out.is_none()));
+    }
+
+    #[test]
+    fn a_resume_before_the_fan_out_takes_the_worker_count_given_now() {
+        let t = run(vec![], with_workers(start(T0), 4));
+        let mut workers = apply(&[], &t);
+        workers[0].state.status = WorkerStatus::Failed;
+        workers[0].hop = None;
+        let again = |workers: &[JobWorker], event: JobEvent| {
+            let t = run(workers.to_vec(), event);
+            apply(workers, &t)
+        };
+        let two = again(&workers, with_workers(start(T0 + 1.0), 2));
+        assert_eq!(two[0].state.fan_out, Some(2));
+        let mut stopped = two.clone();
+        stopped[0].state.status = WorkerStatus::Failed;
+        let one = again(&stopped, with_workers(start(T0 + 2.0), 1));
+        assert_eq!(one[0].state.fan_out, None, "1 keeps it alone");
+        // A start that names no count (a stalled chain taken over) keeps it.
+        let mut stalled = two;
+        stalled[0].hop = None;
+        let kept = again(&stalled, JobEvent::Check { now_ms: T0 + 3.0 });
+        assert_eq!(kept[0].state.fan_out, Some(2));
     }
 
     #[test]
@@ -2319,6 +2370,60 @@ mod tests {
         let (_, state, hop) = puts(&t).remove(0);
         assert_eq!(state.batch_size, 50);
         assert_eq!(hop.unwrap().own_size, None);
+    }
+
+    #[test]
+    fn a_reset_of_a_function_that_picks_its_own_size_still_sends_none() {
+        let t = run_own_size(vec![], start(T0));
+        let mut workers = apply(&[], &t);
+        // It finished after growing the engine's fallback well past a fresh one.
+        workers[0].state.status = WorkerStatus::Success;
+        workers[0].state.batch_size = 500;
+        workers[0].state.last_batch_processed = Some(4);
+        workers[0].hop = None;
+        let t = run_own_size(workers, reset_start(T0 + 100.0));
+        let (_, state, hop) = puts(&t).remove(0);
+        assert_eq!(state.status, WorkerStatus::InProgress);
+        assert_eq!(state.size_sent, None, "a reset is no limit failure");
+        assert_eq!(hop.unwrap().own_size, Some(true));
+    }
+
+    #[test]
+    fn a_function_that_picks_its_own_size_is_halved_from_what_it_ran_even_when_the_fallback_is_one()
+    {
+        // A row an earlier release wrote: the fallback already down to 1,
+        // while the function itself ran batches of 8.
+        let t = run_own_size(vec![], start(T0));
+        let mut workers = apply(&[], &t);
+        workers[0].state.batch_size = 1;
+        workers[0].state.last_batch_processed = Some(8);
+        let t = run_own_size(workers, threw(0, "transaction limit", None));
+        let (_, state, hop) = puts(&t).remove(0);
+        assert_eq!(
+            state.status,
+            WorkerStatus::InProgress,
+            "retried, not failed"
+        );
+        assert_eq!((state.batch_size, state.size_sent), (4, Some(true)));
+        assert_eq!(hop.unwrap().batch_size, 4);
+    }
+
+    #[test]
+    fn a_dead_hop_of_a_function_that_picks_its_own_size_halves_what_it_ran() {
+        let t = run_own_size(vec![], start(T0));
+        let mut workers = apply(&[], &t);
+        workers[0].state.last_batch_processed = Some(40);
+        workers[0].hop = Some(HopState::Failed);
+        let t = run_own_size(workers.clone(), start(T0 + 100.0));
+        let (_, state, _) = puts(&t).remove(0);
+        assert_eq!(state.status, WorkerStatus::Failed);
+        assert_eq!((state.batch_size, state.size_sent), (20, Some(true)));
+        assert!(state.error.unwrap().message.contains("batch of 40"));
+        // A hop that died of a user error halves nothing.
+        workers[0].hop_error = Some("Uncaught Error: bad row".into());
+        let t = run_own_size(workers, start(T0 + 100.0));
+        let (_, state, _) = puts(&t).remove(0);
+        assert_eq!((state.batch_size, state.size_sent), (100, None));
     }
 
     #[test]

@@ -234,7 +234,8 @@ pub enum Event {
         #[ts(optional, as = "Option<bool>")]
         stalled: bool,
         /// Workers a fresh (or reset) worker fans out to once its batch size
-        /// stops growing; 1 or absent: it stays alone.
+        /// stops growing; 1 or absent: it stays alone. On a resume it
+        /// replaces the count a worker has yet to fan out to; absent keeps it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         fan_out: Option<u32>,
@@ -790,6 +791,12 @@ fn start(state: Option<&WorkerState>, event: &Event) -> Result<Transition, Engin
     next.one_batch_only = *one_batch_only;
     if range.is_some() {
         next.range = range.clone();
+    }
+    // A worker count given again replaces the one a lone worker has yet to
+    // fan out to (1 keeps it alone); a start that names none (a stalled
+    // chain resumed by a check) keeps it.
+    if let Some(n) = fan_out {
+        next.fan_out = (*n > 1).then_some(*n);
     }
     if let Some(explicit) = cursor {
         // A new starting point: the old counters describe another pass.

@@ -100,11 +100,6 @@ impl DropInState {
     }
 }
 
-/// Sums a job's workers into one status and one set of figures.
-///
-/// Status: any failed worker makes the job failed; else any running worker
-/// makes it in progress; else it succeeded when every worker (at least one)
-/// did; else it is canceled when any worker was; else paused.
 impl JobSummary {
     /// The summary of a migration whose function picks its own batch size
     /// unless one is sent (`own_size`): its size is unknown until a limit
@@ -117,6 +112,11 @@ impl JobSummary {
     }
 }
 
+/// Sums a job's workers into one status and one set of figures.
+///
+/// Status: any failed worker makes the job failed; else any running worker
+/// makes it in progress; else it succeeded when every worker (at least one)
+/// did; else it is canceled when any worker was; else paused.
 pub fn summarize(workers: &[WorkerState], now_ms: f64) -> JobSummary {
     let status = aggregate_status(workers);
 

@@ -23,7 +23,9 @@ inline: boolean,
  * JavaScript holds it so that `0` or `2.5` get a clear error. A
  * migration without workers, or a reset of one whose only worker
  * covers the whole table, starts one worker that fans out to this
- * many once its batch size stops growing (see [`fan_out`]).
+ * many once its batch size stops growing (see [`fan_out`]). A
+ * resume of that lone worker takes the count given now; once it
+ * has fanned out, the number of workers stays as it is.
  */
 workers?: number, } | { "type": "check", nowMs: number, } | { "type": "tick", index: number, generation: number, } | { "type": "batchDone", index: number, nowMs: number, outcome: BatchOutcome, 
 /**

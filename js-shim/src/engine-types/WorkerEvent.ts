@@ -54,7 +54,8 @@ range?: KeyRange,
 stalled?: boolean, 
 /**
  * Workers a fresh (or reset) worker fans out to once its batch size
- * stops growing; 1 or absent: it stays alone.
+ * stops growing; 1 or absent: it stays alone. On a resume it
+ * replaces the count a worker has yet to fan out to; absent keeps it.
  */
 fanOut?: number, } | { "type": "tick", 
 /**
