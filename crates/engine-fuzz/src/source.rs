@@ -174,3 +174,17 @@ impl<'a> Source<'a> {
         }
     }
 }
+
+/// Deterministic pseudo-random bytes (xorshift) from `seed`: inputs for the
+/// tests that run the generators on bytes no fuzzer chose.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}

@@ -11,6 +11,7 @@
 //! - `fuzz_corpus_replays_cleanly`: every committed libFuzzer corpus input,
 //!   replayed, so what the fuzzer learned keeps guarding the engine.
 
+use engine_fuzz::source::noise;
 use std::path::Path;
 
 use engine_fuzz::source::Source;
@@ -119,19 +120,6 @@ fn fuzz_targets_cover_every_wasm_export() {
     exports.sort_unstable();
     fuzzed.sort_unstable();
     assert_eq!(exports, fuzzed, "update API and call_api in src/targets.rs");
-}
-
-/// Deterministic pseudo-random bytes (xorshift), for the canary below.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[0]
-        })
-        .collect()
 }
 
 /// The generators build requests as untyped values so they survive changes

@@ -13,6 +13,7 @@ use engine::peer::PeerRow;
 use engine::ranges::KeyRange;
 use engine::EngineError;
 use engine_fuzz::gen;
+use engine_fuzz::source::noise;
 use engine_fuzz::source::Source;
 use engine_fuzz::val::Val;
 use proptest::prelude::*;
@@ -237,19 +238,6 @@ proptest! {
     fn the_codec_and_serde_agree_on_generated_requests(data in prop::collection::vec(any::<u8>(), 0..4096)) {
         check_all(&data);
     }
-}
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[0]
-        })
-        .collect()
 }
 
 /// Guards the test above against comparing refusals only.
