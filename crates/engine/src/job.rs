@@ -21,7 +21,7 @@ use ts_rs::TS;
 use wire::Wire;
 
 use crate::estimate::{KeyPosition, PagePosition};
-use crate::failure::{classify, FailureKind};
+use crate::failure::FailureKind;
 use crate::history::Direction;
 use crate::history::MigrationState;
 use crate::machine::{self, Action, Event, Inline, WorkerState, WorkerStatus};
@@ -670,21 +670,6 @@ fn sends_no_size(own_size: bool, state: &WorkerState) -> bool {
     own_size && state.size_sent != Some(true)
 }
 
-/// Whether an outcome is a transaction limit hit: a batch that threw a
-/// limit error, or a hop that died whole with one (or with no text kept,
-/// which the worker machine also reads as a limit).
-fn is_limit_failure(event: &Event) -> bool {
-    match event {
-        Event::BatchFailed { message, code, .. } => {
-            classify(message, code.as_deref()) == FailureKind::Limit
-        }
-        Event::HopDied { message, .. } => message
-            .as_deref()
-            .is_none_or(|m| classify(m, None) == FailureKind::Limit),
-        _ => false,
-    }
-}
-
 /// A function that picks its own size hit a limit: before the worker
 /// machine judges it, tell it the size the function really ran (the
 /// documents its last committed batch visited; the fallback before any
@@ -692,7 +677,7 @@ fn is_limit_failure(event: &Event) -> bool {
 /// halves that size as any other, or fails the batch by id at one, and
 /// sizes are sent from now on.
 fn told_what_it_ran(state: &mut WorkerState, event: &Event) {
-    if state.size_sent == Some(true) || !is_limit_failure(event) {
+    if state.size_sent == Some(true) || event.failure_kind() != Some(FailureKind::Limit) {
         return;
     }
     let ran = state
@@ -1897,9 +1882,6 @@ mod tests {
 
     // --- Fan-out ---
 
-    /// A migration of `workers` workers after its start: one worker over
-    /// the whole table, its first batch of `size` (fixed unless `adaptive`)
-    /// due in a hop.
     fn with_workers(event: JobEvent, n: u32) -> JobEvent {
         with(event, |e| {
             if let JobEvent::Start { workers, .. } = e {
@@ -1908,6 +1890,9 @@ mod tests {
         })
     }
 
+    /// A migration of `workers` workers after its start: one worker over
+    /// the whole table, its first batch of `size` (fixed unless `adaptive`)
+    /// due in a hop.
     fn fanning(workers: u32, size: f64, adaptive: bool) -> Vec<JobWorker> {
         let e = with(start(T0), |e| {
             if let JobEvent::Start {

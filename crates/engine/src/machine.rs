@@ -363,6 +363,23 @@ impl Event {
             Event::Halt { .. } => "halt",
         }
     }
+
+    /// The kind of failure an outcome reports: a batch that threw, judged
+    /// from its error as thrown; a hop that died whole, from the error its
+    /// record kept, and without one taken for a limit (the component records
+    /// every error it can catch, so what kills a hop whole is the runtime
+    /// enforcing a limit of the whole transaction). `None` for any other event.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        match self {
+            Event::BatchFailed { message, code, .. } => Some(classify(message, code.as_deref())),
+            Event::HopDied { message, .. } => Some(
+                message
+                    .as_deref()
+                    .map_or(FailureKind::Limit, |m| classify(m, None)),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// What the component must do after storing the new state.
@@ -509,14 +526,15 @@ pub fn step(
         Event::BatchFailed {
             now_ms,
             message,
-            code,
             document_id,
+            ..
         } => {
             require_in_progress(current, event)?;
+            let kind = event.failure_kind().unwrap_or(FailureKind::User);
             Ok(batch_failed(
                 current,
                 *now_ms,
-                classify(message, code.as_deref()),
+                kind,
                 message,
                 document_id.as_deref(),
             ))
@@ -525,7 +543,8 @@ pub fn step(
         // Paused too: a sibling's dead hop, recorded first, halted this one.
         Event::HopDied { now_ms, message } => match current.status {
             WorkerStatus::InProgress | WorkerStatus::Paused => {
-                Ok(hop_died(current, *now_ms, message.as_deref()))
+                let kind = event.failure_kind().unwrap_or(FailureKind::Limit);
+                Ok(hop_died(current, *now_ms, kind, message.as_deref()))
             }
             _ => Err(EngineError::InvalidTransition {
                 state: current.status.as_str().into(),
@@ -844,17 +863,16 @@ fn start_refused(
 /// whatever killed it (a document larger than what one transaction may read,
 /// a time-out) would most likely kill the retry too, and a chain that keeps
 /// dying never ends. A limit or a time-out halves the size the next start
-/// resumes with. Without the error's text the hop is taken to have hit a
-/// limit: the component records every error it can catch, so what kills a
-/// hop whole is the runtime enforcing a limit of the whole transaction.
-fn hop_died(state: &WorkerState, now_ms: f64, message: Option<&str>) -> Transition {
-    let (kind, message) = match message {
-        Some(m) => (classify(m, None), m),
-        None => (
-            FailureKind::Limit,
-            "the runtime kept no error text (most likely a transaction limit or a time-out)",
-        ),
-    };
+/// resumes with. `kind` is [`Event::failure_kind`] of the event.
+fn hop_died(
+    state: &WorkerState,
+    now_ms: f64,
+    kind: FailureKind,
+    message: Option<&str>,
+) -> Transition {
+    let message = message.unwrap_or(
+        "the runtime kept no error text (most likely a transaction limit or a time-out)",
+    );
     let at = match &state.cursor {
         Some(c) => format!("after cursor {c}"),
         None => "at the start of the range".to_string(),
