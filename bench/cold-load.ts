@@ -35,9 +35,10 @@ type Module = { name: "batch" | "full"; prelude: string; bytesModule: string; co
 const MODULES: Module[] = [
   {
     name: "batch",
+    // A hop's own path: jobStep from the hop module (js-shim/src/engine.ts).
     prelude: `import * as engine from "./js-shim/src/engine.ts";`,
-    bytesModule: "js-shim/wasm/engine-bytes.js",
-    constant: "ENGINE_WASM_BASE64",
+    bytesModule: "js-shim/wasm/engine-hop-bytes.js",
+    constant: "ENGINE_HOP_WASM_BASE64",
   },
   {
     name: "full",

@@ -97,7 +97,7 @@ if [ -n "$unwanted" ]; then
   echo "$unwanted" >&2
   exit 1
 fi
-for needed in dist/js-shim/src/client/index.js dist/convex/convex.config.js dist/convex/version.js dist/js-shim/wasm/engine-bytes.js dist/js-shim/wasm/engine-full-bytes.js \
+for needed in dist/js-shim/src/client/index.js dist/convex/convex.config.js dist/convex/version.js dist/js-shim/wasm/engine-bytes.js dist/js-shim/wasm/engine-hop-bytes.js dist/js-shim/wasm/engine-app-bytes.js dist/js-shim/wasm/engine-full-bytes.js \
   dist/js-shim/src/cli/main.js js-shim/src/test.ts js-shim/wasm/engine-bytes.js js-shim/wasm/engine-full-bytes.js convex/schema.ts convex/_generated/api.ts \
   example/convex/migrate.ts example/convex/_generated/api.js README.md CHANGELOG.md; do
   # A here-string, not a pipe: grep -q stops reading at the match, and under

@@ -47,23 +47,37 @@ export function decodeBase64(base64: string): Uint8Array {
   return bytes;
 }
 
+type Glue = { initSync(options: { module: Uint8Array }): unknown };
+
+/** The modules this JavaScript module instance has instantiated, first first. */
+const instantiated: Glue[] = [];
+
 /**
  * The module's exports, instantiated on first use. Convex re-evaluates
  * modules per request, so nothing here outlives the request, and a request
  * that never calls the engine never decodes it.
  */
-export function lazyModule<M extends { initSync(options: { module: Uint8Array }): unknown }>(
-  glue: M,
-  base64: string,
-): () => M {
-  let instantiated = false;
+export function lazyModule<M extends Glue>(glue: M, base64: string): () => M {
   return () => {
-    if (!instantiated) {
+    if (!instantiated.includes(glue)) {
       glue.initSync({ module: decodeBase64(base64) });
-      instantiated = true;
+      instantiated.push(glue);
     }
     return glue;
   };
+}
+
+/**
+ * The export `name` of a module this request has already instantiated, else
+ * of `own` (instantiated now): a request that loaded a larger module for an
+ * earlier call does not compile a second one for an entry point it also has.
+ */
+export function exportOf(name: string, own: () => Glue): (input: unknown) => unknown {
+  for (const glue of instantiated) {
+    const fn = (glue as unknown as Record<string, unknown>)[name];
+    if (typeof fn === "function") return fn as (input: unknown) => unknown;
+  }
+  return (own() as unknown as Record<string, (input: unknown) => unknown>)[name]!;
 }
 
 let calls = 0;

@@ -3,7 +3,7 @@
  * validators. Its Wasm module (the default `full` feature of
  * crates/engine-wasm) is several times the batch path's, so only callers off
  * the batch path import this file: versioned start and status, the schema
- * checks, the CLI. It re-exports ./engine.ts, so such a caller has one import.
+ * checks, the CLI. It re-exports ./engine.ts and ./appEngine.ts, so such a caller has one import.
  */
 import * as wasm from "../wasm/engine-full.js";
 import { ENGINE_FULL_WASM_BASE64 } from "../wasm/engine-full-bytes.js";
@@ -31,6 +31,7 @@ import type { StatusReport } from "./engine-types/StatusReport.js";
 import type { StatusReportRequest } from "./engine-types/StatusReportRequest.js";
 
 export * from "./engine.js";
+export * from "./appEngine.js";
 
 const engine = lazyModule(wasm, ENGINE_FULL_WASM_BASE64);
 

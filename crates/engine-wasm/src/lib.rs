@@ -2,12 +2,18 @@
 //! exactly one call into `engine::api` and encodes the result. No rule lives
 //! here; a reader looking for behaviour goes to the engine crate.
 //!
-//! The crate builds two modules. Without features it is the batch-path
-//! module: the exports in this file, which a hop, a batch or a status read
-//! calls, and which every Convex request on that path loads. With the
-//! default `full` feature it is the full engine: the exports in `full.rs`
-//! (manifest, checksums, plan and drift, schema diff, validators) as well.
-//! An entry point a hop needs goes in this file; any other goes in `full.rs`.
+//! The crate builds four modules, one per kind of Convex request, so a
+//! request compiles only the code it calls (scripts/build-wasm.sh):
+//! - `hop`: `jobStep`, the one call a per-batch hop makes;
+//! - `app`: `cursorPosition` and `checkIndexWalk`, what the app's batch
+//!   function calls in the app's own bundle;
+//! - `hop` + `control`: starting, stopping, reporting to a run and reading
+//!   status (the exports gated on `control` below);
+//! - `full` (the default): all of the above and the exports in `full.rs`
+//!   (manifest, checksums, plan and drift, schema diff, validators).
+//!
+//! An entry point goes under the feature of the requests that call it; one
+//! off every per-request path goes in `full.rs`.
 
 #[cfg(feature = "full")]
 mod full;
@@ -121,51 +127,61 @@ pub(crate) fn to_js_error(err: &EngineError) -> JsValue {
     error.into()
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = runStep)]
 pub fn run_step(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::run_step)
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = summarize)]
 pub fn summarize(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::summarize)
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = checkBatchSize)]
 pub fn check_batch_size(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_batch_size)
 }
 
+#[cfg(feature = "app")]
 #[wasm_bindgen(js_name = cursorPosition)]
 pub fn cursor_position(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::cursor_position)
 }
 
+#[cfg(feature = "app")]
 #[wasm_bindgen(js_name = checkIndexWalk)]
 pub fn check_index_walk(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::check_index_walk)
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = adoptPeer)]
 pub fn adopt_peer(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::adopt_peer)
 }
 
+#[cfg(feature = "hop")]
 #[wasm_bindgen(js_name = jobStep)]
 pub fn job_step(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::job_step)
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = jobView)]
 pub fn job_view(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::job_view)
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = skipsStart)]
 pub fn skips_start(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::skips_start)
 }
 
+#[cfg(feature = "control")]
 #[wasm_bindgen(js_name = dryRunVerdict)]
 pub fn dry_run_verdict(input: JsValue) -> Result<JsValue, JsValue> {
     call(input, api::dry_run_verdict)

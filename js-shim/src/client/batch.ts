@@ -30,7 +30,7 @@ import {
   type DryRunSample,
   type MigrationDescription,
 } from "../../../convex/batchContract.js";
-import * as engine from "../engine.js";
+import * as engine from "../appEngine.js";
 import type { KeyValue } from "../engine-types/KeyValue.js";
 import type { PagePosition } from "../engine-types/PagePosition.js";
 import type { Usage } from "../engine-types/Usage.js";

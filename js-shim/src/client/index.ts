@@ -25,4 +25,4 @@ export { defineMigration, defineMigrationSet } from "./versioned.js";
 export type { MigrationStep, VersionedMigration, MigrationSet, VersionedContext } from "./versioned.js";
 export { vMigrationStatus as migrationStatus } from "../../../convex/validators.js";
 export type { MigrationStatus } from "../../../convex/validators.js";
-export { EngineError } from "../engine.js";
+export { EngineError } from "../engineLoader.js";
